@@ -1,0 +1,76 @@
+//! Write HTTP API routes for the wasmroutes host, the way Next.js route
+//! handlers read: one function per HTTP method, typed request in, JSON out.
+//!
+//! ```
+//! use serde::{Deserialize, Serialize};
+//! use wasmroutes_sdk::{Request, Response, Result, route};
+//!
+//! #[derive(Deserialize)]
+//! struct NewUser { name: String, email: String }
+//!
+//! #[derive(Serialize)]
+//! struct User { id: u64, name: String, email: String }
+//!
+//! struct Users;
+//!
+//! #[route]
+//! impl Users {
+//!     fn post(req: Request) -> Result {
+//!         let body: NewUser = req.json()?;
+//!         let user = User { id: 1, name: body.name, email: body.email };
+//!         Ok(Response::json(&user).status(201))
+//!     }
+//! }
+//! # let req = Request::builder(wasmroutes_sdk::Method::Post, "/api/users")
+//! #     .body(r#"{"name":"Ada","email":"ada@example.com"}"#).build();
+//! # assert_eq!(Users::post(req).unwrap().status_code(), 201);
+//! ```
+//!
+//! `#[route]` exports only the handlers written (`get`, `post`, `put`,
+//! `patch`, `delete`, `head`, `options`), so the host answers other methods with
+//! `405` and an `Allow` header, `HEAD` from `get`, and `OPTIONS` by itself.
+//! Outside `wasm32` the macro exports nothing, so handlers are plain functions
+//! that native unit tests call directly.
+//!
+//! Environment variables declared for the route in `routes.toml` are read with
+//! [`std::env::var`]; nothing else from the host's environment is visible.
+
+mod error;
+mod method;
+mod request;
+mod response;
+
+pub use error::Error;
+pub use method::Method;
+pub use request::{ParamValue, Request, RequestBuilder};
+pub use response::{IntoResponse, Response};
+pub use wasmroutes_sdk_macros::route;
+
+/// What a handler returns: a response, or an [`Error`] that becomes a JSON
+/// error response with the error's status.
+pub type Result<T = Response, E = Error> = std::result::Result<T, E>;
+
+/// Glue used by the code `#[route]` generates. Not a stable API.
+#[doc(hidden)]
+pub mod __rt {
+    pub use wit_bindgen;
+
+    use crate::{Method, ParamValue, Request, Response};
+
+    /// Builds the SDK request from the fields of the WIT record.
+    pub fn request_from_parts(
+        method: Method,
+        path: String,
+        params: Vec<(String, ParamValue)>,
+        query: Vec<(String, String)>,
+        headers: Vec<(String, String)>,
+        body: Vec<u8>,
+    ) -> Request {
+        Request::from_parts(method, path, params, query, headers, body)
+    }
+
+    /// Splits a response into the fields of the WIT record.
+    pub fn response_into_parts(resp: Response) -> (u16, Vec<(String, String)>, Vec<u8>) {
+        resp.into_parts()
+    }
+}

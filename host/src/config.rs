@@ -1,0 +1,328 @@
+//! `routes.toml`: the deployment manifest, parsed and validated with no I/O
+//! beyond reading the file itself and the host environment for `${VAR}`.
+//!
+//! Every problem is reported as `file:line:column: message`, and nothing is
+//! half-loaded: either every route is valid or the whole file is rejected.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use crate::limits::{Limits, parse_duration, parse_size};
+use crate::pattern::RoutePattern;
+
+/// A place in `routes.toml`, for error messages.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Location {
+    /// The file.
+    pub file: Arc<PathBuf>,
+    /// 1-based line.
+    pub line: usize,
+    /// 1-based column.
+    pub column: usize,
+}
+
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}:{}", self.file.display(), self.line, self.column)
+    }
+}
+
+/// Why `routes.toml` was rejected.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read {}: {source}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The file is readable but wrong.
+    #[error("{at}: {message}")]
+    Invalid {
+        /// Where.
+        at: Location,
+        /// What is wrong and how to fix it.
+        message: String,
+    },
+}
+
+/// One `[[route]]` entry, validated.
+#[derive(Clone, Debug)]
+pub struct RouteConfig {
+    /// The URL pattern.
+    pub pattern: RoutePattern,
+    /// The component file, resolved against the directory of `routes.toml`.
+    pub component: PathBuf,
+    /// The shell command `wasmroutes build` runs, from the manifest's directory.
+    pub build: Option<String>,
+    /// Environment the guest sees, `${VAR}` already interpolated.
+    pub env: Vec<(String, String)>,
+    /// Resource limits.
+    pub limits: Limits,
+    /// Where the entry starts, for later errors (missing component, …).
+    pub at: Location,
+}
+
+/// A validated `routes.toml`.
+#[derive(Clone, Debug)]
+pub struct RoutesConfig {
+    /// The file it came from.
+    pub file: PathBuf,
+    /// The directory relative paths and build commands are resolved against.
+    pub base_dir: PathBuf,
+    /// The routes in file order.
+    pub routes: Vec<RouteConfig>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileToml {
+    #[serde(default)]
+    route: Vec<Spanned<RouteToml>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RouteToml {
+    path: Spanned<String>,
+    component: Spanned<String>,
+    #[serde(default)]
+    build: Option<String>,
+    #[serde(default)]
+    env: BTreeMap<String, Spanned<String>>,
+    #[serde(default)]
+    limits: Option<LimitsToml>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LimitsToml {
+    memory: Option<Spanned<String>>,
+    timeout: Option<Spanned<String>>,
+    max_body: Option<Spanned<String>>,
+    max_concurrency: Option<Spanned<u32>>,
+}
+
+impl RoutesConfig {
+    /// Reads and validates `path`, interpolating `${VAR}` from the process
+    /// environment.
+    pub fn load(path: &Path) -> Result<RoutesConfig, ConfigError> {
+        let text =
+            std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
+        Self::parse(path, &text, &|name| std::env::var(name).ok())
+    }
+
+    /// Validates `text` as if read from `path`; `lookup_env` resolves `${VAR}`.
+    pub fn parse(
+        path: &Path,
+        text: &str,
+        lookup_env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<RoutesConfig, ConfigError> {
+        let file = Arc::new(path.to_owned());
+        let at = |span: Range<usize>| location(&file, text, span.start);
+        let invalid = |span: Range<usize>, message: String| ConfigError::Invalid { at: at(span), message };
+
+        let parsed: FileToml = toml::from_str(text).map_err(|e| ConfigError::Invalid {
+            at: at(e.span().unwrap_or(0..0)),
+            message: e.message().trim_end().to_owned(),
+        })?;
+        if parsed.route.is_empty() {
+            return Err(invalid(0..0, "no routes: add a `[[route]]` table with `path` and `component`".into()));
+        }
+
+        let base_dir = path.parent().map(Path::to_owned).unwrap_or_default();
+        let mut routes = Vec::with_capacity(parsed.route.len());
+        for entry in parsed.route {
+            let span = entry.span();
+            let route = entry.into_inner();
+            let pattern =
+                RoutePattern::parse(route.path.get_ref()).map_err(|e| invalid(route.path.span(), e.to_string()))?;
+            if route.component.get_ref().trim().is_empty() {
+                return Err(invalid(
+                    route.component.span(),
+                    "`component` is empty: give the path of a .wasm file".into(),
+                ));
+            }
+            let mut env = Vec::with_capacity(route.env.len());
+            for (name, value) in &route.env {
+                if !is_env_name(name) {
+                    return Err(invalid(value.span(), format!("`{name}` is not a valid environment variable name")));
+                }
+                let resolved = interpolate(value.get_ref(), lookup_env).map_err(|m| invalid(value.span(), m))?;
+                env.push((name.clone(), resolved));
+            }
+            let limits = match route.limits {
+                Some(l) => parse_limits(l).map_err(|(span, m)| invalid(span, m))?,
+                None => Limits::default(),
+            };
+            routes.push(RouteConfig {
+                pattern,
+                component: base_dir.join(route.component.get_ref()),
+                build: route.build,
+                env,
+                limits,
+                at: at(span),
+            });
+        }
+        Ok(RoutesConfig { file: path.to_owned(), base_dir, routes })
+    }
+}
+
+fn parse_limits(l: LimitsToml) -> Result<Limits, (Range<usize>, String)> {
+    let mut limits = Limits::default();
+    if let Some(v) = l.memory {
+        limits.memory = parse_size(v.get_ref()).map_err(|m| (v.span(), format!("limits.memory: {m}")))?;
+        if limits.memory < 2 * 1024 * 1024 {
+            return Err((v.span(), "limits.memory must be at least 2MiB (a Rust guest starts at about 1.1MiB)".into()));
+        }
+    }
+    if let Some(v) = l.timeout {
+        limits.timeout = parse_duration(v.get_ref()).map_err(|m| (v.span(), format!("limits.timeout: {m}")))?;
+        if limits.timeout.is_zero() {
+            return Err((v.span(), "limits.timeout must be more than zero".into()));
+        }
+    }
+    if let Some(v) = l.max_body {
+        limits.max_body = parse_size(v.get_ref()).map_err(|m| (v.span(), format!("limits.max_body: {m}")))?;
+    }
+    if let Some(v) = l.max_concurrency {
+        limits.max_concurrency = *v.get_ref();
+        if limits.max_concurrency == 0 {
+            return Err((v.span(), "limits.max_concurrency must be at least 1".into()));
+        }
+    }
+    Ok(limits)
+}
+
+fn is_env_name(name: &str) -> bool {
+    name.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// Replaces each `${NAME}` with the host's value; an unset one is an error so
+/// a missing secret is caught at start, not by the first request.
+fn interpolate(value: &str, lookup_env: &dyn Fn(&str) -> Option<String>) -> Result<String, String> {
+    let mut out = String::with_capacity(value.len());
+    let mut rest = value;
+    while let Some(start) = rest.find("${") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        let end = after.find('}').ok_or_else(|| format!("unclosed `${{` in `{value}`"))?;
+        let name = &after[..end];
+        if !is_env_name(name) {
+            return Err(format!("`${{{name}}}` is not a valid environment variable reference"));
+        }
+        let resolved = lookup_env(name)
+            .ok_or_else(|| format!("environment variable `{name}` is not set (referenced as `${{{name}}}`)"))?;
+        out.push_str(&resolved);
+        rest = &after[end + 1..];
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+fn location(file: &Arc<PathBuf>, text: &str, offset: usize) -> Location {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rfind('\n').map_or(before.len(), |nl| before.len() - nl - 1) + 1;
+    Location { file: Arc::clone(file), line, column }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<RoutesConfig, ConfigError> {
+        let env = |name: &str| (name == "API_KEY").then(|| "s3cret".to_owned());
+        RoutesConfig::parse(Path::new("deploy/routes.toml"), text, &env)
+    }
+
+    fn error(text: &str) -> String {
+        parse(text).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn parses_routes_with_env_and_limits() {
+        let cfg = parse(
+            r#"
+[[route]]
+path = "/api/posts/[id]"
+component = "target/posts_id.wasm"
+build = "cargo build"
+env = { API_KEY = "${API_KEY}", MODE = "demo-${API_KEY}-x" }
+limits = { memory = "32MiB", timeout = "2s", max_body = "10KB", max_concurrency = 4 }
+
+[[route]]
+path = "/api/hello"
+component = "hello.wasm"
+"#,
+        )
+        .unwrap();
+        assert_eq!(cfg.routes.len(), 2);
+        let r = &cfg.routes[0];
+        assert_eq!(r.pattern.as_str(), "/api/posts/[id]");
+        assert_eq!(r.component, Path::new("deploy/target/posts_id.wasm"));
+        assert_eq!(r.build.as_deref(), Some("cargo build"));
+        assert_eq!(r.env, [("API_KEY".into(), "s3cret".into()), ("MODE".into(), "demo-s3cret-x".into())]);
+        assert_eq!(r.limits.memory, 32 << 20);
+        assert_eq!(r.limits.timeout, std::time::Duration::from_secs(2));
+        assert_eq!(r.limits.max_body, 10_000);
+        assert_eq!(r.limits.max_concurrency, 4);
+        assert_eq!(r.at.line, 2);
+        assert_eq!(cfg.routes[1].limits, Limits::default());
+        assert_eq!(cfg.routes[1].at.line, 9);
+    }
+
+    #[test]
+    fn errors_name_file_line_and_problem() {
+        let cases = [
+            (
+                "[[route]]\npath = \"/a\"\ncomponent = \"a.wasm\"\nmethod = \"GET\"\n",
+                "deploy/routes.toml:4:",
+                "unknown field `method`",
+            ),
+            ("[[route]]\npath = \"/a\"\n", "deploy/routes.toml:1:", "missing field `component`"),
+            ("[[route]]\npath = \"/a/[id\"\ncomponent = \"a.wasm\"\n", "deploy/routes.toml:2:8", "is not `[name]`"),
+            (
+                "[[route]]\npath = \"/a\"\ncomponent = \"a.wasm\"\nenv = { K = \"${NOPE}\" }\n",
+                "deploy/routes.toml:4:",
+                "`NOPE` is not set",
+            ),
+            (
+                "[[route]]\npath = \"/a\"\ncomponent = \"a.wasm\"\nlimits = { memory = \"lots\" }\n",
+                "deploy/routes.toml:4:",
+                "limits.memory",
+            ),
+            (
+                "[[route]]\npath = \"/a\"\ncomponent = \"a.wasm\"\nlimits = { timeout = \"0s\" }\n",
+                "deploy/routes.toml:4:",
+                "more than zero",
+            ),
+            ("[[route]\n", "deploy/routes.toml:1:", ""),
+            ("", "deploy/routes.toml:1:1", "no routes"),
+        ];
+        for (text, at, message) in cases {
+            let err = error(text);
+            assert!(err.starts_with(at), "{text:?}: {err}");
+            assert!(err.contains(message), "{text:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn interpolation_rules() {
+        let env = |name: &str| (name == "A").then(|| "1".to_owned());
+        assert_eq!(interpolate("x${A}y${A}", &env).unwrap(), "x1y1");
+        assert_eq!(interpolate("$A and $", &env).unwrap(), "$A and $");
+        assert!(interpolate("${A", &env).unwrap_err().contains("unclosed"));
+        assert!(interpolate("${B}", &env).unwrap_err().contains("`B` is not set"));
+    }
+}

@@ -1,0 +1,103 @@
+//! The `wasmroutes` command line: `build` and `serve`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use tracing_subscriber::EnvFilter;
+use wasmroutes::config::RoutesConfig;
+use wasmroutes::route_table::RouteTable;
+use wasmroutes::runtime::{EngineConfig, Runtime};
+use wasmroutes::server::{self, Host};
+
+/// Serve HTTP API routes as sandboxed WebAssembly components.
+#[derive(Parser)]
+#[command(version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the `build` command of every route in ROUTES_TOML.
+    Build {
+        /// The deployment manifest.
+        #[arg(default_value = "routes.toml")]
+        routes_toml: PathBuf,
+    },
+    /// Load every route of ROUTES_TOML and serve them over HTTP.
+    Serve {
+        /// The deployment manifest.
+        #[arg(default_value = "routes.toml")]
+        routes_toml: PathBuf,
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:3000")]
+        addr: SocketAddr,
+    },
+}
+
+fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Build { routes_toml } => build(&routes_toml),
+        Command::Serve { routes_toml, addr } => {
+            let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+            runtime.block_on(serve(routes_toml, addr))
+        }
+    }
+}
+
+fn build(routes_toml: &std::path::Path) -> anyhow::Result<()> {
+    let config = RoutesConfig::load(routes_toml)?;
+    let built = wasmroutes::build_routes::build_all(&config)?;
+    eprintln!("built {built} route command(s) from {}", routes_toml.display());
+    Ok(())
+}
+
+async fn serve(routes_toml: PathBuf, addr: SocketAddr) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let config = RoutesConfig::load(&routes_toml)?;
+    let max_memory = config.routes.iter().map(|r| r.limits.memory).max().unwrap_or_default();
+    let engine_config = EngineConfig { max_memory, ..EngineConfig::default() };
+    let runtime = Runtime::new(&engine_config).map_err(anyhow::Error::from).context("starting wasmtime")?;
+    let table = RouteTable::load(&config, &runtime).await?;
+    let listener = server::bind(addr).await.with_context(|| format!("cannot listen on {addr}"))?;
+    let local = listener.local_addr()?;
+    eprint!("{}", table.describe());
+    eprintln!(
+        "wasmroutes: {} route(s) from {} loaded in {} ms; listening on http://{local}",
+        table.len(),
+        routes_toml.display(),
+        started.elapsed().as_millis()
+    );
+    let host = Arc::new(Host { runtime, table });
+    server::serve(listener, host, shutdown_signal()).await;
+    Ok(())
+}
+
+/// Resolves on SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { () = ctrl_c => {}, () = term => {} }
+}

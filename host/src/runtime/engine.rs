@@ -1,0 +1,101 @@
+//! The one wasmtime `Engine` and `Linker` the host shares between all routes,
+//! and the epoch ticker that lets the host interrupt a busy guest.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use wasmtime::component::Linker;
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+
+use super::guest_state::GuestState;
+
+/// How often the epoch advances. Every tick a running guest yields to tokio,
+/// so other requests keep flowing and a timeout is noticed within one tick.
+pub const EPOCH_TICK: Duration = Duration::from_millis(10);
+
+/// Host-wide settings for the engine.
+#[derive(Clone, Debug)]
+pub struct EngineConfig {
+    /// Largest linear memory any route may use (the pool reserves this much
+    /// address space per slot).
+    pub max_memory: u64,
+    /// Instances alive at once across all routes (pool slots).
+    pub max_instances: u32,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig { max_memory: crate::limits::Limits::DEFAULT_MEMORY, max_instances: 1000 }
+    }
+}
+
+/// The shared engine, linker and epoch ticker.
+pub struct Runtime {
+    pub(crate) engine: Engine,
+    pub(crate) linker: Linker<GuestState>,
+    _ticker: EpochTicker,
+}
+
+impl Runtime {
+    /// Builds the engine (pooling allocator, epoch interruption) and a linker
+    /// with WASI p2. Guests get no files, sockets or host env: `GuestState`
+    /// builds each store's WASI context from the route's declarations only.
+    pub fn new(config: &EngineConfig) -> wasmtime::Result<Runtime> {
+        let mut pool = PoolingAllocationConfig::new();
+        pool.total_component_instances(config.max_instances)
+            .total_core_instances(config.max_instances.saturating_mul(4))
+            .total_memories(config.max_instances.saturating_mul(2))
+            .total_tables(config.max_instances.saturating_mul(2))
+            .total_stacks(config.max_instances)
+            .max_memory_size(usize::try_from(config.max_memory).unwrap_or(usize::MAX));
+
+        let mut wasm = Config::new();
+        wasm.epoch_interruption(true).allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+        let engine = Engine::new(&wasm)?;
+
+        let mut linker = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
+
+        let ticker = EpochTicker::start(engine.clone());
+        Ok(Runtime { engine, linker, _ticker: ticker })
+    }
+
+    /// The engine.
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+}
+
+/// A thread that advances the engine's epoch every [`EPOCH_TICK`] until dropped.
+struct EpochTicker {
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl EpochTicker {
+    fn start(engine: Engine) -> EpochTicker {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = Arc::clone(&stop);
+        let thread = std::thread::Builder::new()
+            .name("wasmroutes-epoch".into())
+            .spawn(move || {
+                while !flag.load(Ordering::Relaxed) {
+                    std::thread::sleep(EPOCH_TICK);
+                    engine.increment_epoch();
+                }
+            })
+            .ok();
+        EpochTicker { stop, thread }
+    }
+}
+
+impl Drop for EpochTicker {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}

@@ -1,0 +1,117 @@
+//! A guest's stdout and stderr, turned into host log lines tagged with the
+//! route and request id.
+//!
+//! Output is capped per request so a chatty guest cannot flood the log;
+//! what goes over the cap is counted and reported once, not written.
+
+use std::io;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+
+use tokio::io::AsyncWrite;
+use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
+
+/// Bytes of output one request may log per stream.
+pub const OUTPUT_CAP: usize = 16 * 1024;
+
+/// Longest line logged as one event; longer lines are split.
+const MAX_LINE: usize = 4 * 1024;
+
+/// One guest stream (`stdout` or `stderr`) of one request.
+#[derive(Clone)]
+pub struct GuestOutput {
+    state: Arc<Mutex<OutputState>>,
+}
+
+struct OutputState {
+    stream: &'static str,
+    route: Arc<str>,
+    request_id: Arc<str>,
+    line: Vec<u8>,
+    logged: usize,
+    dropped: usize,
+}
+
+impl GuestOutput {
+    /// A stream named `stream` for one request of `route`.
+    pub fn new(stream: &'static str, route: Arc<str>, request_id: Arc<str>) -> Self {
+        let state = OutputState { stream, route, request_id, line: Vec::new(), logged: 0, dropped: 0 };
+        GuestOutput { state: Arc::new(Mutex::new(state)) }
+    }
+
+    fn write(&self, buf: &[u8]) {
+        let Ok(mut state) = self.state.lock() else { return };
+        let room = OUTPUT_CAP.saturating_sub(state.logged);
+        let (kept, over) = buf.split_at(buf.len().min(room));
+        state.logged += kept.len();
+        state.dropped += over.len();
+        for &byte in kept {
+            if byte == b'\n' {
+                state.emit_line();
+            } else {
+                state.line.push(byte);
+                if state.line.len() >= MAX_LINE {
+                    state.emit_line();
+                }
+            }
+        }
+    }
+}
+
+impl OutputState {
+    fn emit_line(&mut self) {
+        let text = String::from_utf8_lossy(&self.line);
+        let text = text.trim_end_matches('\r');
+        tracing::info!(target: "wasmroutes::guest", route = %self.route, request_id = %self.request_id, stream = self.stream, "{text}");
+        self.line.clear();
+    }
+}
+
+impl Drop for OutputState {
+    // The store is dropped after the request, and with it the last handle to
+    // the stream: flush a final unterminated line and report what was cut.
+    fn drop(&mut self) {
+        if !self.line.is_empty() {
+            self.emit_line();
+        }
+        if self.dropped > 0 {
+            tracing::warn!(
+                target: "wasmroutes::guest",
+                route = %self.route,
+                request_id = %self.request_id,
+                stream = self.stream,
+                "guest output over {OUTPUT_CAP} bytes: {} bytes not logged",
+                self.dropped
+            );
+        }
+    }
+}
+
+impl AsyncWrite for GuestOutput {
+    fn poll_write(self: Pin<&mut Self>, _cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        self.write(buf);
+        // Accept everything so a guest never blocks or fails on logging.
+        Poll::Ready(Ok(buf.len()))
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl IsTerminal for GuestOutput {
+    fn is_terminal(&self) -> bool {
+        false
+    }
+}
+
+impl StdoutStream for GuestOutput {
+    fn async_stream(&self) -> Box<dyn AsyncWrite + Send + Sync> {
+        Box::new(self.clone())
+    }
+}

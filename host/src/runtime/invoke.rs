@@ -1,0 +1,97 @@
+//! Runs one request: a fresh store and instance, one handler call, limits
+//! enforced, every failure classified so the server can answer it cleanly.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use wasmtime::{Store, Trap, UpdateDeadline};
+
+use super::component::RouteComponent;
+use super::engine::Runtime;
+use super::guest_state::GuestState;
+use super::memory_limiter::MemoryLimitExceeded;
+use super::{GuestRequest, GuestResponse};
+use crate::limits::Limits;
+use crate::method::Method;
+
+/// Who is calling, for limits and log tags.
+pub struct Invocation<'a> {
+    /// The route pattern, as written.
+    pub route: Arc<str>,
+    /// The request id.
+    pub request_id: Arc<str>,
+    /// The route's environment.
+    pub env: &'a [(String, String)],
+    /// The route's limits.
+    pub limits: &'a Limits,
+}
+
+/// How a guest call failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum GuestError {
+    /// Ran past the route's time limit and was stopped.
+    #[error("guest exceeded its time limit of {0:?}")]
+    Timeout(Duration),
+    /// Tried to grow memory past the route's limit.
+    #[error(transparent)]
+    MemoryLimit(MemoryLimitExceeded),
+    /// Trapped (including a Rust panic, which aborts with `unreachable`).
+    #[error("guest trapped: {0}")]
+    Trap(String),
+    /// The host could not start an instance (e.g. all pool slots busy).
+    #[error("cannot instantiate guest: {0}")]
+    Instantiate(String),
+    /// The component does not export the handler (a host bug if reached).
+    #[error("component exports no {0} handler")]
+    NoHandler(Method),
+}
+
+impl RouteComponent {
+    /// Calls the `export` handler with `request` in a fresh instance.
+    pub async fn call(
+        &self,
+        runtime: &Runtime,
+        export: Method,
+        request: &GuestRequest,
+        inv: Invocation<'_>,
+    ) -> Result<GuestResponse, GuestError> {
+        let index = *self.handler(export).ok_or(GuestError::NoHandler(export))?;
+        let state = GuestState::new(inv.env, inv.limits.memory, inv.route, inv.request_id);
+        let mut store = Store::new(&runtime.engine, state);
+        store.limiter(|s| &mut s.limiter);
+        // On every epoch tick a running guest yields to tokio: other requests
+        // on this worker keep flowing, and the timeout below gets to fire.
+        // A plain `Yield` is not enough: tokio polls I/O only every 61 task
+        // polls, so the yield must go through the scheduler.
+        store.set_epoch_deadline(1);
+        store.epoch_deadline_callback(|_| Ok(UpdateDeadline::YieldCustom(1, Box::pin(tokio::task::yield_now()))));
+
+        let run = async {
+            let instance =
+                self.pre.instantiate_async(&mut store).await.map_err(|e| classify(e, GuestError::Instantiate))?;
+            let func = instance
+                .get_typed_func::<(&GuestRequest,), (GuestResponse,)>(&mut store, &index)
+                .map_err(|e| GuestError::Trap(format!("{e:#}")))?;
+            let (response,) =
+                func.call_async(&mut store, (request,)).await.map_err(|e| classify(e, GuestError::Trap))?;
+            Ok(response)
+        };
+        // Dropping `run` on timeout unwinds the guest's fiber and frees its
+        // instance; nothing of it outlives this call.
+        match tokio::time::timeout(inv.limits.timeout, run).await {
+            Ok(result) => result,
+            Err(_) => Err(GuestError::Timeout(inv.limits.timeout)),
+        }
+    }
+}
+
+fn classify(err: wasmtime::Error, otherwise: fn(String) -> GuestError) -> GuestError {
+    if let Some(limit) = err.downcast_ref::<MemoryLimitExceeded>() {
+        return GuestError::MemoryLimit(*limit);
+    }
+    if let Some(Trap::Interrupt) = err.downcast_ref::<Trap>() {
+        return GuestError::Timeout(Duration::ZERO);
+    }
+    otherwise(format!("{err:?}"))
+}

@@ -1,0 +1,21 @@
+//! Everything wasmtime: the engine, loading a route component once, and
+//! running one request in a fresh instance of it.
+//!
+//! Load time does the expensive work (compile, link, find the exported
+//! methods, type-check them, build an `InstancePre`); request time only makes a
+//! `Store`, instantiates, calls one handler and converts the answer.
+
+mod bindings;
+mod component;
+mod engine;
+mod guest_output;
+mod guest_state;
+mod invoke;
+mod memory_limiter;
+
+pub use bindings::wasmroutes::api::types::{
+    Method as WitMethod, ParamValue as WitParamValue, Request as GuestRequest, Response as GuestResponse,
+};
+pub use component::{ComponentError, RouteComponent};
+pub use engine::{EngineConfig, Runtime};
+pub use invoke::{GuestError, Invocation};

@@ -1,0 +1,160 @@
+//! One request's way through the host: normalize the path, route it, pick the
+//! handler for the method, read the body within the limit, run the guest,
+//! convert its answer. Every failure becomes a [`HostError`] here, at one edge.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::Bytes;
+use http::{HeaderValue, Request, StatusCode, header};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+
+use super::host_error::HostError;
+use super::{Host, translate};
+use crate::method::Method;
+use crate::request_path::{self, PathOutcome};
+use crate::route_table::Route;
+use crate::runtime::Invocation;
+
+/// What the server answers with.
+pub type HttpResponse = http::Response<Full<Bytes>>;
+
+/// Serves one request; never fails (every error is a response).
+pub async fn handle(host: Arc<Host>, req: Request<Incoming>) -> HttpResponse {
+    let started = Instant::now();
+    let request_id: Arc<str> = Arc::from(super::request_id::next());
+    let method = req.method().clone();
+    let path = req.uri().path().to_owned();
+    let mut route_name: Option<Arc<str>> = None;
+
+    let mut resp = match route(&host, req, &request_id, &mut route_name).await {
+        Ok(resp) => resp,
+        Err(err) => {
+            match &err {
+                HostError::Guest(guest) => tracing::error!(
+                    request_id = %request_id, route = route_name.as_deref().unwrap_or("-"), "guest failed: {guest}"
+                ),
+                HostError::InvalidResponse(why) => tracing::error!(
+                    request_id = %request_id, route = route_name.as_deref().unwrap_or("-"), "invalid guest response: {why}"
+                ),
+                _ => {}
+            }
+            err.into_response()
+        }
+    };
+    if let Ok(v) = HeaderValue::from_str(&request_id) {
+        resp.headers_mut().insert("x-request-id", v);
+    }
+    tracing::info!(
+        target: "wasmroutes::access",
+        request_id = %request_id,
+        method = %method,
+        path = %path,
+        route = route_name.as_deref().unwrap_or("-"),
+        status = resp.status().as_u16(),
+        micros = started.elapsed().as_micros() as u64,
+    );
+    resp
+}
+
+async fn route(
+    host: &Host,
+    req: Request<Incoming>,
+    request_id: &Arc<str>,
+    route_name: &mut Option<Arc<str>>,
+) -> Result<HttpResponse, HostError> {
+    let routed = match request_path::normalize(req.uri().path()).map_err(HostError::BadPath)? {
+        PathOutcome::Route(routed) => routed,
+        PathOutcome::Redirect(to) => return Ok(redirect(to, req.uri().query())),
+    };
+    let segments: Vec<&str> = routed.segments.iter().map(String::as_str).collect();
+    let found = host.table.lookup(&segments).ok_or(HostError::NotFound)?;
+    let route = found.value;
+    *route_name = Some(Arc::clone(&route.name));
+
+    let exported = route.component.methods();
+    let not_allowed = || HostError::MethodNotAllowed { method: req.method().to_string(), allowed: exported.allowed() };
+    let method = Method::from_http(req.method()).ok_or_else(not_allowed)?;
+    // Which export answers: the method's own, `get` for a `HEAD`, or the host
+    // itself for `OPTIONS`. Decided from the component's type, without
+    // instantiating it.
+    let export = if exported.contains(method) {
+        method
+    } else if method == Method::Head && exported.contains(Method::Get) {
+        Method::Get
+    } else if method == Method::Options {
+        return Ok(options_response(exported.allowed().allow_header()));
+    } else {
+        return Err(not_allowed());
+    };
+
+    let permit = Arc::clone(&route.in_flight).try_acquire_owned().map_err(|_| HostError::Busy)?;
+    let (parts, body) = req.into_parts();
+    let body = read_body(route, &parts.headers, body).await?;
+    let guest_req =
+        translate::guest_request(method, routed.path, found.params, parts.uri.query(), &parts.headers, body);
+
+    let invocation = Invocation {
+        route: Arc::clone(&route.name),
+        request_id: Arc::clone(request_id),
+        env: &route.env,
+        limits: &route.limits,
+    };
+    let answer = route.component.call(&host.runtime, export, &guest_req, invocation).await;
+    drop(permit);
+    let mut resp = translate::http_response(answer.map_err(HostError::Guest)?).map_err(HostError::InvalidResponse)?;
+    if method == Method::Head && export == Method::Get {
+        strip_body_for_head(&mut resp);
+    }
+    Ok(resp)
+}
+
+/// Reads the whole body, refusing anything over the route's limit: a
+/// declared `Content-Length` over it is refused before reading a byte, and a
+/// chunked body is cut off as soon as it passes the limit.
+async fn read_body(route: &Route, headers: &http::HeaderMap, body: Incoming) -> Result<Bytes, HostError> {
+    let limit = route.limits.max_body;
+    let declared =
+        headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|len| len > limit) {
+        return Err(HostError::BodyTooLarge(limit));
+    }
+    let limited = Limited::new(body, usize::try_from(limit).unwrap_or(usize::MAX));
+    match limited.collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(HostError::BodyTooLarge(limit)),
+        Err(_) => Err(HostError::BodyRead),
+    }
+}
+
+/// `HEAD` served by `get`: same status and headers, no body, and the length
+/// the body would have had.
+fn strip_body_for_head(resp: &mut HttpResponse) {
+    use hyper::body::Body as _;
+    let len = resp.body().size_hint().exact().unwrap_or(0);
+    *resp.body_mut() = Full::new(Bytes::new());
+    resp.headers_mut().insert(header::CONTENT_LENGTH, HeaderValue::from(len));
+}
+
+fn options_response(allow: String) -> HttpResponse {
+    let mut resp = http::Response::new(Full::new(Bytes::new()));
+    *resp.status_mut() = StatusCode::NO_CONTENT;
+    if let Ok(v) = HeaderValue::from_str(&allow) {
+        resp.headers_mut().insert(header::ALLOW, v);
+    }
+    resp
+}
+
+fn redirect(path: String, query: Option<&str>) -> HttpResponse {
+    let location = match query {
+        Some(q) => format!("{path}?{q}"),
+        None => path,
+    };
+    let mut resp = http::Response::new(Full::new(Bytes::new()));
+    *resp.status_mut() = StatusCode::PERMANENT_REDIRECT;
+    if let Ok(v) = HeaderValue::from_str(&location) {
+        resp.headers_mut().insert(header::LOCATION, v);
+    }
+    resp
+}

@@ -1,0 +1,118 @@
+//! Every answer the host makes itself, as one JSON envelope:
+//! `{"error": "<message>"}` with `content-type: application/json`. Details
+//! (trap messages, backtraces) go to the log, never to the client.
+
+use bytes::Bytes;
+use http::{HeaderValue, StatusCode, header};
+use http_body_util::Full;
+
+use crate::method::MethodSet;
+use crate::request_path::PathError;
+use crate::runtime::GuestError;
+
+/// A failure the host answers for.
+#[derive(Debug, thiserror::Error)]
+pub enum HostError {
+    /// No route matches the path.
+    #[error("Not found")]
+    NotFound,
+    /// The path cannot be decoded.
+    #[error("{0}")]
+    BadPath(PathError),
+    /// The route does not export this method.
+    #[error("Method {method} not allowed; allowed: {}", allowed.allow_header())]
+    MethodNotAllowed {
+        /// The request's method.
+        method: String,
+        /// What the route allows.
+        allowed: MethodSet,
+    },
+    /// The body is larger than the route accepts.
+    #[error("Request body exceeds the limit of {0} bytes")]
+    BodyTooLarge(u64),
+    /// The body could not be read from the client.
+    #[error("Could not read request body")]
+    BodyRead,
+    /// Too many requests in flight for the route.
+    #[error("Too many requests for this route; retry shortly")]
+    Busy,
+    /// The guest failed (trap, panic, memory limit, timeout).
+    #[error("{}", guest_message(.0))]
+    Guest(GuestError),
+    /// The guest answered with something that is not valid HTTP.
+    #[error("Internal server error")]
+    InvalidResponse(String),
+}
+
+fn guest_message(err: &GuestError) -> &'static str {
+    match err {
+        GuestError::Timeout(_) => "Route handler timed out",
+        GuestError::Instantiate(_) => "Route is temporarily unavailable",
+        _ => "Internal server error",
+    }
+}
+
+impl HostError {
+    /// The status this error is answered with.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            HostError::NotFound => StatusCode::NOT_FOUND,
+            HostError::BadPath(_) | HostError::BodyRead => StatusCode::BAD_REQUEST,
+            HostError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
+            HostError::BodyTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            HostError::Busy => StatusCode::SERVICE_UNAVAILABLE,
+            HostError::Guest(GuestError::Timeout(_)) => StatusCode::GATEWAY_TIMEOUT,
+            HostError::Guest(GuestError::Instantiate(_)) => StatusCode::SERVICE_UNAVAILABLE,
+            HostError::Guest(_) | HostError::InvalidResponse(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The JSON error response, with `Allow` or `Retry-After` where they apply.
+    pub fn into_response(self) -> http::Response<Full<Bytes>> {
+        let body = serde_json::json!({ "error": self.to_string() }).to_string();
+        let mut resp = json_response(self.status(), body);
+        match &self {
+            HostError::MethodNotAllowed { allowed, .. } => {
+                if let Ok(v) = HeaderValue::from_str(&allowed.allow_header()) {
+                    resp.headers_mut().insert(header::ALLOW, v);
+                }
+            }
+            HostError::Busy | HostError::Guest(GuestError::Instantiate(_)) => {
+                resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            }
+            _ => {}
+        }
+        resp
+    }
+}
+
+/// A response with a JSON body.
+pub fn json_response(status: StatusCode, body: String) -> http::Response<Full<Bytes>> {
+    let mut resp = http::Response::new(Full::new(Bytes::from(body)));
+    *resp.status_mut() = status;
+    resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    resp
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::method::Method;
+
+    #[test]
+    fn method_not_allowed_carries_allow_and_json_error() {
+        let allowed: MethodSet = [Method::Get].into_iter().collect();
+        let resp = HostError::MethodNotAllowed { method: "POST".into(), allowed: allowed.allowed() }.into_response();
+        assert_eq!(resp.status(), 405);
+        assert_eq!(resp.headers()[header::ALLOW], "GET, HEAD, OPTIONS");
+        assert_eq!(resp.headers()[header::CONTENT_TYPE], "application/json");
+    }
+
+    #[test]
+    fn guest_failures_never_leak_details() {
+        let err = HostError::Guest(GuestError::Trap("wasm backtrace: secret stuff".into()));
+        assert_eq!(err.status(), 500);
+        assert_eq!(err.to_string(), "Internal server error");
+        assert_eq!(HostError::Guest(GuestError::Timeout(std::time::Duration::from_secs(1))).status(), 504);
+    }
+}

@@ -1,0 +1,84 @@
+//! The HTTP side: accept connections (HTTP/1.1 and h2c), hand each request
+//! to [`dispatch::handle`], shut down gracefully.
+
+mod dispatch;
+mod host_error;
+mod request_id;
+mod translate;
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::GracefulShutdown;
+use tokio::net::TcpListener;
+
+pub use host_error::HostError;
+
+use crate::route_table::RouteTable;
+use crate::runtime::Runtime;
+
+/// How long a client may take to send its request headers.
+const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long in-flight requests get to finish after a shutdown signal.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+/// What every request needs: the wasmtime runtime and the route table.
+pub struct Host {
+    /// Engine, linker, epoch ticker.
+    pub runtime: Runtime,
+    /// The loaded routes.
+    pub table: RouteTable,
+}
+
+/// Serves `host` on `listener` until `shutdown` resolves, then stops
+/// accepting and waits up to [`SHUTDOWN_GRACE`] for open connections.
+pub async fn serve(listener: TcpListener, host: Arc<Host>, shutdown: impl Future<Output = ()>) {
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder.http1().timer(TokioTimer::new()).header_read_timeout(HEADER_READ_TIMEOUT);
+    let graceful = GracefulShutdown::new();
+    tokio::pin!(shutdown);
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(conn) => conn,
+                Err(e) => {
+                    // Usually EMFILE or a reset during accept: keep serving.
+                    tracing::warn!("accept failed: {e}");
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        // Responses are small and written whole; don't let Nagle delay them.
+        let _ = stream.set_nodelay(true);
+        let host = Arc::clone(&host);
+        let service = service_fn(move |req| {
+            let host = Arc::clone(&host);
+            async move { Ok::<_, Infallible>(dispatch::handle(host, req).await) }
+        });
+        let conn = builder.serve_connection(TokioIo::new(stream), service).into_owned();
+        let conn = graceful.watch(conn);
+        tokio::spawn(async move {
+            if let Err(e) = conn.await {
+                tracing::debug!(peer = %peer, "connection ended with error: {e}");
+            }
+        });
+    }
+    tracing::info!("shutting down: waiting up to {SHUTDOWN_GRACE:?} for in-flight requests");
+    if tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown()).await.is_err() {
+        tracing::warn!("grace period over; closing remaining connections");
+    }
+}
+
+/// Binds `addr`.
+pub async fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    TcpListener::bind(addr).await
+}

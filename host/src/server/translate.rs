@@ -1,0 +1,142 @@
+//! HTTP ⇄ WIT records: the request the guest sees and the response it gives.
+//!
+//! The guest's response is untrusted input: its status and headers are checked
+//! here, and anything that is not valid HTTP becomes a logged 500.
+
+use bytes::Bytes;
+use http::StatusCode;
+use http::header::{HeaderMap, HeaderName, HeaderValue};
+use http_body_util::Full;
+
+use crate::method::Method;
+use crate::router::ParamValue;
+use crate::runtime::{GuestRequest, GuestResponse, WitMethod, WitParamValue};
+
+/// Largest response body a guest may send (host-wide).
+pub const MAX_RESPONSE_BODY: usize = 16 * 1024 * 1024;
+
+/// Headers the host owns: framing is computed by hyper, hop-by-hop headers do
+/// not belong to a handler.
+const HOST_OWNED_HEADERS: [&str; 8] =
+    ["connection", "content-length", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade"];
+
+/// Builds the record the guest receives.
+pub fn guest_request(
+    method: Method,
+    path: String,
+    params: Vec<(String, ParamValue)>,
+    query: Option<&str>,
+    headers: &HeaderMap,
+    body: Bytes,
+) -> GuestRequest {
+    let query = query
+        .map(|q| form_urlencoded::parse(q.as_bytes()).map(|(k, v)| (k.into_owned(), v.into_owned())).collect())
+        .unwrap_or_default();
+    let headers = headers
+        .iter()
+        .map(|(name, value)| {
+            let value = match value.to_str() {
+                Ok(v) => v.to_owned(),
+                Err(_) => String::from_utf8_lossy(value.as_bytes()).into_owned(),
+            };
+            (name.as_str().to_owned(), value)
+        })
+        .collect();
+    let params = params
+        .into_iter()
+        .map(|(name, value)| {
+            let value = match value {
+                ParamValue::Single(v) => WitParamValue::Single(v),
+                ParamValue::Segments(v) => WitParamValue::Segments(v),
+            };
+            (name, value)
+        })
+        .collect();
+    GuestRequest { method: wit_method(method), path, params, query, headers, body: body.to_vec() }
+}
+
+fn wit_method(method: Method) -> WitMethod {
+    match method {
+        Method::Get => WitMethod::Get,
+        Method::Head => WitMethod::Head,
+        Method::Post => WitMethod::Post,
+        Method::Put => WitMethod::Put,
+        Method::Patch => WitMethod::Patch,
+        Method::Delete => WitMethod::Delete,
+        Method::Options => WitMethod::Options,
+    }
+}
+
+/// Checks and converts the guest's answer. The error says what was wrong,
+/// for the log.
+pub fn http_response(resp: GuestResponse) -> Result<http::Response<Full<Bytes>>, String> {
+    let status = StatusCode::from_u16(resp.status)
+        .ok()
+        .filter(|s| (200..=599).contains(&s.as_u16()))
+        .ok_or_else(|| format!("invalid status {} (must be 200-599)", resp.status))?;
+    if resp.body.len() > MAX_RESPONSE_BODY {
+        return Err(format!("response body of {} bytes exceeds the {MAX_RESPONSE_BODY}-byte cap", resp.body.len()));
+    }
+    let mut headers = HeaderMap::with_capacity(resp.headers.len());
+    for (name, value) in resp.headers {
+        let name = HeaderName::from_bytes(name.as_bytes()).map_err(|_| format!("invalid header name {name:?}"))?;
+        let value = HeaderValue::from_str(&value).map_err(|_| format!("invalid value for header {name}: {value:?}"))?;
+        if HOST_OWNED_HEADERS.contains(&name.as_str()) {
+            continue;
+        }
+        headers.append(name, value);
+    }
+    let mut out = http::Response::new(Full::new(Bytes::from(resp.body)));
+    *out.status_mut() = status;
+    *out.headers_mut() = headers;
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn resp(status: u16, headers: &[(&str, &str)]) -> GuestResponse {
+        GuestResponse {
+            status,
+            headers: headers.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            body: b"{}".to_vec(),
+        }
+    }
+
+    #[test]
+    fn valid_response_converts_and_drops_framing_headers() {
+        let out = http_response(resp(
+            201,
+            &[("Content-Type", "application/json"), ("content-length", "999"), ("x-a", "1"), ("x-a", "2")],
+        ))
+        .unwrap();
+        assert_eq!(out.status(), 201);
+        assert_eq!(out.headers()["content-type"], "application/json");
+        assert!(out.headers().get("content-length").is_none());
+        assert_eq!(out.headers().get_all("x-a").iter().count(), 2);
+    }
+
+    #[test]
+    fn invalid_status_or_header_is_rejected() {
+        for status in [0, 99, 100, 199, 600, 1000] {
+            assert!(http_response(resp(status, &[])).is_err(), "{status}");
+        }
+        assert!(http_response(resp(200, &[("bad name", "x")])).is_err());
+        assert!(http_response(resp(200, &[("x-ok", "line\nbreak")])).is_err());
+    }
+
+    #[test]
+    fn query_is_decoded_in_order_with_plus_as_space() {
+        let req = guest_request(
+            Method::Get,
+            "/s".into(),
+            vec![],
+            Some("q=a+b&q=%C3%A9&x=&flag"),
+            &HeaderMap::new(),
+            Bytes::new(),
+        );
+        let pairs: Vec<(&str, &str)> = req.query.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        assert_eq!(pairs, [("q", "a b"), ("q", "é"), ("x", ""), ("flag", "")]);
+    }
+}
