@@ -234,7 +234,10 @@ mod tests {
         (name.into(), ParamValue::Segments(v.iter().map(|s| s.to_string()).collect()))
     }
 
-    fn lookup(r: &Router<usize>, path: &str) -> Option<(String, Vec<(String, ParamValue)>)> {
+    type Params = Vec<(String, ParamValue)>;
+    type Found = Option<(String, Params)>;
+
+    fn lookup(r: &Router<usize>, path: &str) -> Found {
         let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
         r.lookup(&segments).map(|m| (m.pattern.as_str().to_owned(), m.params))
     }
@@ -255,7 +258,7 @@ mod tests {
     fn matches_table() {
         let r =
             router(&["/api/hello", "/api/posts/[id]", "/api/posts/[id]/comments/[cid]", "/api/docs/[...slug]", "/"]);
-        let cases: Vec<(&str, Option<(&str, Vec<(String, ParamValue)>)>)> = vec![
+        let cases: Vec<(&str, Option<(&str, Params)>)> = vec![
             ("/", Some(("/", vec![]))),
             ("/api/hello", Some(("/api/hello", vec![]))),
             ("/api/hello/x", None),

@@ -31,13 +31,16 @@ pub async fn handle(host: Arc<Host>, req: Request<Incoming>) -> HttpResponse {
     let mut resp = match route(&host, req, &request_id, &mut route_name).await {
         Ok(resp) => resp,
         Err(err) => {
+            // Fields before the (possibly multi-line) details, so the first
+            // line of the event names the request and the route.
+            let route = route_name.as_deref().unwrap_or("-");
             match &err {
-                HostError::Guest(guest) => tracing::error!(
-                    request_id = %request_id, route = route_name.as_deref().unwrap_or("-"), "guest failed: {guest}"
-                ),
-                HostError::InvalidResponse(why) => tracing::error!(
-                    request_id = %request_id, route = route_name.as_deref().unwrap_or("-"), "invalid guest response: {why}"
-                ),
+                HostError::Guest(guest) => {
+                    tracing::error!(request_id = %request_id, route = %route, error = %guest, "guest failed")
+                }
+                HostError::InvalidResponse(why) => {
+                    tracing::error!(request_id = %request_id, route = %route, error = %why, "invalid guest response")
+                }
                 _ => {}
             }
             err.into_response()
@@ -51,7 +54,7 @@ pub async fn handle(host: Arc<Host>, req: Request<Incoming>) -> HttpResponse {
         request_id = %request_id,
         method = %method,
         path = %path,
-        route = route_name.as_deref().unwrap_or("-"),
+        route = %route_name.as_deref().unwrap_or("-"),
         status = resp.status().as_u16(),
         micros = started.elapsed().as_micros() as u64,
     );

@@ -1,0 +1,72 @@
+//! A route that fails on purpose, chosen by `?do=`: the host must answer each
+//! failure cleanly and keep serving.
+
+use std::time::Duration;
+
+use wasmroutes_sdk::{Request, Response, route};
+
+/// The hostile route.
+pub struct Hostile;
+
+#[route]
+impl Hostile {
+    /// Misbehaves as `?do=` says; otherwise describes the request it got.
+    pub fn get(req: Request) -> Response {
+        misbehave(&req)
+    }
+
+    /// Same as `get`, for tests that send a body.
+    pub fn post(req: Request) -> Response {
+        misbehave(&req)
+    }
+}
+
+fn misbehave(req: &Request) -> Response {
+    match req.query("do").unwrap_or("echo") {
+        "trap" => trap(),
+        "panic" => panic!("hostile guest panics on purpose"),
+        "loop" => loop {
+            std::hint::black_box(());
+        },
+        "alloc" => {
+            // black_box keeps the optimizer from eliding the allocation.
+            let big: Vec<u8> = std::hint::black_box(vec![1; 1 << 30]);
+            Response::json(&big.iter().map(|b| *b as usize).sum::<usize>())
+        }
+        "bad-status" => Response::new().status(req.query("status").and_then(|s| s.parse().ok()).unwrap_or(1000)),
+        "bad-header" => Response::json(&"x").header("bad header name", "v"),
+        "bad-header-value" => Response::json(&"x").header("x-ok", "line\nbreak"),
+        "sleep" => {
+            let ms = req.query("ms").and_then(|s| s.parse().ok()).unwrap_or(100);
+            std::thread::sleep(Duration::from_millis(ms));
+            Response::json(&serde_json::json!({ "slept_ms": ms }))
+        }
+        "env" => {
+            let vars: std::collections::BTreeMap<String, String> = std::env::vars().collect();
+            Response::json(&vars)
+        }
+        "print" => {
+            println!("hello from the guest's stdout");
+            eprintln!("hello from the guest's stderr");
+            Response::json(&"printed")
+        }
+        _ => Response::json(&serde_json::json!({
+            "method": req.method().as_str(),
+            "path": req.path(),
+            "query": req.query_pairs(),
+            "headers": req.headers(),
+            "body_len": req.body().len(),
+        }))
+        .header("x-echo", "1"),
+    }
+}
+
+#[cfg(target_arch = "wasm32")]
+fn trap() -> Response {
+    core::arch::wasm32::unreachable()
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+fn trap() -> Response {
+    std::process::abort()
+}

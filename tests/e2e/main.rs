@@ -1,0 +1,10 @@
+//! End-to-end tests: the real `wasmroutes` binary serving real components,
+//! spoken to over real sockets. One test binary, so the components and the
+//! host are built once per run.
+
+mod guest_failures;
+mod methods;
+mod routing;
+mod sample_routes;
+mod sandbox;
+mod startup;

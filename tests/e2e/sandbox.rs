@@ -1,0 +1,44 @@
+//! DESIGN.md §6: a guest sees only what its route declares.
+
+use e2e_support::{TestHost, test_routes_toml};
+use serde_json::json;
+
+#[test]
+fn guest_sees_only_its_declared_env() {
+    let host = TestHost::start(&test_routes_toml());
+    let resp = host.get("/limited?do=env");
+    assert_eq!(resp.json(), json!({ "GREETING": "hello from the host" }), "interpolated from the host env");
+    let resp = host.get("/hostile?do=env");
+    assert_eq!(resp.json(), json!({}), "no env declared, none seen (the host's env stays out)");
+}
+
+#[test]
+fn guest_output_goes_to_the_log_tagged_with_route_and_request_id() {
+    let host = TestHost::start(&test_routes_toml());
+    let resp = host.get("/hostile?do=print");
+    assert_eq!(resp.status, 200);
+    let id = resp.header("x-request-id").expect("request id").to_owned();
+    // Lines are logged as the guest writes them, before the answer is sent.
+    let log = host.log_text();
+    for text in ["hello from the guest's stdout", "hello from the guest's stderr"] {
+        let line = log.lines().find(|l| l.contains(text)).unwrap_or_else(|| panic!("{text:?} not logged:\n{log}"));
+        assert!(line.contains(&id) && line.contains("route=/hostile"), "{line}");
+    }
+}
+
+#[test]
+fn guest_gets_headers_and_body() {
+    let host = TestHost::start(&test_routes_toml());
+    let resp = host.request("POST", "/hostile", &[("X-Custom", "v1"), ("x-custom", "v2")], b"12345");
+    let echo = resp.json();
+    assert_eq!(echo["method"], "POST");
+    assert_eq!(echo["body_len"], 5);
+    let custom: Vec<&str> = echo["headers"]
+        .as_array()
+        .expect("headers")
+        .iter()
+        .filter(|h| h[0] == "x-custom")
+        .filter_map(|h| h[1].as_str())
+        .collect();
+    assert_eq!(custom, ["v1", "v2"], "names lower-cased, repeats kept in order");
+}

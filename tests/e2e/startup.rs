@@ -1,0 +1,90 @@
+//! A bad deployment is refused at start, naming the file, line and problem;
+//! nothing is half-loaded.
+
+use e2e_support::{TestHost, artifacts, route};
+
+/// Starts a host that must fail; returns its output.
+fn refused(routes_toml: &str) -> String {
+    match TestHost::try_start(routes_toml) {
+        Ok(host) => panic!("host started on {} but should have refused:\n{routes_toml}", host.addr),
+        Err(output) => output,
+    }
+}
+
+fn assert_mentions(output: &str, parts: &[&str]) {
+    for part in parts {
+        assert!(output.contains(part), "expected {part:?} in:\n{output}");
+    }
+}
+
+#[test]
+fn bad_manifests_are_refused_with_file_line_and_problem() {
+    let a = artifacts();
+    let hello = a.component("hello");
+    let mut good = String::new();
+    route(&mut good, "/api/hello", &hello, "");
+
+    let cases: Vec<(String, Vec<&str>)> = vec![
+        ("[[route]\npath = 1".into(), vec!["routes.toml:1:"]),
+        (
+            format!("{good}[[route]]\npath = \"/x\"\ncomponent = \"x.wasm\"\nmethods = [\"GET\"]\n"),
+            vec!["routes.toml:8:", "unknown field `methods`"],
+        ),
+        (format!("{good}[[route]]\npath = \"/api/[id\"\ncomponent = \"x.wasm\"\n"), vec!["routes.toml:6:", "`[id`"]),
+        (
+            format!(
+                "{good}[[route]]\npath = \"/x\"\ncomponent = \"x.wasm\"\nenv = {{ K = \"${{WASMROUTES_UNSET_VAR}}\" }}\n"
+            ),
+            vec!["routes.toml:8:", "WASMROUTES_UNSET_VAR", "not set"],
+        ),
+    ];
+    for (toml, expected) in cases {
+        assert_mentions(&refused(&toml), &expected);
+    }
+}
+
+#[test]
+fn conflicting_routes_are_refused_naming_both() {
+    let hello = artifacts().component("hello");
+    let mut toml = String::new();
+    route(&mut toml, "/api/posts/[id]", &hello, "");
+    route(&mut toml, "/api/posts/[slug]/edit", &hello, "");
+    assert_mentions(
+        &refused(&toml),
+        &["routes.toml:5:", "`/api/posts/[slug]/edit`", "`/api/posts/[id]`", "param names"],
+    );
+
+    let mut toml = String::new();
+    route(&mut toml, "/api/shop", &hello, "");
+    route(&mut toml, "/api/shop/[[...slug]]", &hello, "");
+    assert_mentions(&refused(&toml), &["routes.toml:5:", "optional catch-all"]);
+}
+
+#[test]
+fn unusable_components_are_refused_before_serving() {
+    let a = artifacts();
+    let mut missing = String::new();
+    route(&mut missing, "/api/hello", &a.component("hello"), "");
+    route(&mut missing, "/api/gone", &a.wasm_dir.join("does_not_exist.wasm"), "");
+    assert_mentions(&refused(&missing), &["routes.toml:5:", "/api/gone", "does_not_exist.wasm", "cannot read"]);
+
+    let mut no_handler = String::new();
+    route(&mut no_handler, "/api/plain", &a.component("no-handler"), "");
+    assert_mentions(&refused(&no_handler), &["routes.toml:1:", "exports no handler", "greet"]);
+
+    let mut wrong = String::new();
+    route(&mut wrong, "/api/wrong", &a.component("wrong-type"), "");
+    assert_mentions(&refused(&wrong), &["routes.toml:1:", "GET handler has the wrong type"]);
+
+    let mut not_wasm = String::new();
+    route(&mut not_wasm, "/api/toml", &a.root.join("Cargo.toml"), "");
+    assert_mentions(&refused(&not_wasm), &["routes.toml:1:", "not a valid WebAssembly component"]);
+}
+
+#[test]
+fn sigterm_stops_the_host_cleanly() {
+    let mut host = TestHost::start(&e2e_support::test_routes_toml());
+    assert_eq!(host.get("/api/hello").status, 200);
+    let status = host.terminate();
+    assert!(status.success(), "exit status {status}");
+}

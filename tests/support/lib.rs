@@ -1,0 +1,291 @@
+//! Test harness for the end-to-end tests: builds the real `wasmroutes` binary
+//! and the real components once per test run, starts the binary on an
+//! ephemeral 127.0.0.1 port, and talks raw HTTP/1.1 to it (raw, so paths like
+//! `//api/hello` or `%2e%2e` reach the server exactly as written).
+//!
+//! When a test fails, the server's log is printed (see [`TestHost`]'s `Drop`).
+
+use std::fmt::Write as _;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+/// Components the tests use: every sample route plus the hostile ones.
+const COMPONENT_PACKAGES: &[&str] = &[
+    "hello",
+    "posts",
+    "posts-id",
+    "users",
+    "search",
+    "user-id",
+    "todos",
+    "docs-slug",
+    "shop-slug",
+    "hostile",
+    "no-handler",
+    "wrong-type",
+];
+
+/// Where things are once built.
+pub struct Artifacts {
+    /// The workspace root.
+    pub root: PathBuf,
+    /// `target/release/wasmroutes`.
+    pub binary: PathBuf,
+    /// `target/wasm32-wasip2/release`.
+    pub wasm_dir: PathBuf,
+}
+
+impl Artifacts {
+    /// The `.wasm` file of a component package (`posts-id` → `posts_id.wasm`).
+    pub fn component(&self, package: &str) -> PathBuf {
+        self.wasm_dir.join(format!("{}.wasm", package.replace('-', "_")))
+    }
+}
+
+/// Builds the host binary and every test component, once per process.
+pub fn artifacts() -> &'static Artifacts {
+    static BUILT: OnceLock<Artifacts> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ is in the workspace").to_owned();
+        let target = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root.join("target"));
+        cargo(&root, &["build", "--release", "-p", "wasmroutes", "--bin", "wasmroutes"]);
+        let mut args = vec!["build", "--release", "--target", "wasm32-wasip2"];
+        for p in COMPONENT_PACKAGES {
+            args.extend(["-p", p]);
+        }
+        cargo(&root, &args);
+        Artifacts {
+            binary: target.join("release").join("wasmroutes"),
+            wasm_dir: target.join("wasm32-wasip2").join("release"),
+            root,
+        }
+    })
+}
+
+fn cargo(root: &Path, args: &[&str]) {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let status = Command::new(&cargo)
+        .args(args)
+        .current_dir(root)
+        .status()
+        .unwrap_or_else(|e| panic!("cannot run {cargo}: {e}"));
+    assert!(status.success(), "`cargo {}` failed: {status}", args.join(" "));
+}
+
+/// The sample deployment plus test routes, as `routes.toml` text with
+/// absolute component paths.
+pub fn test_routes_toml() -> String {
+    let a = artifacts();
+    let sample = [
+        ("/api/hello", "hello"),
+        ("/api/posts", "posts"),
+        ("/api/posts/[id]", "posts-id"),
+        ("/api/users", "users"),
+        ("/api/search", "search"),
+        ("/api/user/[id]", "user-id"),
+        ("/api/todos", "todos"),
+        ("/api/docs/[...slug]", "docs-slug"),
+        ("/api/shop/[[...slug]]", "shop-slug"),
+        ("/hostile", "hostile"),
+        ("/hostile/[id]/[...rest]", "hostile"),
+    ];
+    let mut toml = String::new();
+    for (path, package) in sample {
+        route(&mut toml, path, &a.component(package), "");
+    }
+    route(&mut toml, "/single", &a.component("hostile"), "limits = { max_concurrency = 1 }\n");
+    route(
+        &mut toml,
+        "/limited",
+        &a.component("hostile"),
+        "limits = { memory = \"16MiB\", timeout = \"500ms\", max_body = \"1KiB\" }\n\
+         env = { GREETING = \"hello ${WASMROUTES_TEST_GREETING}\" }\n",
+    );
+    toml
+}
+
+/// Appends one `[[route]]`.
+pub fn route(toml: &mut String, path: &str, component: &Path, extra: &str) {
+    let _ = write!(toml, "[[route]]\npath = \"{path}\"\ncomponent = {:?}\n{extra}\n", component.display().to_string());
+}
+
+/// A running `wasmroutes serve`. Killed on drop; prints its log if the test
+/// is failing.
+pub struct TestHost {
+    child: Child,
+    /// Where it listens.
+    pub addr: SocketAddr,
+    log: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl TestHost {
+    /// Writes `routes_toml` to a temp dir and serves it.
+    pub fn start(routes_toml: &str) -> TestHost {
+        Self::try_start(routes_toml).unwrap_or_else(|log| panic!("host did not start; its output:\n{log}"))
+    }
+
+    /// Like [`TestHost::start`], but returns the server's output if it exits
+    /// instead of listening.
+    pub fn try_start(routes_toml: &str) -> Result<TestHost, String> {
+        let a = artifacts();
+        let dir = tempfile::tempdir().expect("temp dir");
+        let manifest = dir.path().join("routes.toml");
+        std::fs::write(&manifest, routes_toml).expect("write routes.toml");
+        let log = dir.path().join("server.log");
+        let log_file = std::fs::File::create(&log).expect("log file");
+        let child = Command::new(&a.binary)
+            .args(["serve", "--addr", "127.0.0.1:0"])
+            .arg(&manifest)
+            .env("WASMROUTES_TEST_GREETING", "from the host")
+            .env("WASMROUTES_TEST_SECRET", "must-not-leak")
+            .env("RUST_LOG", "info")
+            .stdout(log_file.try_clone().expect("log file"))
+            .stderr(log_file)
+            .stdin(Stdio::null())
+            .spawn()
+            .expect("spawn wasmroutes");
+        let mut host = TestHost { child, addr: SocketAddr::from(([127, 0, 0, 1], 0)), log, _dir: dir };
+        let deadline = Instant::now() + Duration::from_secs(120);
+        loop {
+            let text = host.log_text();
+            if let Some(addr) = text.lines().find_map(|l| l.split("listening on http://").nth(1)) {
+                host.addr = addr.trim().parse().expect("listen address");
+                return Ok(host);
+            }
+            if let Ok(Some(_)) = host.child.try_wait() {
+                return Err(host.log_text());
+            }
+            assert!(Instant::now() < deadline, "host did not start in time:\n{text}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Everything the server has logged so far.
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Sends a request and reads the whole response.
+    pub fn request(&self, method: &str, target: &str, headers: &[(&str, &str)], body: &[u8]) -> TestResponse {
+        send(self.addr, method, target, headers, body)
+    }
+
+    /// `GET target`.
+    pub fn get(&self, target: &str) -> TestResponse {
+        self.request("GET", target, &[], b"")
+    }
+
+    /// Sends SIGTERM and waits for the process to exit; returns its status.
+    pub fn terminate(&mut self) -> std::process::ExitStatus {
+        let _ = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status();
+        self.child.wait().expect("wait for host")
+    }
+}
+
+impl Drop for TestHost {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if std::thread::panicking() {
+            eprintln!("----- wasmroutes log -----\n{}\n--------------------------", self.log_text());
+        }
+    }
+}
+
+/// A response as read off the wire.
+#[derive(Debug)]
+pub struct TestResponse {
+    /// Status code.
+    pub status: u16,
+    /// Headers, names lower-cased, in order.
+    pub headers: Vec<(String, String)>,
+    /// Body bytes.
+    pub body: Vec<u8>,
+}
+
+impl TestResponse {
+    /// The first value of header `name`.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
+
+    /// The body as text.
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    /// The body as JSON.
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| panic!("body is not JSON ({e}): {:?}", self.text()))
+    }
+
+    /// Asserts the host's JSON error envelope: status, exact message,
+    /// content type and a request id.
+    pub fn assert_error(&self, status: u16, message: &str) {
+        assert_eq!(self.status, status, "body: {}", self.text());
+        assert_eq!(self.header("content-type"), Some("application/json"));
+        assert_eq!(self.json(), serde_json::json!({ "error": message }));
+        assert!(self.header("x-request-id").is_some_and(|id| !id.is_empty()), "x-request-id missing");
+    }
+}
+
+/// Writes one HTTP/1.1 request (connection: close) and reads the response.
+pub fn send(addr: SocketAddr, method: &str, target: &str, headers: &[(&str, &str)], body: &[u8]) -> TestResponse {
+    let mut stream = TcpStream::connect(addr).expect("connect");
+    stream.set_read_timeout(Some(Duration::from_secs(60))).expect("timeout");
+    let mut head = format!("{method} {target} HTTP/1.1\r\nhost: {addr}\r\nconnection: close\r\n");
+    if !headers
+        .iter()
+        .any(|(k, _)| k.eq_ignore_ascii_case("content-length") || k.eq_ignore_ascii_case("transfer-encoding"))
+    {
+        let _ = write!(head, "content-length: {}\r\n", body.len());
+    }
+    for (k, v) in headers {
+        let _ = write!(head, "{k}: {v}\r\n");
+    }
+    head.push_str("\r\n");
+    stream.write_all(head.as_bytes()).expect("write head");
+    stream.write_all(body).expect("write body");
+    let mut raw = Vec::new();
+    let _ = stream.read_to_end(&mut raw);
+    parse_response(&raw, method == "HEAD")
+}
+
+fn parse_response(raw: &[u8], head_request: bool) -> TestResponse {
+    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap_or_else(|| {
+        panic!("incomplete response: {:?}", String::from_utf8_lossy(raw));
+    });
+    let head = String::from_utf8_lossy(&raw[..split]);
+    let mut lines = head.split("\r\n");
+    let status_line = lines.next().unwrap_or_default();
+    let status = status_line.split(' ').nth(1).and_then(|s| s.parse().ok()).expect("status code");
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
+        .collect();
+    let mut body = raw[split + 4..].to_vec();
+    let chunked = headers.iter().any(|(k, v)| k == "transfer-encoding" && v.contains("chunked"));
+    if chunked && !head_request {
+        body = dechunk(&body);
+    }
+    TestResponse { status, headers, body }
+}
+
+fn dechunk(mut data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    while let Some(line_end) = data.windows(2).position(|w| w == b"\r\n") {
+        let size = usize::from_str_radix(String::from_utf8_lossy(&data[..line_end]).trim(), 16).unwrap_or(0);
+        if size == 0 {
+            break;
+        }
+        let start = line_end + 2;
+        out.extend_from_slice(&data[start..start + size]);
+        data = &data[start + size + 2..];
+    }
+    out
+}
