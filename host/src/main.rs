@@ -3,7 +3,7 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -11,7 +11,7 @@ use tracing_subscriber::EnvFilter;
 use wasmroutes::config::RoutesConfig;
 use wasmroutes::route_table::RouteTable;
 use wasmroutes::runtime::{EngineConfig, Runtime};
-use wasmroutes::server::{self, Host};
+use wasmroutes::server::{self, Host, ServeOptions};
 
 /// Serve HTTP API routes as sandboxed WebAssembly components.
 #[derive(Parser)]
@@ -37,6 +37,12 @@ enum Command {
         /// Address to listen on.
         #[arg(long, default_value = "127.0.0.1:3000")]
         addr: SocketAddr,
+        /// Close a connection whose request headers take longer than this.
+        #[arg(long, default_value = "10s", value_parser = duration)]
+        header_read_timeout: Duration,
+        /// On SIGINT/SIGTERM, how long in-flight requests get to finish.
+        #[arg(long, default_value = "10s", value_parser = duration)]
+        shutdown_grace: Duration,
     },
 }
 
@@ -49,9 +55,10 @@ fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::Build { routes_toml } => build(&routes_toml),
-        Command::Serve { routes_toml, addr } => {
+        Command::Serve { routes_toml, addr, header_read_timeout, shutdown_grace } => {
+            let options = ServeOptions { header_read_timeout, shutdown_grace, ..ServeOptions::default() };
             let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-            runtime.block_on(serve(routes_toml, addr))
+            runtime.block_on(serve(routes_toml, addr, options))
         }
     }
 }
@@ -63,7 +70,11 @@ fn build(routes_toml: &std::path::Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn serve(routes_toml: PathBuf, addr: SocketAddr) -> anyhow::Result<()> {
+fn duration(text: &str) -> Result<Duration, String> {
+    wasmroutes::limits::parse_duration(text)
+}
+
+async fn serve(routes_toml: PathBuf, addr: SocketAddr, options: ServeOptions) -> anyhow::Result<()> {
     let started = Instant::now();
     let config = RoutesConfig::load(&routes_toml)?;
     let max_memory = config.routes.iter().map(|r| r.limits.memory).max().unwrap_or_default();
@@ -80,7 +91,8 @@ async fn serve(routes_toml: PathBuf, addr: SocketAddr) -> anyhow::Result<()> {
         started.elapsed().as_millis()
     );
     let host = Arc::new(Host { runtime, table });
-    server::serve(listener, host, shutdown_signal()).await;
+    server::serve(listener, host, options, shutdown_signal()).await;
+    eprintln!("wasmroutes: stopped");
     Ok(())
 }
 

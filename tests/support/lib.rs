@@ -126,12 +126,22 @@ pub struct TestHost {
 impl TestHost {
     /// Writes `routes_toml` to a temp dir and serves it.
     pub fn start(routes_toml: &str) -> TestHost {
-        Self::try_start(routes_toml).unwrap_or_else(|log| panic!("host did not start; its output:\n{log}"))
+        Self::start_with_args(routes_toml, &[])
+    }
+
+    /// Like [`TestHost::start`], with extra `wasmroutes serve` flags.
+    pub fn start_with_args(routes_toml: &str, args: &[&str]) -> TestHost {
+        Self::try_start_with_args(routes_toml, args)
+            .unwrap_or_else(|log| panic!("host did not start; its output:\n{log}"))
     }
 
     /// Like [`TestHost::start`], but returns the server's output if it exits
     /// instead of listening.
     pub fn try_start(routes_toml: &str) -> Result<TestHost, String> {
+        Self::try_start_with_args(routes_toml, &[])
+    }
+
+    fn try_start_with_args(routes_toml: &str, args: &[&str]) -> Result<TestHost, String> {
         let a = artifacts();
         let dir = tempfile::tempdir().expect("temp dir");
         let manifest = dir.path().join("routes.toml");
@@ -140,6 +150,7 @@ impl TestHost {
         let log_file = std::fs::File::create(&log).expect("log file");
         let child = Command::new(&a.binary)
             .args(["serve", "--addr", "127.0.0.1:0"])
+            .args(args)
             .arg(&manifest)
             .env("WASMROUTES_TEST_GREETING", "from the host")
             .env("WASMROUTES_TEST_SECRET", "must-not-leak")

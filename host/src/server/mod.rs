@@ -23,11 +23,28 @@ pub use host_error::HostError;
 use crate::route_table::RouteTable;
 use crate::runtime::Runtime;
 
-/// How long a client may take to send its request headers.
-const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// Connection-level settings.
+#[derive(Clone, Debug)]
+pub struct ServeOptions {
+    /// How long a client may take to send its request headers (slowloris
+    /// defence): after that the connection is closed.
+    pub header_read_timeout: Duration,
+    /// Largest request head (request line + headers) over HTTP/1.1; larger
+    /// gets `431`.
+    pub max_header_bytes: usize,
+    /// How long in-flight requests get to finish after a shutdown signal.
+    pub shutdown_grace: Duration,
+}
 
-/// How long in-flight requests get to finish after a shutdown signal.
-pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+impl Default for ServeOptions {
+    fn default() -> Self {
+        ServeOptions {
+            header_read_timeout: Duration::from_secs(10),
+            max_header_bytes: 64 * 1024,
+            shutdown_grace: Duration::from_secs(10),
+        }
+    }
+}
 
 /// What every request needs: the wasmtime runtime and the route table.
 pub struct Host {
@@ -38,10 +55,18 @@ pub struct Host {
 }
 
 /// Serves `host` on `listener` until `shutdown` resolves, then stops
-/// accepting and waits up to [`SHUTDOWN_GRACE`] for open connections.
-pub async fn serve(listener: TcpListener, host: Arc<Host>, shutdown: impl Future<Output = ()>) {
+/// accepting and waits up to `options.shutdown_grace` for open connections.
+pub async fn serve(listener: TcpListener, host: Arc<Host>, options: ServeOptions, shutdown: impl Future<Output = ()>) {
     let mut builder = auto::Builder::new(TokioExecutor::new());
-    builder.http1().timer(TokioTimer::new()).header_read_timeout(HEADER_READ_TIMEOUT);
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(options.header_read_timeout)
+        .max_buf_size(options.max_header_bytes.max(8192));
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .max_header_list_size(u32::try_from(options.max_header_bytes).unwrap_or(u32::MAX));
     let graceful = GracefulShutdown::new();
     tokio::pin!(shutdown);
     loop {
@@ -72,8 +97,10 @@ pub async fn serve(listener: TcpListener, host: Arc<Host>, shutdown: impl Future
             }
         });
     }
-    tracing::info!("shutting down: waiting up to {SHUTDOWN_GRACE:?} for in-flight requests");
-    if tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown()).await.is_err() {
+    drop(listener);
+    let grace = options.shutdown_grace;
+    tracing::info!("shutting down: no new connections; waiting up to {grace:?} for in-flight requests");
+    if tokio::time::timeout(grace, graceful.shutdown()).await.is_err() {
         tracing::warn!("grace period over; closing remaining connections");
     }
 }
