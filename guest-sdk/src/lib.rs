@@ -34,8 +34,11 @@
 //!
 //! Environment variables declared for the route in `routes.toml` are read with
 //! [`std::env::var`]; nothing else from the host's environment is visible.
+//! Outbound HTTP goes through [`fetch`], to the hosts the route's
+//! `allowed_outbound_hosts` lists and nowhere else.
 
 mod error;
+pub mod fetch;
 mod method;
 mod request;
 mod response;

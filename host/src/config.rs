@@ -14,6 +14,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use crate::limits::{Limits, parse_duration, parse_size};
+use crate::outbound::{OutboundPolicy, OutboundRule};
 use crate::pattern::RoutePattern;
 
 /// A place in `routes.toml`, for error messages.
@@ -68,6 +69,8 @@ pub struct RouteConfig {
     pub env: Vec<(String, String)>,
     /// Resource limits.
     pub limits: Limits,
+    /// Where the guest may send HTTP requests (default: nowhere).
+    pub outbound: OutboundPolicy,
     /// Where the entry starts, for later errors (missing component, …).
     pub at: Location,
 }
@@ -101,6 +104,8 @@ struct RouteToml {
     env: BTreeMap<String, Spanned<String>>,
     #[serde(default)]
     limits: Option<LimitsToml>,
+    #[serde(default)]
+    allowed_outbound_hosts: Vec<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -164,12 +169,18 @@ impl RoutesConfig {
                 Some(l) => parse_limits(l).map_err(|(span, m)| invalid(span, m))?,
                 None => Limits::default(),
             };
+            let outbound = route
+                .allowed_outbound_hosts
+                .iter()
+                .map(|h| OutboundRule::parse(h.get_ref()).map_err(|m| invalid(h.span(), m)))
+                .collect::<Result<Vec<_>, _>>()?;
             routes.push(RouteConfig {
                 pattern,
                 component: base_dir.join(route.component.get_ref()),
                 build: route.build,
                 env,
                 limits,
+                outbound: OutboundPolicy::new(outbound),
                 at: at(span),
             });
         }
@@ -260,6 +271,7 @@ component = "target/posts_id.wasm"
 build = "cargo build"
 env = { API_KEY = "${API_KEY}", MODE = "demo-${API_KEY}-x" }
 limits = { memory = "32MiB", timeout = "2s", max_body = "10KB", max_concurrency = 4 }
+allowed_outbound_hosts = ["https://api.example.com"]
 
 [[route]]
 path = "/api/hello"
@@ -277,9 +289,11 @@ component = "hello.wasm"
         assert_eq!(r.limits.timeout, std::time::Duration::from_secs(2));
         assert_eq!(r.limits.max_body, 10_000);
         assert_eq!(r.limits.max_concurrency, 4);
+        assert!(r.outbound.allows("https", "api.example.com", 443));
         assert_eq!(r.at.line, 2);
         assert_eq!(cfg.routes[1].limits, Limits::default());
-        assert_eq!(cfg.routes[1].at.line, 9);
+        assert!(cfg.routes[1].outbound.is_deny_all(), "no outbound HTTP unless declared");
+        assert_eq!(cfg.routes[1].at.line, 10);
     }
 
     #[test]
@@ -308,6 +322,11 @@ component = "hello.wasm"
                 "more than zero",
             ),
             ("[[route]\n", "deploy/routes.toml:1:", ""),
+            (
+                "[[route]]\npath = \"/a\"\ncomponent = \"a.wasm\"\nallowed_outbound_hosts = [\"api.x\"]\n",
+                "deploy/routes.toml:4:",
+                "scheme://host",
+            ),
             ("", "deploy/routes.toml:1:1", "no routes"),
         ];
         for (text, at, message) in cases {

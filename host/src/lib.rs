@@ -14,6 +14,7 @@ pub mod build_routes;
 pub mod config;
 pub mod limits;
 pub mod method;
+pub mod outbound;
 pub mod pattern;
 pub mod request_path;
 pub mod route_table;

@@ -12,6 +12,7 @@ use tokio::sync::Semaphore;
 
 use crate::config::{ConfigError, Location, RoutesConfig};
 use crate::limits::Limits;
+use crate::outbound::OutboundPolicy;
 use crate::pattern::RoutePattern;
 use crate::router::{Match, RouteConflict, Router};
 use crate::runtime::{ComponentError, RouteComponent, Runtime};
@@ -26,6 +27,8 @@ pub struct Route {
     pub env: Vec<(String, String)>,
     /// Resource limits.
     pub limits: Limits,
+    /// Where the guest may send HTTP requests.
+    pub outbound: Arc<OutboundPolicy>,
     /// Permits for requests in flight (`limits.max_concurrency`).
     pub in_flight: Arc<Semaphore>,
 }
@@ -92,6 +95,7 @@ impl RouteTable {
                 component,
                 env: route.env.clone(),
                 limits: route.limits,
+                outbound: Arc::new(route.outbound.clone()),
                 in_flight: Arc::new(Semaphore::new(route.limits.max_concurrency as usize)),
             };
             router

@@ -17,6 +17,7 @@ fn traps_panics_and_invalid_responses_are_500s_and_the_host_keeps_serving() {
     let cases = [
         "/hostile?do=trap",
         "/hostile?do=panic",
+        "/hostile?do=recurse",
         "/hostile?do=bad-status&status=1000",
         "/hostile?do=bad-status&status=99",
         "/hostile?do=bad-status&status=150",

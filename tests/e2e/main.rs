@@ -3,7 +3,9 @@
 //! host are built once per run.
 
 mod guest_failures;
+mod http_protocol;
 mod methods;
+mod outbound;
 mod routing;
 mod sample_routes;
 mod sandbox;

@@ -42,3 +42,25 @@ fn guest_gets_headers_and_body() {
         .collect();
     assert_eq!(custom, ["v1", "v2"], "names lower-cased, repeats kept in order");
 }
+
+#[test]
+fn guest_cannot_read_files_open_sockets_or_see_args() {
+    let host = TestHost::start(&test_routes_toml());
+    // A listener the guest would reach if it had network access.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let target = listener.local_addr().expect("addr");
+    let cases = [
+        "/hostile?do=read-file&path=/etc/passwd".to_owned(),
+        "/hostile?do=read-file&path=Cargo.toml".to_owned(),
+        "/hostile?do=list-dir".to_owned(),
+        format!("/hostile?do=socket&addr={target}"),
+    ];
+    for target in &cases {
+        let resp = host.get(target);
+        assert_eq!(resp.status, 200, "{target}: {}", resp.text());
+        assert_eq!(resp.json()["ok"], json!(false), "{target} must fail inside the sandbox: {}", resp.text());
+    }
+    listener.set_nonblocking(true).expect("nonblocking");
+    assert!(listener.accept().is_err(), "nothing connected to the host-side listener");
+    assert_eq!(host.get("/hostile?do=args").json(), json!([]), "no args");
+}

@@ -82,9 +82,26 @@ fn unusable_components_are_refused_before_serving() {
 }
 
 #[test]
-fn sigterm_stops_the_host_cleanly() {
-    let mut host = TestHost::start(&e2e_support::test_routes_toml());
-    assert_eq!(host.get("/api/hello").status, 200);
-    let status = host.terminate();
-    assert!(status.success(), "exit status {status}");
+fn build_runs_each_distinct_build_command_from_the_manifest_directory() {
+    let a = artifacts();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let hello = a.component("hello");
+    let mut toml = String::new();
+    route(&mut toml, "/a", &hello, "build = \"echo a >> built.txt\"\n");
+    route(&mut toml, "/b", &hello, "build = \"echo a >> built.txt\"\n");
+    route(&mut toml, "/c", &hello, "build = \"echo c >> built.txt\"\n");
+    let manifest = dir.path().join("routes.toml");
+    std::fs::write(&manifest, &toml).expect("write routes.toml");
+    let out = std::process::Command::new(&a.binary).arg("build").arg(&manifest).output().expect("run build");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let built =
+        std::fs::read_to_string(dir.path().join("built.txt")).expect("commands ran in the manifest's directory");
+    assert_eq!(built, "a\nc\n", "a command shared by two routes runs once");
+
+    route(&mut toml, "/d", &hello, "build = \"exit 3\"\n");
+    std::fs::write(&manifest, &toml).expect("write routes.toml");
+    let out = std::process::Command::new(&a.binary).arg("build").arg(&manifest).output().expect("run build");
+    assert!(!out.status.success(), "a failing build command fails `wasmroutes build`");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_mentions(&stderr, &["routes.toml:16:", "/d", "exit 3", "failed"]);
 }

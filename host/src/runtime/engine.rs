@@ -40,7 +40,7 @@ pub struct Runtime {
 
 impl Runtime {
     /// Builds the engine (pooling allocator, epoch interruption) and a linker
-    /// with WASI p2. Guests get no files, sockets or host env: `GuestState`
+    /// with WASI p2 and `wasi:http`. Guests get no files, sockets or host env: `GuestState`
     /// builds each store's WASI context from the route's declarations only.
     pub fn new(config: &EngineConfig) -> wasmtime::Result<Runtime> {
         let mut pool = PoolingAllocationConfig::new();
@@ -57,6 +57,9 @@ impl Runtime {
 
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
+        // Every request the guest makes goes through `OutboundHooks`, which
+        // refuses what the route's `allowed_outbound_hosts` does not list.
+        wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
 
         let ticker = EpochTicker::start(engine.clone());
         Ok(Runtime { engine, linker, _ticker: ticker })

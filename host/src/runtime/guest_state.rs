@@ -1,36 +1,61 @@
 //! What one store carries: the guest's WASI context (only what its route
-//! declares), its resource table and its memory limiter.
+//! declares), its `wasi:http` context with the route's outbound policy, its
+//! resource table and its memory limiter.
 
 use std::sync::Arc;
 
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
 use super::guest_output::GuestOutput;
 use super::memory_limiter::MemoryLimiter;
+use super::outbound_hooks::OutboundHooks;
+use crate::outbound::OutboundPolicy;
 
 /// The `T` of every `Store<T>`.
 pub struct GuestState {
     wasi: WasiCtx,
+    http: WasiHttpCtx,
+    hooks: OutboundHooks,
     table: ResourceTable,
     pub(crate) limiter: MemoryLimiter,
 }
 
 impl GuestState {
     /// State for one request: the route's env vars and nothing else (no
-    /// args, no preopened directories, no network, no host env), stdout and
-    /// stderr into the host log.
-    pub fn new(env: &[(String, String)], memory_limit: u64, route: Arc<str>, request_id: Arc<str>) -> Self {
+    /// args, no preopened directories, no sockets, no host env), outbound
+    /// HTTP only where the route allows it, stdout and stderr into the host
+    /// log.
+    pub fn new(
+        env: &[(String, String)],
+        memory_limit: u64,
+        outbound: Arc<OutboundPolicy>,
+        route: Arc<str>,
+        request_id: Arc<str>,
+    ) -> Self {
         let mut wasi = WasiCtxBuilder::new();
         wasi.envs(env)
             .stdout(GuestOutput::new("stdout", Arc::clone(&route), Arc::clone(&request_id)))
-            .stderr(GuestOutput::new("stderr", route, request_id));
-        GuestState { wasi: wasi.build(), table: ResourceTable::new(), limiter: MemoryLimiter::new(memory_limit) }
+            .stderr(GuestOutput::new("stderr", Arc::clone(&route), Arc::clone(&request_id)));
+        GuestState {
+            wasi: wasi.build(),
+            http: WasiHttpCtx::new(),
+            hooks: OutboundHooks::new(outbound, route, request_id),
+            table: ResourceTable::new(),
+            limiter: MemoryLimiter::new(memory_limit),
+        }
     }
 }
 
 impl WasiView for GuestState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
         WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+    }
+}
+
+impl WasiHttpView for GuestState {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        WasiHttpCtxView { ctx: &mut self.http, table: &mut self.table, hooks: &mut self.hooks }
     }
 }

@@ -13,6 +13,7 @@ use super::memory_limiter::MemoryLimitExceeded;
 use super::{GuestRequest, GuestResponse};
 use crate::limits::Limits;
 use crate::method::Method;
+use crate::outbound::OutboundPolicy;
 
 /// Who is calling, for limits and log tags.
 pub struct Invocation<'a> {
@@ -24,6 +25,8 @@ pub struct Invocation<'a> {
     pub env: &'a [(String, String)],
     /// The route's limits.
     pub limits: &'a Limits,
+    /// Where the guest may send HTTP requests.
+    pub outbound: &'a Arc<OutboundPolicy>,
 }
 
 /// How a guest call failed.
@@ -57,7 +60,7 @@ impl RouteComponent {
         inv: Invocation<'_>,
     ) -> Result<GuestResponse, GuestError> {
         let index = *self.handler(export).ok_or(GuestError::NoHandler(export))?;
-        let state = GuestState::new(inv.env, inv.limits.memory, inv.route, inv.request_id);
+        let state = GuestState::new(inv.env, inv.limits.memory, Arc::clone(inv.outbound), inv.route, inv.request_id);
         let mut store = Store::new(&runtime.engine, state);
         store.limiter(|s| &mut s.limiter);
         // On every epoch tick a running guest yields to tokio: other requests

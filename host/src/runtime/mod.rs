@@ -12,6 +12,7 @@ mod guest_output;
 mod guest_state;
 mod invoke;
 mod memory_limiter;
+mod outbound_hooks;
 
 pub use bindings::wasmroutes::api::types::{
     Method as WitMethod, ParamValue as WitParamValue, Request as GuestRequest, Response as GuestResponse,

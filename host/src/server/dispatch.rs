@@ -103,6 +103,7 @@ async fn route(
         request_id: Arc::clone(request_id),
         env: &route.env,
         limits: &route.limits,
+        outbound: &route.outbound,
     };
     let answer = route.component.call(&host.runtime, export, &guest_req, invocation).await;
     drop(permit);

@@ -28,6 +28,7 @@ fn misbehave(req: &Request) -> Response {
         "loop" => loop {
             std::hint::black_box(());
         },
+        "recurse" => Response::json(&recurse(std::hint::black_box(1))),
         "alloc" => {
             // black_box keeps the optimizer from eliding the allocation.
             let big: Vec<u8> = std::hint::black_box(vec![1; 1 << 30]);
@@ -45,6 +46,24 @@ fn misbehave(req: &Request) -> Response {
             let vars: std::collections::BTreeMap<String, String> = std::env::vars().collect();
             Response::json(&vars)
         }
+        "read-file" => {
+            let path = req.query("path").unwrap_or("/etc/passwd");
+            outcome(std::fs::read_to_string(path).map(|text| text.len()))
+        }
+        "list-dir" => outcome(std::fs::read_dir("/").map(|entries| entries.count())),
+        "socket" => {
+            let addr = req.query("addr").unwrap_or("127.0.0.1:80");
+            outcome(std::net::TcpStream::connect(addr).map(|_| 0))
+        }
+        "fetch" => {
+            let url = req.query("url").unwrap_or("http://127.0.0.1:9/");
+            match wasmroutes_sdk::fetch::get(url).send() {
+                Ok(resp) => Response::json(&serde_json::json!({ "status": resp.status(), "body": resp.text() })),
+                Err(e) if e.is_denied() => wasmroutes_sdk::Error::forbidden(e.message()).into(),
+                Err(e) => wasmroutes_sdk::Error::from(e).into(),
+            }
+        }
+        "args" => Response::json(&std::env::args().collect::<Vec<_>>()),
         "print" => {
             println!("hello from the guest's stdout");
             eprintln!("hello from the guest's stderr");
@@ -59,6 +78,22 @@ fn misbehave(req: &Request) -> Response {
         }))
         .header("x-echo", "1"),
     }
+}
+
+/// `{"ok": true, "value": n}` or `{"ok": false, "error": "..."}`.
+fn outcome(result: std::io::Result<usize>) -> Response {
+    match result {
+        Ok(value) => Response::json(&serde_json::json!({ "ok": true, "value": value })),
+        Err(e) => Response::json(&serde_json::json!({ "ok": false, "error": e.to_string() })),
+    }
+}
+
+/// Recursion with no base case the optimizer can see: overflows the stack.
+#[allow(unconditional_recursion)] // on purpose
+fn recurse(depth: u64) -> u64 {
+    let mut frame = [depth; 64];
+    std::hint::black_box(&mut frame);
+    recurse(frame[7] + 1) + frame[3]
 }
 
 #[cfg(target_arch = "wasm32")]
