@@ -15,7 +15,7 @@ use crate::limits::Limits;
 use crate::outbound::OutboundPolicy;
 use crate::pattern::RoutePattern;
 use crate::router::{Match, RouteConflict, Router};
-use crate::runtime::{ComponentError, RouteComponent, Runtime};
+use crate::runtime::{ComponentError, LogBudget, RouteComponent, Runtime};
 
 /// One servable route.
 pub struct Route {
@@ -29,6 +29,8 @@ pub struct Route {
     pub limits: Limits,
     /// Where the guest may send HTTP requests.
     pub outbound: Arc<OutboundPolicy>,
+    /// The route's allowance of guest log lines, shared by its requests.
+    pub log_budget: Arc<LogBudget>,
     /// Permits for requests in flight (`limits.max_concurrency`).
     pub in_flight: Arc<Semaphore>,
 }
@@ -96,6 +98,7 @@ impl RouteTable {
                 env: route.env.clone(),
                 limits: route.limits,
                 outbound: Arc::new(route.outbound.clone()),
+                log_budget: Arc::default(),
                 in_flight: Arc::new(Semaphore::new(route.limits.max_concurrency as usize)),
             };
             router

@@ -56,6 +56,15 @@ fn guest_over_its_time_limit_is_504_and_others_are_served_meanwhile() {
 }
 
 #[test]
+fn a_response_over_the_host_cap_is_a_logged_500() {
+    let host = TestHost::start(&test_routes_toml());
+    host.get("/hostile?do=big&mib=17").assert_error(500, "Internal server error");
+    assert!(host.log_text().contains("exceeds the 16777216-byte cap"));
+    assert_eq!(host.get("/hostile?do=big&mib=1").body.len(), 1 << 20, "under the cap is fine");
+    assert_still_serving(&host);
+}
+
+#[test]
 fn guest_over_its_memory_limit_is_500() {
     let host = TestHost::start(&test_routes_toml());
     for target in ["/limited?do=alloc", "/hostile?do=alloc"] {

@@ -64,3 +64,21 @@ fn guest_cannot_read_files_open_sockets_or_see_args() {
     assert!(listener.accept().is_err(), "nothing connected to the host-side listener");
     assert_eq!(host.get("/hostile?do=args").json(), json!([]), "no args");
 }
+
+#[test]
+fn a_chatty_guest_cannot_flood_the_log() {
+    let host = TestHost::start(&test_routes_toml());
+    // Per request: 16 KiB of output at most.
+    let resp = host.get("/hostile?do=spam&lines=100&width=1000");
+    assert_eq!(resp.status, 200, "the guest is never blocked or failed for logging");
+    assert!(host.log_text().contains("bytes not logged"), "the cut is reported");
+
+    // Per route: a burst of 2000 lines, then 200 lines/s.
+    for _ in 0..8 {
+        assert_eq!(host.get("/hostile?do=spam&lines=500").status, 200);
+    }
+    let log = host.log_text();
+    let logged = log.lines().filter(|l| l.contains("wasmroutes::guest: x route=")).count();
+    assert!(logged < 4000, "only the budget is logged, got {logged} lines");
+    assert!(log.contains("log lines/s"), "suppressed lines are reported");
+}

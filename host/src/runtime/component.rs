@@ -121,7 +121,7 @@ impl RouteComponent {
     /// its typed signature, so a wrong signature fails at start rather than on
     /// the first request. Instantiation runs no guest code.
     async fn type_check(&self, runtime: &Runtime) -> Result<(), ComponentError> {
-        let state = GuestState::new(&[], u64::MAX, Arc::default(), Arc::from("(load)"), Arc::from("-"));
+        let state = GuestState::new(&[], u64::MAX, Arc::default(), Arc::default(), Arc::from("(load)"), Arc::from("-"));
         let mut store = Store::new(&runtime.engine, state);
         store.limiter(|s| &mut s.limiter);
         store.epoch_deadline_trap();

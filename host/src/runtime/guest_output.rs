@@ -1,13 +1,15 @@
 //! A guest's stdout and stderr, turned into host log lines tagged with the
 //! route and request id.
 //!
-//! Output is capped per request so a chatty guest cannot flood the log;
-//! what goes over the cap is counted and reported once, not written.
+//! Output is capped twice so a chatty guest cannot flood the log: bytes per
+//! request ([`OUTPUT_CAP`]), and lines per second per route ([`LogBudget`]).
+//! What goes over either cap is counted and reported once, not written.
 
 use std::io;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
+use std::time::Instant;
 
 use tokio::io::AsyncWrite;
 use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
@@ -17,6 +19,40 @@ pub const OUTPUT_CAP: usize = 16 * 1024;
 
 /// Longest line logged as one event; longer lines are split.
 const MAX_LINE: usize = 4 * 1024;
+
+/// Lines per second one route may log, on average.
+pub const LINES_PER_SECOND: f64 = 200.0;
+
+/// Lines one route may log in a burst.
+pub const LINE_BURST: f64 = 2000.0;
+
+/// A route's shared allowance of log lines (a token bucket).
+pub struct LogBudget {
+    state: Mutex<(f64, Instant)>,
+}
+
+impl Default for LogBudget {
+    fn default() -> Self {
+        LogBudget { state: Mutex::new((LINE_BURST, Instant::now())) }
+    }
+}
+
+impl LogBudget {
+    /// Takes one line's worth; false when the route is over its rate.
+    fn take(&self) -> bool {
+        let Ok(mut state) = self.state.lock() else { return false };
+        let (tokens, last) = &mut *state;
+        let now = Instant::now();
+        *tokens = (*tokens + now.duration_since(*last).as_secs_f64() * LINES_PER_SECOND).min(LINE_BURST);
+        *last = now;
+        if *tokens >= 1.0 {
+            *tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
 
 /// One guest stream (`stdout` or `stderr`) of one request.
 #[derive(Clone)]
@@ -28,15 +64,26 @@ struct OutputState {
     stream: &'static str,
     route: Arc<str>,
     request_id: Arc<str>,
+    budget: Arc<LogBudget>,
     line: Vec<u8>,
     logged: usize,
     dropped: usize,
+    lines_suppressed: usize,
 }
 
 impl GuestOutput {
     /// A stream named `stream` for one request of `route`.
-    pub fn new(stream: &'static str, route: Arc<str>, request_id: Arc<str>) -> Self {
-        let state = OutputState { stream, route, request_id, line: Vec::new(), logged: 0, dropped: 0 };
+    pub fn new(stream: &'static str, route: Arc<str>, request_id: Arc<str>, budget: Arc<LogBudget>) -> Self {
+        let state = OutputState {
+            stream,
+            route,
+            request_id,
+            budget,
+            line: Vec::new(),
+            logged: 0,
+            dropped: 0,
+            lines_suppressed: 0,
+        };
         GuestOutput { state: Arc::new(Mutex::new(state)) }
     }
 
@@ -61,6 +108,11 @@ impl GuestOutput {
 
 impl OutputState {
     fn emit_line(&mut self) {
+        if !self.budget.take() {
+            self.lines_suppressed += 1;
+            self.line.clear();
+            return;
+        }
         let text = String::from_utf8_lossy(&self.line);
         let text = text.trim_end_matches('\r');
         tracing::info!(target: "wasmroutes::guest", route = %self.route, request_id = %self.request_id, stream = self.stream, "{text}");
@@ -83,6 +135,16 @@ impl Drop for OutputState {
                 stream = self.stream,
                 "guest output over {OUTPUT_CAP} bytes: {} bytes not logged",
                 self.dropped
+            );
+        }
+        if self.lines_suppressed > 0 {
+            tracing::warn!(
+                target: "wasmroutes::guest",
+                route = %self.route,
+                request_id = %self.request_id,
+                stream = self.stream,
+                "route over {LINES_PER_SECOND} log lines/s: {} lines not logged",
+                self.lines_suppressed
             );
         }
     }

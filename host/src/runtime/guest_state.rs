@@ -8,7 +8,7 @@ use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
-use super::guest_output::GuestOutput;
+use super::guest_output::{GuestOutput, LogBudget};
 use super::memory_limiter::MemoryLimiter;
 use super::outbound_hooks::OutboundHooks;
 use crate::outbound::OutboundPolicy;
@@ -31,13 +31,14 @@ impl GuestState {
         env: &[(String, String)],
         memory_limit: u64,
         outbound: Arc<OutboundPolicy>,
+        log_budget: Arc<LogBudget>,
         route: Arc<str>,
         request_id: Arc<str>,
     ) -> Self {
+        let stdout = GuestOutput::new("stdout", Arc::clone(&route), Arc::clone(&request_id), Arc::clone(&log_budget));
+        let stderr = GuestOutput::new("stderr", Arc::clone(&route), Arc::clone(&request_id), log_budget);
         let mut wasi = WasiCtxBuilder::new();
-        wasi.envs(env)
-            .stdout(GuestOutput::new("stdout", Arc::clone(&route), Arc::clone(&request_id)))
-            .stderr(GuestOutput::new("stderr", Arc::clone(&route), Arc::clone(&request_id)));
+        wasi.envs(env).stdout(stdout).stderr(stderr);
         GuestState {
             wasi: wasi.build(),
             http: WasiHttpCtx::new(),

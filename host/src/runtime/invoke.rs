@@ -8,6 +8,7 @@ use wasmtime::{Store, Trap, UpdateDeadline};
 
 use super::component::RouteComponent;
 use super::engine::Runtime;
+use super::guest_output::LogBudget;
 use super::guest_state::GuestState;
 use super::memory_limiter::MemoryLimitExceeded;
 use super::{GuestRequest, GuestResponse};
@@ -27,6 +28,8 @@ pub struct Invocation<'a> {
     pub limits: &'a Limits,
     /// Where the guest may send HTTP requests.
     pub outbound: &'a Arc<OutboundPolicy>,
+    /// The route's allowance of log lines.
+    pub log_budget: &'a Arc<LogBudget>,
 }
 
 /// How a guest call failed.
@@ -60,7 +63,14 @@ impl RouteComponent {
         inv: Invocation<'_>,
     ) -> Result<GuestResponse, GuestError> {
         let index = *self.handler(export).ok_or(GuestError::NoHandler(export))?;
-        let state = GuestState::new(inv.env, inv.limits.memory, Arc::clone(inv.outbound), inv.route, inv.request_id);
+        let state = GuestState::new(
+            inv.env,
+            inv.limits.memory,
+            Arc::clone(inv.outbound),
+            Arc::clone(inv.log_budget),
+            inv.route,
+            inv.request_id,
+        );
         let mut store = Store::new(&runtime.engine, state);
         store.limiter(|s| &mut s.limiter);
         // On every epoch tick a running guest yields to tokio: other requests

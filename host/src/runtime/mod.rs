@@ -19,4 +19,5 @@ pub use bindings::wasmroutes::api::types::{
 };
 pub use component::{ComponentError, RouteComponent};
 pub use engine::{EngineConfig, Runtime};
+pub use guest_output::LogBudget;
 pub use invoke::{GuestError, Invocation};

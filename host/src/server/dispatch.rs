@@ -104,6 +104,7 @@ async fn route(
         env: &route.env,
         limits: &route.limits,
         outbound: &route.outbound,
+        log_budget: &route.log_budget,
     };
     let answer = route.component.call(&host.runtime, export, &guest_req, invocation).await;
     drop(permit);

@@ -63,6 +63,19 @@ fn misbehave(req: &Request) -> Response {
                 Err(e) => wasmroutes_sdk::Error::from(e).into(),
             }
         }
+        "spam" => {
+            let lines: usize = req.query("lines").and_then(|s| s.parse().ok()).unwrap_or(100);
+            let width: usize = req.query("width").and_then(|s| s.parse().ok()).unwrap_or(1);
+            let line = "x".repeat(width);
+            for _ in 0..lines {
+                println!("{line}");
+            }
+            Response::json(&lines)
+        }
+        "big" => {
+            let mib: usize = req.query("mib").and_then(|s| s.parse().ok()).unwrap_or(17);
+            Response::new().body(vec![b'b'; mib << 20])
+        }
         "args" => Response::json(&std::env::args().collect::<Vec<_>>()),
         "print" => {
             println!("hello from the guest's stdout");
