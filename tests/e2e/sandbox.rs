@@ -10,6 +10,8 @@ fn guest_sees_only_its_declared_env() {
     assert_eq!(resp.json(), json!({ "GREETING": "hello from the host" }), "interpolated from the host env");
     let resp = host.get("/hostile?do=env");
     assert_eq!(resp.json(), json!({}), "no env declared, none seen (the host's env stays out)");
+    let log = host.log_text();
+    assert!(!log.contains("hello from the host") && !log.contains("must-not-leak"), "env values are never logged");
 }
 
 #[test]
