@@ -15,6 +15,12 @@ use super::guest_state::GuestState;
 /// so other requests keep flowing and a timeout is noticed within one tick.
 pub const EPOCH_TICK: Duration = Duration::from_millis(10);
 
+/// Bytes of each pooled linear memory kept resident between instances.
+const KEEP_RESIDENT_MEMORY: usize = 2 << 20;
+
+/// Bytes of each pooled table and fiber stack kept resident.
+const KEEP_RESIDENT_OTHER: usize = 64 << 10;
+
 /// Host-wide settings for the engine.
 #[derive(Clone, Debug)]
 pub struct EngineConfig {
@@ -50,6 +56,19 @@ impl Runtime {
             .total_tables(config.max_instances.saturating_mul(2))
             .total_stacks(config.max_instances)
             .max_memory_size(usize::try_from(config.max_memory).unwrap_or(usize::MAX));
+        // Resetting a pool slot is the largest per-request cost after the
+        // socket: by default wasmtime `madvise`s the slot's memory, table and
+        // fiber stack away, and the next request page-faults them back in.
+        // Keeping the first pages resident and letting the kernel's
+        // PAGEMAP_SCAN find the dirty ones (Linux 6.7+; `Auto` falls back on
+        // older kernels) resets only what the guest touched. Measured on the
+        // hello route, 64 connections: 17.0k → 36.9k req/s. 2 MiB covers a
+        // Rust guest's data and shadow stack (~1.1 MiB); RSS grows by at most
+        // that per concurrently used slot.
+        pool.pagemap_scan(wasmtime::Enabled::Auto)
+            .linear_memory_keep_resident(KEEP_RESIDENT_MEMORY)
+            .table_keep_resident(KEEP_RESIDENT_OTHER)
+            .async_stack_keep_resident(KEEP_RESIDENT_OTHER);
 
         let mut wasm = Config::new();
         wasm.epoch_interruption(true).allocation_strategy(InstanceAllocationStrategy::Pooling(pool));

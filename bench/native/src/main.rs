@@ -1,0 +1,104 @@
+//! The native baseline for `bench/run.sh`: the benchmarked routes answered by
+//! plain hyper with the same JSON as the sample components, on the same kind
+//! of tokio runtime. Usage: `native-baseline ADDR` (prints `listening on ...`).
+
+use std::convert::Infallible;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use serde::{Deserialize, Serialize};
+
+#[derive(Serialize)]
+struct Post<'a> {
+    id: &'a str,
+    title: String,
+    content: &'static str,
+}
+
+#[derive(Deserialize)]
+struct NewUser {
+    name: Option<serde_json::Value>,
+    email: Option<serde_json::Value>,
+}
+
+#[derive(Serialize)]
+struct User {
+    id: u128,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    name: Option<serde_json::Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    email: Option<serde_json::Value>,
+}
+
+fn json(status: StatusCode, body: Vec<u8>) -> Response<Full<Bytes>> {
+    let mut resp = Response::new(Full::new(Bytes::from(body)));
+    *resp.status_mut() = status;
+    resp.headers_mut().insert("content-type", hyper::header::HeaderValue::from_static("application/json"));
+    resp
+}
+
+async fn handle(req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
+    let path = req.uri().path().to_owned();
+    let query = req.uri().query().map(str::to_owned);
+    let resp = match (req.method().as_str(), path.as_str()) {
+        ("GET", "/api/hello") => json(StatusCode::OK, br#"{"message":"Hello from API!"}"#.to_vec()),
+        ("GET", p) if p.starts_with("/api/posts/") => {
+            let id = &p["/api/posts/".len()..];
+            let post = Post { id, title: format!("Post {id}"), content: "Post content here..." };
+            json(StatusCode::OK, serde_json::to_vec(&post).unwrap_or_default())
+        }
+        ("GET", "/api/search") => {
+            let pairs: Vec<(String, String)> = query
+                .as_deref()
+                .map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
+                .unwrap_or_default();
+            let q = pairs.iter().find(|(k, _)| k == "q").map(|(_, v)| v.as_str());
+            let limit: u64 = pairs.iter().find(|(k, _)| k == "limit").and_then(|(_, v)| v.parse().ok()).unwrap_or(10);
+            let body = serde_json::json!({
+                "query": q, "limit": limit,
+                "results": [{ "id": 1, "name": format!("Result for {}", q.unwrap_or("null")) }],
+            });
+            json(StatusCode::OK, body.to_string().into_bytes())
+        }
+        ("POST", "/api/users") => {
+            let bytes = req.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+            match serde_json::from_slice::<NewUser>(&bytes) {
+                Ok(u) => {
+                    let id = std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .map(|d| d.as_millis())
+                        .unwrap_or_default();
+                    let user = User { id, name: u.name, email: u.email };
+                    json(StatusCode::CREATED, serde_json::to_vec(&user).unwrap_or_default())
+                }
+                Err(e) => json(
+                    StatusCode::BAD_REQUEST,
+                    serde_json::json!({ "error": e.to_string() }).to_string().into_bytes(),
+                ),
+            }
+        }
+        _ => json(StatusCode::NOT_FOUND, br#"{"error":"Not found"}"#.to_vec()),
+    };
+    Ok(resp)
+}
+
+fn main() -> std::io::Result<()> {
+    let addr = std::env::args().nth(1).unwrap_or_else(|| "127.0.0.1:0".into());
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind(&addr).await?;
+        eprintln!("native-baseline listening on http://{}", listener.local_addr()?);
+        loop {
+            let (stream, _) = listener.accept().await?;
+            let _ = stream.set_nodelay(true);
+            tokio::spawn(async move {
+                let service = hyper::service::service_fn(handle);
+                let _ = auto::Builder::new(TokioExecutor::new()).serve_connection(TokioIo::new(stream), service).await;
+            });
+        }
+    })
+}
