@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# Throughput and latency of wasmroutes against a native hyper baseline,
+# measured interleaved in one run on the same machine.
+#
+#   bench/run.sh [SECONDS_PER_ROUND]      (default 5)
+#
+# Every server runs pinned to CPU 0 and bench/loadgen to CPU 1. For each
+# route and connection count, each server gets one round in turn, so machine
+# noise hits all of them alike. Writes bench/results.md and prints it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SECONDS_PER_ROUND="${1:-5}"
+
+scripts/setup.sh
+cargo build --release -p wasmroutes -p loadgen -p native-baseline
+cargo build --release --target wasm32-wasip2 -p hello -p posts-id -p users -p search
+
+if command -v taskset >/dev/null; then PIN0="taskset -c 0"; PIN1="taskset -c 1"; else PIN0=""; PIN1=""; fi
+WORK="$(mktemp -d)"
+PIDS=()
+cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$WORK"; }
+trap cleanup EXIT
+
+# start NAME COMMAND...: runs a server on 127.0.0.1:0, waits for its address.
+start() {
+    local name="$1"; shift
+    RUST_LOG=warn $PIN0 "$@" 2>"$WORK/$name.log" &
+    PIDS+=($!)
+    echo $! >"$WORK/$name.pid"
+    for _ in $(seq 300); do grep -q "listening on" "$WORK/$name.log" && break; sleep 0.1; done
+    sed -n 's/.*listening on http:\/\///p' "$WORK/$name.log" >"$WORK/$name.addr"
+    [ -s "$WORK/$name.addr" ] || { cat "$WORK/$name.log"; exit 1; }
+}
+
+start native target/release/native-baseline 127.0.0.1:0
+start fresh target/release/wasmroutes serve sample-routes/routes.toml --addr 127.0.0.1:0
+SERVERS=(native fresh)
+
+ROUTES=(
+    "GET /api/hello 200"
+    "GET /api/posts/42 200"
+    'POST /api/users 201 {"name":"Ada","email":"ada@example.com"}'
+    "GET /api/search?q=rust&limit=5 200"
+)
+
+rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$(cat "$WORK/$1.pid")/status"; }
+
+RESULTS="$WORK/results.tsv"
+: >"$RESULTS"
+for conns in 64 1; do
+    for route in "${ROUTES[@]}"; do
+        echo "1 $route" >"$WORK/mix.txt"
+        for server in "${SERVERS[@]}"; do
+            echo "load $(cut -d' ' -f1-3 /proc/loadavg) | $server | $conns conns | $route"
+            # A short warm-up per round keeps the previous server's caches out.
+            $PIN1 target/release/loadgen --addr "$(cat "$WORK/$server.addr")" --connections "$conns" \
+                --duration 0.5s --mix "$WORK/mix.txt" >/dev/null
+            out="$($PIN1 target/release/loadgen --addr "$(cat "$WORK/$server.addr")" --connections "$conns" \
+                --duration "${SECONDS_PER_ROUND}s" --mix "$WORK/mix.txt")"
+            line="$(echo "$out" | sed -n 2p)"
+            echo "  $(echo "$out" | head -1) $line"
+            echo "$out" | head -1 | grep -q "unexpected=0 io_errors=0" || { echo "FAIL: errors under load"; exit 1; }
+            rps="$(echo "$line" | sed 's/.*rps=\([0-9]*\).*/\1/')"
+            p50="$(echo "$line" | sed 's/.*p50_ms=\([0-9.]*\).*/\1/')"
+            p99="$(echo "$line" | sed 's/.*p99_ms=\([0-9.]*\).*/\1/')"
+            printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$conns" "${route% *}" "$server" "$rps" "$p50" "$p99" "$(rss_kib "$server")" >>"$RESULTS"
+        done
+    done
+done
+
+{
+    echo "Measured $(date -u +%Y-%m-%d) on $(nproc) cores ($(uname -r)), ${SECONDS_PER_ROUND}s per round, server on CPU 0, load on CPU 1."
+    echo
+    echo "| conns | route | server | req/s | × native | p50 ms | p99 ms | server RSS MiB |"
+    echo "| ---: | --- | --- | ---: | ---: | ---: | ---: | ---: |"
+    awk -F'\t' '
+        $3 == "native" { base[$1 FS $2] = $4 }
+        { ratio = (base[$1 FS $2] > 0) ? sprintf("%.2f", $4 / base[$1 FS $2]) : "-";
+          split($2, r, " "); printf "| %s | %s %s | %s | %s | %s | %s | %s | %.1f |\n", $1, r[1], r[2], $3, $4, ratio, $5, $6, $7 / 1024 }
+    ' "$RESULTS"
+} >bench/results.md
+cat bench/results.md
