@@ -13,7 +13,7 @@ SECONDS_PER_ROUND="${1:-5}"
 
 scripts/setup.sh
 cargo build --release -p wasmroutes -p loadgen -p native-baseline
-cargo build --release --target wasm32-wasip2 -p hello -p posts-id -p users -p search
+cargo build --release --target wasm32-wasip2 -p hello -p posts -p posts-id -p users -p search -p user-id -p todos -p docs-slug -p shop-slug
 
 if command -v taskset >/dev/null; then PIN0="taskset -c 0"; PIN1="taskset -c 1"; else PIN0=""; PIN1=""; fi
 WORK="$(mktemp -d)"
@@ -34,7 +34,8 @@ start() {
 
 start native target/release/native-baseline 127.0.0.1:0
 start fresh target/release/wasmroutes serve sample-routes/routes.toml --addr 127.0.0.1:0
-SERVERS=(native fresh)
+start reuse target/release/wasmroutes serve bench/reuse-routes.toml --addr 127.0.0.1:0
+SERVERS=(native fresh reuse)
 
 ROUTES=(
     "GET /api/hello 200"

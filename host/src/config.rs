@@ -71,8 +71,28 @@ pub struct RouteConfig {
     pub limits: Limits,
     /// Where the guest may send HTTP requests (default: nowhere).
     pub outbound: OutboundPolicy,
+    /// Fresh instance per request (default), or reuse.
+    pub isolation: Isolation,
     /// Where the entry starts, for later errors (missing component, …).
     pub at: Location,
+}
+
+/// How a route's requests get their instances.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Isolation {
+    /// A fresh instance for every request: nothing survives between requests.
+    Fresh,
+    /// One instance serves up to `max_requests` requests in sequence; state
+    /// persists between them. Opt-in.
+    Reuse {
+        /// Requests an instance serves before it is replaced.
+        max_requests: u32,
+    },
+}
+
+impl Isolation {
+    /// Requests a reused instance serves unless `max_requests_per_instance` says otherwise.
+    pub const DEFAULT_MAX_REQUESTS: u32 = 1000;
 }
 
 /// A validated `routes.toml`.
@@ -106,6 +126,10 @@ struct RouteToml {
     limits: Option<LimitsToml>,
     #[serde(default)]
     allowed_outbound_hosts: Vec<Spanned<String>>,
+    #[serde(default)]
+    isolation: Option<Spanned<String>>,
+    #[serde(default)]
+    max_requests_per_instance: Option<Spanned<u32>>,
 }
 
 #[derive(Deserialize)]
@@ -174,6 +198,8 @@ impl RoutesConfig {
                 .iter()
                 .map(|h| OutboundRule::parse(h.get_ref()).map_err(|m| invalid(h.span(), m)))
                 .collect::<Result<Vec<_>, _>>()?;
+            let isolation = parse_isolation(route.isolation.as_ref(), route.max_requests_per_instance.as_ref())
+                .map_err(|(span, m)| invalid(span, m))?;
             routes.push(RouteConfig {
                 pattern,
                 component: base_dir.join(route.component.get_ref()),
@@ -181,6 +207,7 @@ impl RoutesConfig {
                 env,
                 limits,
                 outbound: OutboundPolicy::new(outbound),
+                isolation,
                 at: at(span),
             });
         }
@@ -212,6 +239,24 @@ fn parse_limits(l: LimitsToml) -> Result<Limits, (Range<usize>, String)> {
         }
     }
     Ok(limits)
+}
+
+fn parse_isolation(
+    mode: Option<&Spanned<String>>,
+    max_requests: Option<&Spanned<u32>>,
+) -> Result<Isolation, (Range<usize>, String)> {
+    let reuse = match mode {
+        None => false,
+        Some(m) if m.get_ref() == "fresh" => false,
+        Some(m) if m.get_ref() == "reuse" => true,
+        Some(m) => return Err((m.span(), format!("isolation must be \"fresh\" or \"reuse\", not {:?}", m.get_ref()))),
+    };
+    match (reuse, max_requests) {
+        (false, Some(n)) => Err((n.span(), "max_requests_per_instance needs isolation = \"reuse\"".into())),
+        (false, None) => Ok(Isolation::Fresh),
+        (true, Some(n)) if *n.get_ref() == 0 => Err((n.span(), "max_requests_per_instance must be at least 1".into())),
+        (true, n) => Ok(Isolation::Reuse { max_requests: n.map_or(Isolation::DEFAULT_MAX_REQUESTS, |n| *n.get_ref()) }),
+    }
 }
 
 fn is_env_name(name: &str) -> bool {
@@ -272,6 +317,8 @@ build = "cargo build"
 env = { API_KEY = "${API_KEY}", MODE = "demo-${API_KEY}-x" }
 limits = { memory = "32MiB", timeout = "2s", max_body = "10KB", max_concurrency = 4 }
 allowed_outbound_hosts = ["https://api.example.com"]
+isolation = "reuse"
+max_requests_per_instance = 50
 
 [[route]]
 path = "/api/hello"
@@ -290,10 +337,12 @@ component = "hello.wasm"
         assert_eq!(r.limits.max_body, 10_000);
         assert_eq!(r.limits.max_concurrency, 4);
         assert!(r.outbound.allows("https", "api.example.com", 443));
+        assert_eq!(r.isolation, Isolation::Reuse { max_requests: 50 });
+        assert_eq!(cfg.routes[1].isolation, Isolation::Fresh);
         assert_eq!(r.at.line, 2);
         assert_eq!(cfg.routes[1].limits, Limits::default());
         assert!(cfg.routes[1].outbound.is_deny_all(), "no outbound HTTP unless declared");
-        assert_eq!(cfg.routes[1].at.line, 10);
+        assert_eq!(cfg.routes[1].at.line, 12);
     }
 
     #[test]
@@ -322,6 +371,16 @@ component = "hello.wasm"
                 "more than zero",
             ),
             ("[[route]\n", "deploy/routes.toml:1:", ""),
+            (
+                "[[route]]\npath = \"/a\"\ncomponent = \"a.wasm\"\nisolation = \"pooled\"\n",
+                "deploy/routes.toml:4:",
+                "\"fresh\" or \"reuse\"",
+            ),
+            (
+                "[[route]]\npath = \"/a\"\ncomponent = \"a.wasm\"\nmax_requests_per_instance = 5\n",
+                "deploy/routes.toml:4:",
+                "needs isolation",
+            ),
             (
                 "[[route]]\npath = \"/a\"\ncomponent = \"a.wasm\"\nallowed_outbound_hosts = [\"api.x\"]\n",
                 "deploy/routes.toml:4:",

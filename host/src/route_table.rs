@@ -10,12 +10,12 @@ use std::sync::Arc;
 
 use tokio::sync::Semaphore;
 
-use crate::config::{ConfigError, Location, RoutesConfig};
+use crate::config::{ConfigError, Isolation, Location, RoutesConfig};
 use crate::limits::Limits;
 use crate::outbound::OutboundPolicy;
 use crate::pattern::RoutePattern;
 use crate::router::{Match, RouteConflict, Router};
-use crate::runtime::{ComponentError, LogBudget, RouteComponent, Runtime};
+use crate::runtime::{ComponentError, LogBudget, ReusePool, RouteComponent, Runtime};
 
 /// One servable route.
 pub struct Route {
@@ -31,6 +31,8 @@ pub struct Route {
     pub outbound: Arc<OutboundPolicy>,
     /// The route's allowance of guest log lines, shared by its requests.
     pub log_budget: Arc<LogBudget>,
+    /// Idle instances, for a route with `isolation = "reuse"`.
+    pub reuse: Option<ReusePool>,
     /// Permits for requests in flight (`limits.max_concurrency`).
     pub in_flight: Arc<Semaphore>,
 }
@@ -99,6 +101,10 @@ impl RouteTable {
                 limits: route.limits,
                 outbound: Arc::new(route.outbound.clone()),
                 log_budget: Arc::default(),
+                reuse: match route.isolation {
+                    Isolation::Fresh => None,
+                    Isolation::Reuse { max_requests } => Some(ReusePool::new(max_requests)),
+                },
                 in_flight: Arc::new(Semaphore::new(route.limits.max_concurrency as usize)),
             };
             router

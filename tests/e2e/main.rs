@@ -6,6 +6,7 @@ mod guest_failures;
 mod http_protocol;
 mod methods;
 mod outbound;
+mod reuse;
 mod routing;
 mod sample_routes;
 mod sandbox;

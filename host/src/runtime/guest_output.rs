@@ -87,6 +87,15 @@ impl GuestOutput {
         GuestOutput { state: Arc::new(Mutex::new(state)) }
     }
 
+    /// Ends the current request's output and tags what follows with
+    /// `request_id` (for an instance that serves several requests).
+    pub fn next_request(&self, request_id: Arc<str>) {
+        if let Ok(mut state) = self.state.lock() {
+            state.finish();
+            state.request_id = request_id;
+        }
+    }
+
     fn write(&self, buf: &[u8]) {
         let Ok(mut state) = self.state.lock() else { return };
         let room = OUTPUT_CAP.saturating_sub(state.logged);
@@ -120,10 +129,10 @@ impl OutputState {
     }
 }
 
-impl Drop for OutputState {
-    // The store is dropped after the request, and with it the last handle to
-    // the stream: flush a final unterminated line and report what was cut.
-    fn drop(&mut self) {
+impl OutputState {
+    /// Flushes a final unterminated line and reports what the caps cut, then
+    /// starts counting afresh.
+    fn finish(&mut self) {
         if !self.line.is_empty() {
             self.emit_line();
         }
@@ -147,6 +156,17 @@ impl Drop for OutputState {
                 self.lines_suppressed
             );
         }
+        self.logged = 0;
+        self.dropped = 0;
+        self.lines_suppressed = 0;
+    }
+}
+
+impl Drop for OutputState {
+    // A fresh instance's store is dropped after its request, and with it the
+    // last handle to the stream.
+    fn drop(&mut self) {
+        self.finish();
     }
 }
 

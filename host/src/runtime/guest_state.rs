@@ -16,6 +16,8 @@ use crate::outbound::OutboundPolicy;
 /// The `T` of every `Store<T>`.
 pub struct GuestState {
     wasi: WasiCtx,
+    stdout: GuestOutput,
+    stderr: GuestOutput,
     http: WasiHttpCtx,
     hooks: OutboundHooks,
     table: ResourceTable,
@@ -38,14 +40,27 @@ impl GuestState {
         let stdout = GuestOutput::new("stdout", Arc::clone(&route), Arc::clone(&request_id), Arc::clone(&log_budget));
         let stderr = GuestOutput::new("stderr", Arc::clone(&route), Arc::clone(&request_id), log_budget);
         let mut wasi = WasiCtxBuilder::new();
-        wasi.envs(env).stdout(stdout).stderr(stderr);
+        wasi.envs(env).stdout(stdout.clone()).stderr(stderr.clone());
         GuestState {
             wasi: wasi.build(),
+            stdout,
+            stderr,
             http: WasiHttpCtx::new(),
             hooks: OutboundHooks::new(outbound, route, request_id),
             table: ResourceTable::new(),
             limiter: MemoryLimiter::new(memory_limit),
         }
+    }
+}
+
+impl GuestState {
+    /// Re-tags a reused instance for its next request: its log lines and
+    /// outbound requests carry the new request id, and its output caps start
+    /// over.
+    pub fn begin_request(&mut self, request_id: Arc<str>) {
+        self.stdout.next_request(Arc::clone(&request_id));
+        self.stderr.next_request(Arc::clone(&request_id));
+        self.hooks.set_request_id(request_id);
     }
 }
 

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use wasmtime::component::Instance;
 use wasmtime::{Store, Trap, UpdateDeadline};
 
 use super::component::RouteComponent;
@@ -54,7 +55,8 @@ pub enum GuestError {
 }
 
 impl RouteComponent {
-    /// Calls the `export` handler with `request` in a fresh instance.
+    /// Calls the `export` handler with `request` in a fresh instance, which
+    /// is dropped afterwards: no state survives between requests.
     pub async fn call(
         &self,
         runtime: &Runtime,
@@ -62,7 +64,13 @@ impl RouteComponent {
         request: &GuestRequest,
         inv: Invocation<'_>,
     ) -> Result<GuestResponse, GuestError> {
-        let index = *self.handler(export).ok_or(GuestError::NoHandler(export))?;
+        let timeout = inv.limits.timeout;
+        let mut store = self.new_store(runtime, inv);
+        self.call_in(&mut store, None, export, request, timeout).await.map(|(response, _)| response)
+    }
+
+    /// A store for one instance of this component, under the route's limits.
+    pub(crate) fn new_store(&self, runtime: &Runtime, inv: Invocation<'_>) -> Store<GuestState> {
         let state = GuestState::new(
             inv.env,
             inv.limits.memory,
@@ -77,24 +85,41 @@ impl RouteComponent {
         // on this worker keep flowing, and the timeout below gets to fire.
         // A plain `Yield` is not enough: tokio polls I/O only every 61 task
         // polls, so the yield must go through the scheduler.
-        store.set_epoch_deadline(1);
         store.epoch_deadline_callback(|_| Ok(UpdateDeadline::YieldCustom(1, Box::pin(tokio::task::yield_now()))));
+        store
+    }
 
+    /// Runs one handler call in `store`, instantiating first unless
+    /// `instance` (from an earlier call in the same store) is given. On
+    /// timeout the call is dropped mid-flight; the caller must then drop the
+    /// store too.
+    pub(crate) async fn call_in(
+        &self,
+        store: &mut Store<GuestState>,
+        instance: Option<Instance>,
+        export: Method,
+        request: &GuestRequest,
+        timeout: Duration,
+    ) -> Result<(GuestResponse, Instance), GuestError> {
+        let index = *self.handler(export).ok_or(GuestError::NoHandler(export))?;
+        store.set_epoch_deadline(1);
         let run = async {
-            let instance =
-                self.pre.instantiate_async(&mut store).await.map_err(|e| classify(e, GuestError::Instantiate))?;
+            let instance = match instance {
+                Some(instance) => instance,
+                None => {
+                    self.pre.instantiate_async(&mut *store).await.map_err(|e| classify(e, GuestError::Instantiate))?
+                }
+            };
             let func = instance
-                .get_typed_func::<(&GuestRequest,), (GuestResponse,)>(&mut store, &index)
+                .get_typed_func::<(&GuestRequest,), (GuestResponse,)>(&mut *store, &index)
                 .map_err(|e| GuestError::Trap(format!("{e:#}")))?;
             let (response,) =
-                func.call_async(&mut store, (request,)).await.map_err(|e| classify(e, GuestError::Trap))?;
-            Ok(response)
+                func.call_async(&mut *store, (request,)).await.map_err(|e| classify(e, GuestError::Trap))?;
+            Ok((response, instance))
         };
-        // Dropping `run` on timeout unwinds the guest's fiber and frees its
-        // instance; nothing of it outlives this call.
-        match tokio::time::timeout(inv.limits.timeout, run).await {
+        match tokio::time::timeout(timeout, run).await {
             Ok(result) => result,
-            Err(_) => Err(GuestError::Timeout(inv.limits.timeout)),
+            Err(_) => Err(GuestError::Timeout(timeout)),
         }
     }
 }

@@ -13,6 +13,7 @@ mod guest_state;
 mod invoke;
 mod memory_limiter;
 mod outbound_hooks;
+mod reuse;
 
 pub use bindings::wasmroutes::api::types::{
     Method as WitMethod, ParamValue as WitParamValue, Request as GuestRequest, Response as GuestResponse,
@@ -21,3 +22,4 @@ pub use component::{ComponentError, RouteComponent};
 pub use engine::{EngineConfig, Runtime};
 pub use guest_output::LogBudget;
 pub use invoke::{GuestError, Invocation};
+pub use reuse::ReusePool;

@@ -31,6 +31,11 @@ impl OutboundHooks {
     pub fn new(policy: Arc<OutboundPolicy>, route: Arc<str>, request_id: Arc<str>) -> Self {
         OutboundHooks { policy, route, request_id }
     }
+
+    /// Tags later requests with `request_id`.
+    pub fn set_request_id(&mut self, request_id: Arc<str>) {
+        self.request_id = request_id;
+    }
 }
 
 type SendFuture = Box<

@@ -106,7 +106,10 @@ async fn route(
         outbound: &route.outbound,
         log_budget: &route.log_budget,
     };
-    let answer = route.component.call(&host.runtime, export, &guest_req, invocation).await;
+    let answer = match &route.reuse {
+        None => route.component.call(&host.runtime, export, &guest_req, invocation).await,
+        Some(pool) => pool.call(&route.component, &host.runtime, export, &guest_req, invocation).await,
+    };
     drop(permit);
     let mut resp = translate::http_response(answer.map_err(HostError::Guest)?).map_err(HostError::InvalidResponse)?;
     if method == Method::Head && export == Method::Get {

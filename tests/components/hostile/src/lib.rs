@@ -76,6 +76,12 @@ fn misbehave(req: &Request) -> Response {
             let mib: usize = req.query("mib").and_then(|s| s.parse().ok()).unwrap_or(17);
             Response::new().body(vec![b'b'; mib << 20])
         }
+        "count" => {
+            // State that survives between requests only when the route opts
+            // into instance reuse.
+            static COUNT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+            Response::json(&(COUNT.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1))
+        }
         "args" => Response::json(&std::env::args().collect::<Vec<_>>()),
         "print" => {
             println!("hello from the guest's stdout");

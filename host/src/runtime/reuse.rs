@@ -1,0 +1,68 @@
+//! Opt-in instance reuse (`isolation = "reuse"` in routes.toml): an instance
+//! serves up to `max_requests` requests one after another, never two at once,
+//! which skips instantiation and the pool-slot reset on the request path.
+//!
+//! The trade-off, for the route author to accept: globals, the heap and
+//! anything cached in them persist from one request to the next (of possibly
+//! different clients). An instance that traps, times out or hits its memory
+//! limit is discarded, never reused.
+
+use std::sync::{Arc, Mutex};
+
+use wasmtime::Store;
+use wasmtime::component::Instance;
+
+use super::component::RouteComponent;
+use super::engine::Runtime;
+use super::guest_state::GuestState;
+use super::invoke::{GuestError, Invocation};
+use super::{GuestRequest, GuestResponse};
+use crate::method::Method;
+
+/// Idle instances of one route, ready for their next request.
+pub struct ReusePool {
+    max_requests: u32,
+    idle: Mutex<Vec<WarmInstance>>,
+}
+
+struct WarmInstance {
+    store: Store<GuestState>,
+    instance: Instance,
+    served: u32,
+}
+
+impl ReusePool {
+    /// A pool whose instances each serve at most `max_requests` requests.
+    pub fn new(max_requests: u32) -> Self {
+        ReusePool { max_requests: max_requests.max(1), idle: Mutex::new(Vec::new()) }
+    }
+
+    /// Calls `export` in an idle instance, or a new one if none is idle.
+    pub async fn call(
+        &self,
+        component: &RouteComponent,
+        runtime: &Runtime,
+        export: Method,
+        request: &GuestRequest,
+        inv: Invocation<'_>,
+    ) -> Result<GuestResponse, GuestError> {
+        let timeout = inv.limits.timeout;
+        let warm = self.idle.lock().ok().and_then(|mut idle| idle.pop());
+        let (mut store, instance, served) = match warm {
+            Some(mut w) => {
+                w.store.data_mut().begin_request(Arc::clone(&inv.request_id));
+                (w.store, Some(w.instance), w.served)
+            }
+            None => (component.new_store(runtime, inv), None, 0),
+        };
+        // On error the store is dropped here: a failed instance is never reused.
+        let (response, instance) = component.call_in(&mut store, instance, export, request, timeout).await?;
+        let served = served + 1;
+        if served < self.max_requests
+            && let Ok(mut idle) = self.idle.lock()
+        {
+            idle.push(WarmInstance { store, instance, served });
+        }
+        Ok(response)
+    }
+}
