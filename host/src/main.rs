@@ -10,7 +10,7 @@ use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 use wasmroutes::config::RoutesConfig;
 use wasmroutes::route_table::RouteTable;
-use wasmroutes::runtime::{EngineConfig, Runtime};
+use wasmroutes::runtime::{CompileCache, EngineConfig, Runtime};
 use wasmroutes::server::{self, Host, ServeOptions};
 
 /// Serve HTTP API routes as sandboxed WebAssembly components.
@@ -43,6 +43,12 @@ enum Command {
         /// On SIGINT/SIGTERM, how long in-flight requests get to finish.
         #[arg(long, default_value = "10s", value_parser = duration)]
         shutdown_grace: Duration,
+        /// Where compiled components are cached [default: $XDG_CACHE_HOME/wasmroutes or ~/.cache/wasmroutes].
+        #[arg(long)]
+        cache_dir: Option<PathBuf>,
+        /// Always compile; neither read nor write the compile cache.
+        #[arg(long, conflicts_with = "cache_dir")]
+        no_cache: bool,
     },
 }
 
@@ -55,10 +61,15 @@ fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::Build { routes_toml } => build(&routes_toml),
-        Command::Serve { routes_toml, addr, header_read_timeout, shutdown_grace } => {
+        Command::Serve { routes_toml, addr, header_read_timeout, shutdown_grace, cache_dir, no_cache } => {
             let options = ServeOptions { header_read_timeout, shutdown_grace, ..ServeOptions::default() };
+            let cache = match (no_cache, cache_dir) {
+                (true, _) => None,
+                (false, Some(dir)) => Some(CompileCache::new(dir)),
+                (false, None) => CompileCache::default_dir().map(CompileCache::new),
+            };
             let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-            runtime.block_on(serve(routes_toml, addr, options))
+            runtime.block_on(serve(routes_toml, addr, options, cache))
         }
     }
 }
@@ -74,21 +85,29 @@ fn duration(text: &str) -> Result<Duration, String> {
     wasmroutes::limits::parse_duration(text)
 }
 
-async fn serve(routes_toml: PathBuf, addr: SocketAddr, options: ServeOptions) -> anyhow::Result<()> {
+async fn serve(
+    routes_toml: PathBuf,
+    addr: SocketAddr,
+    options: ServeOptions,
+    cache: Option<CompileCache>,
+) -> anyhow::Result<()> {
     let started = Instant::now();
     let config = RoutesConfig::load(&routes_toml)?;
     let max_memory = config.routes.iter().map(|r| r.limits.memory).max().unwrap_or_default();
-    let engine_config = EngineConfig { max_memory, ..EngineConfig::default() };
+    let engine_config = EngineConfig { max_memory, cache, ..EngineConfig::default() };
     let runtime = Runtime::new(&engine_config).map_err(anyhow::Error::from).context("starting wasmtime")?;
     let table = RouteTable::load(&config, &runtime).await?;
     let listener = server::bind(addr).await.with_context(|| format!("cannot listen on {addr}"))?;
     let local = listener.local_addr()?;
     eprint!("{}", table.describe());
+    let stats = table.stats();
     eprintln!(
-        "wasmroutes: {} route(s) from {} loaded in {} ms; listening on http://{local}",
+        "wasmroutes: {} route(s) from {} loaded in {} ms ({} compiled, {} from cache); listening on http://{local}",
         table.len(),
         routes_toml.display(),
-        started.elapsed().as_millis()
+        started.elapsed().as_millis(),
+        stats.compiled,
+        stats.from_cache,
     );
     let host = Arc::new(Host { runtime, table });
     server::serve(listener, host, options, shutdown_signal()).await;

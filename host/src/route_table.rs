@@ -10,12 +10,12 @@ use std::sync::Arc;
 
 use tokio::sync::Semaphore;
 
-use crate::config::{ConfigError, Isolation, Location, RoutesConfig};
+use crate::config::{ConfigError, Isolation, Location, RouteConfig, RoutesConfig};
 use crate::limits::Limits;
 use crate::outbound::OutboundPolicy;
 use crate::pattern::RoutePattern;
 use crate::router::{Match, RouteConflict, Router};
-use crate::runtime::{ComponentError, LogBudget, ReusePool, RouteComponent, Runtime};
+use crate::runtime::{CacheOutcome, ComponentError, LogBudget, ReusePool, RouteComponent, Runtime};
 
 /// One servable route.
 pub struct Route {
@@ -67,6 +67,49 @@ pub enum LoadError {
 /// All routes, ready to serve.
 pub struct RouteTable {
     router: Router<Route>,
+    stats: LoadStats,
+}
+
+/// How many components were compiled and how many came from the cache.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LoadStats {
+    /// Compiled with Cranelift.
+    pub compiled: usize,
+    /// Loaded from the compile cache.
+    pub from_cache: usize,
+}
+
+type Compiled = Result<(wasmtime::component::Component, CacheOutcome), ComponentError>;
+
+/// Compiles `routes`' components on all cores; results in input order.
+fn compile_all(runtime: &Runtime, routes: &[&RouteConfig]) -> Vec<Compiled> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(routes.len().max(1));
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let mut results: Vec<Option<Compiled>> = (0..routes.len()).map(|_| None).collect();
+    let slots = std::sync::Mutex::new(&mut results);
+    std::thread::scope(|scope| {
+        for _ in 0..threads {
+            scope.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let Some(route) = routes.get(i) else { break };
+                    let result = RouteComponent::compile(runtime, &route.component);
+                    if let Ok(mut slots) = slots.lock() {
+                        slots[i] = Some(result);
+                    }
+                }
+            });
+        }
+    });
+    results
+        .into_iter()
+        .zip(routes)
+        .map(|(r, route)| {
+            r.unwrap_or_else(|| {
+                Err(ComponentError::Compile { path: route.component.clone(), message: "compile thread failed".into() })
+            })
+        })
+        .collect()
 }
 
 impl RouteTable {
@@ -80,20 +123,28 @@ impl RouteTable {
                 .map_err(|conflict| LoadError::Conflict { at: route.at.clone(), conflict })?;
         }
 
+        // Compile every distinct component in parallel (or load it from the
+        // compile cache), then link and type-check them in file order.
+        let mut seen = std::collections::HashSet::new();
+        let unique: Vec<&RouteConfig> = config.routes.iter().filter(|r| seen.insert(&r.component)).collect();
+        let compiled = compile_all(runtime, &unique);
         let mut components: HashMap<PathBuf, Arc<RouteComponent>> = HashMap::new();
+        let mut stats = LoadStats::default();
+        for (route, result) in unique.iter().zip(compiled) {
+            let component_error =
+                |source| LoadError::Component { at: route.at.clone(), route: route.pattern.to_string(), source };
+            let (component, outcome) = result.map_err(component_error)?;
+            match outcome {
+                CacheOutcome::Hit => stats.from_cache += 1,
+                CacheOutcome::Miss | CacheOutcome::Disabled => stats.compiled += 1,
+            }
+            let loaded = RouteComponent::link(runtime, &route.component, component).await.map_err(component_error)?;
+            components.insert(route.component.clone(), Arc::new(loaded));
+        }
+
         let mut router = Router::new();
         for route in &config.routes {
-            let component = match components.get(&route.component) {
-                Some(c) => Arc::clone(c),
-                None => {
-                    let loaded = RouteComponent::load(runtime, &route.component).await.map_err(|source| {
-                        LoadError::Component { at: route.at.clone(), route: route.pattern.to_string(), source }
-                    })?;
-                    let loaded = Arc::new(loaded);
-                    components.insert(route.component.clone(), Arc::clone(&loaded));
-                    loaded
-                }
-            };
+            let Some(component) = components.get(&route.component).map(Arc::clone) else { continue };
             let entry = Route {
                 name: Arc::from(route.pattern.as_str()),
                 component,
@@ -111,7 +162,12 @@ impl RouteTable {
                 .insert(route.pattern.clone(), entry)
                 .map_err(|conflict| LoadError::Conflict { at: route.at.clone(), conflict })?;
         }
-        Ok(RouteTable { router })
+        Ok(RouteTable { router, stats })
+    }
+
+    /// How the components were loaded.
+    pub fn stats(&self) -> LoadStats {
+        self.stats
     }
 
     /// Finds the route for decoded path segments.

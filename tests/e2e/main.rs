@@ -2,6 +2,7 @@
 //! spoken to over real sockets. One test binary, so the components and the
 //! host are built once per run.
 
+mod compile_cache;
 mod guest_failures;
 mod http_protocol;
 mod methods;

@@ -37,6 +37,9 @@ pub struct Artifacts {
     pub binary: PathBuf,
     /// `target/wasm32-wasip2/release`.
     pub wasm_dir: PathBuf,
+    /// The compile cache every test host shares (unless a test picks its
+    /// own): the first host compiles, the rest start from the cache.
+    pub compile_cache: PathBuf,
 }
 
 impl Artifacts {
@@ -61,6 +64,7 @@ pub fn artifacts() -> &'static Artifacts {
         Artifacts {
             binary: target.join("release").join("wasmroutes"),
             wasm_dir: target.join("wasm32-wasip2").join("release"),
+            compile_cache: target.join("e2e-compile-cache"),
             root,
         }
     })
@@ -148,8 +152,12 @@ impl TestHost {
         std::fs::write(&manifest, routes_toml).expect("write routes.toml");
         let log = dir.path().join("server.log");
         let log_file = std::fs::File::create(&log).expect("log file");
-        let child = Command::new(&a.binary)
-            .args(["serve", "--addr", "127.0.0.1:0"])
+        let mut command = Command::new(&a.binary);
+        command.args(["serve", "--addr", "127.0.0.1:0"]);
+        if !args.contains(&"--cache-dir") && !args.contains(&"--no-cache") {
+            command.arg("--cache-dir").arg(&a.compile_cache);
+        }
+        let child = command
             .args(args)
             .arg(&manifest)
             .env("WASMROUTES_TEST_GREETING", "from the host")

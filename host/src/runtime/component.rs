@@ -8,6 +8,7 @@ use wasmtime::Store;
 use wasmtime::component::types::ComponentItem;
 use wasmtime::component::{Component, ComponentExportIndex, InstancePre};
 
+use super::compile_cache::CacheOutcome;
 use super::engine::Runtime;
 use super::guest_state::GuestState;
 use super::{GuestRequest, GuestResponse};
@@ -90,9 +91,23 @@ pub struct RouteComponent {
 impl RouteComponent {
     /// Reads, compiles and checks the component at `path`.
     pub async fn load(runtime: &Runtime, path: &Path) -> Result<RouteComponent, ComponentError> {
+        let (component, _) = Self::compile(runtime, path)?;
+        Self::link(runtime, path, component).await
+    }
+
+    /// Reads and compiles (or loads from the compile cache) the component at
+    /// `path`. Blocking and CPU-heavy: safe to run on several threads.
+    pub fn compile(runtime: &Runtime, path: &Path) -> Result<(Component, CacheOutcome), ComponentError> {
         let bytes = std::fs::read(path).map_err(|source| ComponentError::Read { path: path.to_owned(), source })?;
-        let component = Component::new(&runtime.engine, &bytes)
-            .map_err(|e| ComponentError::Compile { path: path.to_owned(), message: format!("{e:#}") })?;
+        let compiled = match &runtime.cache {
+            Some(cache) => cache.load(&runtime.engine, &bytes),
+            None => Component::new(&runtime.engine, &bytes).map(|c| (c, CacheOutcome::Disabled)),
+        };
+        compiled.map_err(|e| ComponentError::Compile { path: path.to_owned(), message: format!("{e:#}") })
+    }
+
+    /// Links a compiled component, finds its handlers and type-checks them.
+    pub async fn link(runtime: &Runtime, path: &Path, component: Component) -> Result<RouteComponent, ComponentError> {
         let pre = runtime
             .linker
             .instantiate_pre(&component)

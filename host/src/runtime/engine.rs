@@ -9,6 +9,7 @@ use std::time::Duration;
 use wasmtime::component::Linker;
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
+use super::compile_cache::CompileCache;
 use super::guest_state::GuestState;
 
 /// How often the epoch advances. Every tick a running guest yields to tokio,
@@ -29,11 +30,17 @@ pub struct EngineConfig {
     pub max_memory: u64,
     /// Instances alive at once across all routes (pool slots).
     pub max_instances: u32,
+    /// Where compiled components are cached (`None`: always compile).
+    pub cache: Option<CompileCache>,
 }
 
 impl Default for EngineConfig {
     fn default() -> Self {
-        EngineConfig { max_memory: crate::limits::Limits::DEFAULT_MEMORY, max_instances: 1000 }
+        EngineConfig {
+            max_memory: crate::limits::Limits::DEFAULT_MEMORY,
+            max_instances: 1000,
+            cache: CompileCache::default_dir().map(CompileCache::new),
+        }
     }
 }
 
@@ -41,6 +48,7 @@ impl Default for EngineConfig {
 pub struct Runtime {
     pub(crate) engine: Engine,
     pub(crate) linker: Linker<GuestState>,
+    pub(crate) cache: Option<CompileCache>,
     _ticker: EpochTicker,
 }
 
@@ -81,7 +89,7 @@ impl Runtime {
         wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
 
         let ticker = EpochTicker::start(engine.clone());
-        Ok(Runtime { engine, linker, _ticker: ticker })
+        Ok(Runtime { engine, linker, cache: config.cache.clone(), _ticker: ticker })
     }
 
     /// The engine.

@@ -6,6 +6,7 @@
 //! `Store`, instantiates, calls one handler and converts the answer.
 
 mod bindings;
+mod compile_cache;
 mod component;
 mod engine;
 mod guest_output;
@@ -18,6 +19,7 @@ mod reuse;
 pub use bindings::wasmroutes::api::types::{
     Method as WitMethod, ParamValue as WitParamValue, Request as GuestRequest, Response as GuestResponse,
 };
+pub use compile_cache::{CacheOutcome, CompileCache};
 pub use component::{ComponentError, RouteComponent};
 pub use engine::{EngineConfig, Runtime};
 pub use guest_output::LogBudget;

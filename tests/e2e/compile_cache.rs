@@ -1,0 +1,54 @@
+//! The compile cache: restarts skip compilation; a corrupt or foreign cache
+//! file is ignored and rebuilt, never trusted.
+
+use e2e_support::{TestHost, artifacts, route};
+
+fn start(toml: &str, cache: &std::path::Path) -> TestHost {
+    let dir = cache.to_str().expect("utf-8 temp path");
+    TestHost::start_with_args(toml, &["--cache-dir", dir])
+}
+
+#[test]
+fn restarts_load_from_the_cache_and_bad_entries_are_rebuilt() {
+    let a = artifacts();
+    let cache = tempfile::tempdir().expect("cache dir");
+    let mut toml = String::new();
+    route(&mut toml, "/api/hello", &a.component("hello"), "");
+    route(&mut toml, "/api/posts/[id]", &a.component("posts-id"), "");
+    route(&mut toml, "/api/again", &a.component("hello"), "");
+
+    let first = start(&toml, cache.path());
+    assert!(first.log_text().contains("(2 compiled, 0 from cache)"), "{}", first.log_text());
+    drop(first);
+
+    let second = start(&toml, cache.path());
+    assert!(second.log_text().contains("(0 compiled, 2 from cache)"), "{}", second.log_text());
+    assert_eq!(second.get("/api/posts/5").status, 200);
+    drop(second);
+
+    let mut entries: Vec<_> = std::fs::read_dir(cache.path())
+        .expect("cache entries")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "cwasm"))
+        .collect();
+    entries.sort();
+    assert_eq!(entries.len(), 2);
+    // One entry corrupted (a flipped byte), the other replaced by a file the
+    // host did not write.
+    let mut bytes = std::fs::read(&entries[0]).expect("read entry");
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0xff;
+    std::fs::write(&entries[0], bytes).expect("corrupt entry");
+    std::fs::write(&entries[1], b"\x7fELF not ours").expect("foreign entry");
+
+    let third = start(&toml, cache.path());
+    let log = third.log_text();
+    assert!(log.contains("(2 compiled, 0 from cache)"), "{log}");
+    assert_eq!(log.matches("not written by this host or corrupt").count(), 2, "{log}");
+    assert_eq!(third.get("/api/hello").text(), r#"{"message":"Hello from API!"}"#);
+    assert_eq!(third.get("/api/posts/5").status, 200);
+    drop(third);
+
+    let fourth = start(&toml, cache.path());
+    assert!(fourth.log_text().contains("(0 compiled, 2 from cache)"), "rebuilt entries are used again");
+}
