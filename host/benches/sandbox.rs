@@ -1,0 +1,64 @@
+//! Per-request sandbox cost: new store + instantiate + one handler call +
+//! drop, on the hello component, fresh and reused.
+//! Build the component first: `cargo build --release --target wasm32-wasip2 -p hello`,
+//! then `cargo bench -p wasmroutes --bench sandbox`.
+
+#![allow(missing_docs)] // criterion_group! generates undocumented functions
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use wasmroutes::limits::Limits;
+use wasmroutes::method::Method;
+use wasmroutes::runtime::{
+    EngineConfig, GuestRequest, Invocation, LogBudget, ReusePool, RouteComponent, Runtime, WitMethod,
+};
+
+fn hello_wasm() -> Option<PathBuf> {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let path = root.join("target/wasm32-wasip2/release/hello.wasm");
+    path.exists().then_some(path)
+}
+
+fn sandbox(c: &mut Criterion) {
+    let Some(wasm) = hello_wasm() else {
+        eprintln!("skipping: build target/wasm32-wasip2/release/hello.wasm first (see the file's doc comment)");
+        return;
+    };
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("tokio");
+    let runtime = Runtime::new(&EngineConfig { cache: None, ..EngineConfig::default() }).expect("runtime");
+    let component = rt.block_on(RouteComponent::load(&runtime, &wasm)).expect("load hello");
+    let request = GuestRequest {
+        method: WitMethod::Get,
+        path: "/api/hello".into(),
+        params: Vec::new(),
+        query: Vec::new(),
+        headers: Vec::new(),
+        body: Vec::new(),
+    };
+    let limits = Limits::default();
+    let outbound = Arc::default();
+    let log_budget = Arc::new(LogBudget::default());
+    let route: Arc<str> = Arc::from("/api/hello");
+    let request_id: Arc<str> = Arc::from("bench");
+    let invocation = || Invocation {
+        route: Arc::clone(&route),
+        request_id: Arc::clone(&request_id),
+        env: &[],
+        limits: &limits,
+        outbound: &outbound,
+        log_budget: &log_budget,
+    };
+
+    c.bench_function("fresh_instance_request", |b| {
+        b.iter(|| rt.block_on(component.call(&runtime, Method::Get, &request, invocation())).expect("call"))
+    });
+    let pool = ReusePool::new(u32::MAX);
+    c.bench_function("reused_instance_request", |b| {
+        b.iter(|| rt.block_on(pool.call(&component, &runtime, Method::Get, &request, invocation())).expect("call"))
+    });
+}
+
+criterion_group!(benches, sandbox);
+criterion_main!(benches);
