@@ -1,12 +1,16 @@
 //! On-disk cache of compiled components, so a restart skips Cranelift.
 //!
-//! A cache file is named after the SHA-256 of the component's bytes and the
+//! An entry is named after the SHA-256 of the component's bytes and the
 //! engine's compatibility hash (wasmtime version, target, settings), so a
-//! changed component or engine never finds a stale entry. `deserialize` is
-//! `unsafe` — it maps machine code — so a file is only used if it carries our
-//! header and its checksum matches; anything else is ignored, recompiled and
-//! overwritten. Files are written to a temp name and renamed into place, so a
-//! crash never leaves a torn file under a real name.
+//! changed component or engine never finds a stale entry. It is two files:
+//! `KEY.cwasm`, wasmtime's artifact as is (so it can be `mmap`ed rather than
+//! copied: pages are shared with the page cache and only touched code counts
+//! toward RSS), and `KEY.cwasm.sum`, our header with the artifact's SHA-256.
+//! Deserializing is `unsafe` — it maps machine code — so an artifact is used
+//! only if its sum file is ours and the checksum matches; anything else is
+//! ignored, recompiled and overwritten. Files are written under temp names and
+//! renamed into place (sum last), so a crash never leaves a torn entry, and the
+//! directory is owner-only, so no one else can swap a file after the check.
 
 use std::hash::{Hash, Hasher};
 use std::io::Write;
@@ -72,17 +76,22 @@ impl CompileCache {
     }
 
     fn read(&self, engine: &Engine, path: &Path) -> Option<Component> {
-        let data = std::fs::read(path).ok()?;
-        let artifact = verified_payload(&data);
-        let Some(artifact) = artifact else {
+        let sum = std::fs::read(sum_path(path)).ok();
+        let artifact_ok = match sum {
+            Some(sum) => verified_sum(&sum).is_some_and(|expected| file_sha256(path).is_ok_and(|h| h == expected)),
+            None if path.exists() => false,
+            None => return None,
+        };
+        if !artifact_ok {
             tracing::warn!("compile cache: ignoring {} (not written by this host or corrupt)", path.display());
             return None;
-        };
-        // SAFETY: the bytes carry our header and checksum, so they are an
-        // artifact this host serialized itself; wasmtime additionally checks
-        // that they match this engine's version and configuration.
+        }
+        // SAFETY: the artifact's checksum matches the sum file this host
+        // wrote beside it, in a directory only this user can write, so it is
+        // an artifact this host serialized itself; wasmtime additionally
+        // checks that it matches this engine's version and configuration.
         #[allow(unsafe_code)]
-        let component = unsafe { Component::deserialize(engine, artifact) };
+        let component = unsafe { Component::deserialize_file(engine, path) };
         match component {
             Ok(c) => Some(c),
             Err(e) => {
@@ -95,22 +104,47 @@ impl CompileCache {
     fn write(&self, path: &Path, component: &Component) -> std::io::Result<()> {
         create_private_dir(&self.dir)?;
         let artifact = component.serialize().map_err(|e| std::io::Error::other(format!("{e:#}")))?;
-        let tmp = self.dir.join(format!(".tmp-{}-{:?}", std::process::id(), std::thread::current().id()));
-        let mut file = std::fs::File::create(&tmp)?;
-        file.write_all(MAGIC)?;
-        file.write_all(&Sha256::digest(&artifact))?;
-        file.write_all(&artifact)?;
-        file.sync_all()?;
-        std::fs::rename(&tmp, path)?;
+        let tmp =
+            |what: &str| self.dir.join(format!(".tmp-{what}-{}-{:?}", std::process::id(), std::thread::current().id()));
+        let mut sum = MAGIC.to_vec();
+        sum.extend_from_slice(&Sha256::digest(&artifact));
+        // The artifact first, then its sum: a reader never sees a sum for an
+        // artifact that is not fully in place.
+        for (contents, target) in [(&artifact[..], path.to_owned()), (&sum[..], sum_path(path))] {
+            let tmp = tmp(if target == path { "artifact" } else { "sum" });
+            let mut file = std::fs::File::create(&tmp)?;
+            file.write_all(contents)?;
+            file.sync_all()?;
+            std::fs::rename(&tmp, &target)?;
+        }
         Ok(())
     }
 }
 
-/// The serialized artifact inside a cache file, if the file is ours and whole.
-fn verified_payload(data: &[u8]) -> Option<&[u8]> {
-    let rest = data.strip_prefix(MAGIC)?;
-    let (checksum, artifact) = rest.split_at_checked(32)?;
-    (Sha256::digest(artifact).as_slice() == checksum).then_some(artifact)
+fn sum_path(artifact: &Path) -> PathBuf {
+    let mut name = artifact.as_os_str().to_owned();
+    name.push(".sum");
+    PathBuf::from(name)
+}
+
+/// The checksum in a sum file, if the file is ours and whole.
+fn verified_sum(sum: &[u8]) -> Option<[u8; 32]> {
+    sum.strip_prefix(MAGIC)?.try_into().ok()
+}
+
+/// SHA-256 of a file, streamed (no copy of the whole file in memory).
+fn file_sha256(path: &Path) -> std::io::Result<[u8; 32]> {
+    use std::io::Read;
+    let mut file = std::fs::File::open(path)?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 256 * 1024];
+    loop {
+        let n = file.read(&mut buf)?;
+        if n == 0 {
+            return Ok(hasher.finalize().into());
+        }
+        hasher.update(&buf[..n]);
+    }
 }
 
 fn create_private_dir(dir: &Path) -> std::io::Result<()> {
@@ -130,18 +164,30 @@ mod tests {
     use super::*;
 
     #[test]
-    fn payload_needs_magic_and_matching_checksum() {
-        let artifact = b"compiled code";
-        let mut file = MAGIC.to_vec();
-        file.extend_from_slice(&Sha256::digest(artifact));
-        file.extend_from_slice(artifact);
-        assert_eq!(verified_payload(&file), Some(&artifact[..]));
+    fn sum_files_need_our_magic_and_a_whole_checksum() {
+        let mut sum = MAGIC.to_vec();
+        sum.extend_from_slice(&Sha256::digest(b"artifact"));
+        assert_eq!(verified_sum(&sum), Some(Sha256::digest(b"artifact").into()));
+        assert_eq!(verified_sum(&sum[..20]), None, "a torn sum file is caught");
+        assert_eq!(verified_sum(b"\x7fELF...."), None, "a foreign file is ignored");
+        let mut long = sum.clone();
+        long.push(0);
+        assert_eq!(verified_sum(&long), None);
+    }
 
-        let mut corrupt = file.clone();
-        let last = corrupt.len() - 1;
-        corrupt[last] ^= 1;
-        assert_eq!(verified_payload(&corrupt), None, "a flipped bit is caught");
-        assert_eq!(verified_payload(&file[..20]), None, "a torn file is caught");
-        assert_eq!(verified_payload(b"\x7fELF...."), None, "a foreign file is ignored");
+    #[test]
+    fn file_hash_matches_in_memory_hash() {
+        let dir = tempfile_dir();
+        let path = dir.join("f");
+        let data: Vec<u8> = (0..600_000u32).map(|i| i as u8).collect();
+        std::fs::write(&path, &data).unwrap();
+        assert_eq!(file_sha256(&path).unwrap(), <[u8; 32]>::from(Sha256::digest(&data)));
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    fn tempfile_dir() -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("wasmroutes-cache-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
     }
 }
