@@ -29,6 +29,13 @@ enum Command {
         #[arg(default_value = "routes.toml")]
         routes_toml: PathBuf,
     },
+    /// Validate ROUTES_TOML and every component (exports, handler types,
+    /// conflicts, env references) without serving; exit 0 if all is well.
+    Check {
+        /// The deployment manifest.
+        #[arg(default_value = "routes.toml")]
+        routes_toml: PathBuf,
+    },
     /// Load every route of ROUTES_TOML and serve them over HTTP.
     Serve {
         /// The deployment manifest.
@@ -61,6 +68,10 @@ fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::Build { routes_toml } => build(&routes_toml),
+        Command::Check { routes_toml } => {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+            runtime.block_on(check(&routes_toml))
+        }
         Command::Serve { routes_toml, addr, header_read_timeout, shutdown_grace, cache_dir, no_cache } => {
             let options = ServeOptions { header_read_timeout, shutdown_grace, ..ServeOptions::default() };
             let cache = match (no_cache, cache_dir) {
@@ -78,6 +89,19 @@ fn build(routes_toml: &std::path::Path) -> anyhow::Result<()> {
     let config = RoutesConfig::load(routes_toml)?;
     let built = wasmroutes::build_routes::build_all(&config)?;
     eprintln!("built {built} route command(s) from {}", routes_toml.display());
+    Ok(())
+}
+
+/// Loads exactly what `serve` would, prints the route table, serves nothing.
+async fn check(routes_toml: &std::path::Path) -> anyhow::Result<()> {
+    let config = RoutesConfig::load(routes_toml)?;
+    let max_memory = config.routes.iter().map(|r| r.limits.memory).max().unwrap_or_default();
+    // No compile cache: a check must not depend on (or fill) a cache.
+    let engine_config = EngineConfig { max_memory, cache: None, ..EngineConfig::default() };
+    let runtime = Runtime::new(&engine_config).map_err(anyhow::Error::from).context("starting wasmtime")?;
+    let table = RouteTable::load(&config, &runtime).await?;
+    print!("{}", table.describe());
+    println!("{}: {} route(s) OK", routes_toml.display(), table.len());
     Ok(())
 }
 

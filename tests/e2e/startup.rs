@@ -105,3 +105,27 @@ fn build_runs_each_distinct_build_command_from_the_manifest_directory() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_mentions(&stderr, &["routes.toml:16:", "/d", "exit 3", "failed"]);
 }
+
+#[test]
+fn check_validates_without_serving() {
+    let a = artifacts();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let manifest = dir.path().join("routes.toml");
+    let check = || std::process::Command::new(&a.binary).arg("check").arg(&manifest).output().expect("run check");
+
+    let mut good = String::new();
+    route(&mut good, "/api/hello", &a.component("hello"), "");
+    route(&mut good, "/api/todos", &a.component("todos"), "");
+    std::fs::write(&manifest, &good).expect("write routes.toml");
+    let out = check();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("2 route(s) OK") && stdout.contains("GET, HEAD, POST, DELETE, OPTIONS"), "{stdout}");
+
+    let mut bad = good.clone();
+    route(&mut bad, "/api/wrong", &a.component("wrong-type"), "");
+    std::fs::write(&manifest, &bad).expect("write routes.toml");
+    let out = check();
+    assert_eq!(out.status.code(), Some(1));
+    assert_mentions(&String::from_utf8_lossy(&out.stderr), &["routes.toml:9:", "GET handler has the wrong type"]);
+}
