@@ -92,14 +92,21 @@ fn build(routes_toml: &std::path::Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Loads exactly what `serve` would, prints the route table, serves nothing.
-async fn check(routes_toml: &std::path::Path) -> anyhow::Result<()> {
+/// Reads `routes_toml`, starts wasmtime sized for its routes, and loads every
+/// component: all that `serve` does before it listens.
+async fn load(routes_toml: &std::path::Path, cache: Option<CompileCache>) -> anyhow::Result<(Runtime, RouteTable)> {
     let config = RoutesConfig::load(routes_toml)?;
     let max_memory = config.routes.iter().map(|r| r.limits.memory).max().unwrap_or_default();
-    // No compile cache: a check must not depend on (or fill) a cache.
-    let engine_config = EngineConfig { max_memory, cache: None, ..EngineConfig::default() };
+    let engine_config = EngineConfig { max_memory, cache, ..EngineConfig::default() };
     let runtime = Runtime::new(&engine_config).map_err(anyhow::Error::from).context("starting wasmtime")?;
     let table = RouteTable::load(&config, &runtime).await?;
+    Ok((runtime, table))
+}
+
+/// Loads exactly what `serve` would, prints the route table, serves nothing.
+async fn check(routes_toml: &std::path::Path) -> anyhow::Result<()> {
+    // No compile cache: a check must not depend on (or fill) a cache.
+    let (_, table) = load(routes_toml, None).await?;
     print!("{}", table.describe());
     println!("{}: {} route(s) OK", routes_toml.display(), table.len());
     Ok(())
@@ -116,11 +123,7 @@ async fn serve(
     cache: Option<CompileCache>,
 ) -> anyhow::Result<()> {
     let started = Instant::now();
-    let config = RoutesConfig::load(&routes_toml)?;
-    let max_memory = config.routes.iter().map(|r| r.limits.memory).max().unwrap_or_default();
-    let engine_config = EngineConfig { max_memory, cache, ..EngineConfig::default() };
-    let runtime = Runtime::new(&engine_config).map_err(anyhow::Error::from).context("starting wasmtime")?;
-    let table = RouteTable::load(&config, &runtime).await?;
+    let (runtime, table) = load(&routes_toml, cache).await?;
     let listener = server::bind(addr).await.with_context(|| format!("cannot listen on {addr}"))?;
     let local = listener.local_addr()?;
     eprint!("{}", table.describe());

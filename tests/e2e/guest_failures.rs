@@ -98,19 +98,8 @@ fn body_over_the_route_limit_is_413_before_the_guest_runs() {
 #[test]
 fn requests_over_the_route_concurrency_limit_are_503_with_retry_after() {
     let host = TestHost::start(&test_routes_toml());
-    let addr = host.addr;
-    let sleeper = std::thread::spawn(move || send(addr, "GET", "/single?do=sleep&ms=3000", &[], b""));
-    std::thread::sleep(Duration::from_millis(200));
-    let mut refused = None;
-    for _ in 0..100 {
-        let resp = host.get("/single");
-        if resp.status == 503 {
-            refused = Some(resp);
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let refused = refused.expect("a second request while the only slot is busy is refused");
+    // A second request while the only slot is busy is refused.
+    let (sleeper, refused) = host.occupy_only_slot("/single?do=sleep&ms=3000", "/single");
     refused.assert_error(503, "Too many requests for this route; retry shortly");
     assert_eq!(refused.header("retry-after"), Some("1"));
     assert_eq!(host.get("/api/hello").status, 200, "other routes are unaffected");

@@ -64,17 +64,7 @@ fn method_answers_do_not_wait_for_a_busy_guest() {
     // request; once a GET is refused with 503 the route is provably busy, yet
     // 405 and OPTIONS still answer: they come from the component's type,
     // not from running it.
-    let addr = host.addr;
-    let sleeper = std::thread::spawn(move || e2e_support::send(addr, "GET", "/single?do=sleep&ms=3000", &[], b""));
-    std::thread::sleep(std::time::Duration::from_millis(200));
-    let busy = (0..100).any(|_| {
-        let status = host.get("/single").status;
-        if status != 503 {
-            std::thread::sleep(std::time::Duration::from_millis(20));
-        }
-        status == 503
-    });
-    assert!(busy, "the sleeping request should hold /single's only slot");
+    let (sleeper, _refused) = host.occupy_only_slot("/single?do=sleep&ms=3000", "/single");
     assert_eq!(host.request("PUT", "/single", &[], b"").status, 405);
     assert_eq!(host.request("OPTIONS", "/single", &[], b"").status, 204);
     assert_eq!(sleeper.join().expect("sleeper").status, 200);

@@ -199,6 +199,28 @@ impl TestHost {
         self.request("GET", target, &[], b"")
     }
 
+    /// Holds the only slot of a `max_concurrency = 1` route: sends a request
+    /// to `sleeping_target` on another thread, then polls `probe` until it is
+    /// refused. Returns the sleeping request (to join) and the refusal.
+    pub fn occupy_only_slot(
+        &self,
+        sleeping_target: &str,
+        probe: &str,
+    ) -> (std::thread::JoinHandle<TestResponse>, TestResponse) {
+        let addr = self.addr;
+        let target = sleeping_target.to_owned();
+        let sleeper = std::thread::spawn(move || send(addr, "GET", &target, &[], b""));
+        std::thread::sleep(Duration::from_millis(200));
+        for _ in 0..100 {
+            let resp = self.get(probe);
+            if resp.status == 503 {
+                return (sleeper, resp);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!("{sleeping_target} should hold the route's only slot, but {probe} was never refused");
+    }
+
     /// Sends SIGTERM and waits for the process to exit; returns its status.
     pub fn terminate(&mut self) -> std::process::ExitStatus {
         let _ = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status();

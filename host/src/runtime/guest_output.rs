@@ -127,9 +127,7 @@ impl OutputState {
         tracing::info!(target: "wasmroutes::guest", route = %self.route, request_id = %self.request_id, stream = self.stream, "{text}");
         self.line.clear();
     }
-}
 
-impl OutputState {
     /// Flushes a final unterminated line and reports what the caps cut, then
     /// starts counting afresh.
     fn finish(&mut self) {
@@ -137,28 +135,27 @@ impl OutputState {
             self.emit_line();
         }
         if self.dropped > 0 {
-            tracing::warn!(
-                target: "wasmroutes::guest",
-                route = %self.route,
-                request_id = %self.request_id,
-                stream = self.stream,
-                "guest output over {OUTPUT_CAP} bytes: {} bytes not logged",
-                self.dropped
-            );
+            self.report_cut(format!("guest output over {OUTPUT_CAP} bytes: {} bytes not logged", self.dropped));
         }
         if self.lines_suppressed > 0 {
-            tracing::warn!(
-                target: "wasmroutes::guest",
-                route = %self.route,
-                request_id = %self.request_id,
-                stream = self.stream,
+            self.report_cut(format!(
                 "route over {LINES_PER_SECOND} log lines/s: {} lines not logged",
                 self.lines_suppressed
-            );
+            ));
         }
         self.logged = 0;
         self.dropped = 0;
         self.lines_suppressed = 0;
+    }
+
+    fn report_cut(&self, what: String) {
+        tracing::warn!(
+            target: "wasmroutes::guest",
+            route = %self.route,
+            request_id = %self.request_id,
+            stream = self.stream,
+            "{what}"
+        );
     }
 }
 

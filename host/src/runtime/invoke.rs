@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use wasmtime::component::Instance;
-use wasmtime::{Store, Trap, UpdateDeadline};
+use wasmtime::{Store, UpdateDeadline};
 
 use super::component::RouteComponent;
 use super::engine::Runtime;
@@ -127,9 +127,6 @@ impl RouteComponent {
 fn classify(err: wasmtime::Error, otherwise: fn(String) -> GuestError) -> GuestError {
     if let Some(limit) = err.downcast_ref::<MemoryLimitExceeded>() {
         return GuestError::MemoryLimit(*limit);
-    }
-    if let Some(Trap::Interrupt) = err.downcast_ref::<Trap>() {
-        return GuestError::Timeout(Duration::ZERO);
     }
     otherwise(format!("{err:?}"))
 }
