@@ -9,6 +9,9 @@
 //!
 //! Start-up: [`config`] reads `routes.toml`, [`route_table`] checks it for
 //! conflicts and loads every component before the first request.
+//!
+//! The `wasmroutes` binary (`main.rs`, one module per subcommand under
+//! `cli/`) is a thin layer over this library.
 
 pub mod build_routes;
 pub mod config;

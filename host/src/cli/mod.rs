@@ -1,0 +1,7 @@
+//! The binary's subcommands, one module each. Every module owns its clap
+//! arguments (`…Args`) and a `run` function; `main.rs` only dispatches.
+
+pub mod build;
+pub mod check;
+pub mod load;
+pub mod serve;

@@ -1,0 +1,95 @@
+//! `wasmroutes serve`: load every route, then serve HTTP until a signal.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use wasmroutes::runtime::CompileCache;
+use wasmroutes::server::{self, Host, ServeOptions};
+
+/// Load every route of ROUTES_TOML and serve them over HTTP.
+#[derive(clap::Args)]
+pub struct ServeArgs {
+    /// The deployment manifest.
+    #[arg(default_value = "routes.toml")]
+    routes_toml: PathBuf,
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:3000")]
+    addr: SocketAddr,
+    /// Close a connection whose request headers take longer than this.
+    #[arg(long, default_value = "10s", value_parser = duration)]
+    header_read_timeout: Duration,
+    /// On SIGINT/SIGTERM, how long in-flight requests get to finish.
+    #[arg(long, default_value = "10s", value_parser = duration)]
+    shutdown_grace: Duration,
+    /// Where compiled components are cached [default: $XDG_CACHE_HOME/wasmroutes or ~/.cache/wasmroutes].
+    #[arg(long)]
+    cache_dir: Option<PathBuf>,
+    /// Always compile; neither read nor write the compile cache.
+    #[arg(long, conflicts_with = "cache_dir")]
+    no_cache: bool,
+}
+
+fn duration(text: &str) -> Result<Duration, String> {
+    wasmroutes::limits::parse_duration(text)
+}
+
+/// Builds the tokio runtime and serves until SIGINT/SIGTERM.
+pub fn run(args: ServeArgs) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(serve(args))
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let options = ServeOptions {
+        header_read_timeout: args.header_read_timeout,
+        shutdown_grace: args.shutdown_grace,
+        ..ServeOptions::default()
+    };
+    let cache = match (args.no_cache, args.cache_dir) {
+        (true, _) => None,
+        (false, Some(dir)) => Some(CompileCache::new(dir)),
+        (false, None) => CompileCache::default_dir().map(CompileCache::new),
+    };
+    let routes_toml = args.routes_toml;
+    let (runtime, table) = super::load::load(&routes_toml, cache).await?;
+    let addr = args.addr;
+    let listener = server::bind(addr).await.with_context(|| format!("cannot listen on {addr}"))?;
+    let local = listener.local_addr()?;
+    eprint!("{}", table.describe());
+    let stats = table.stats();
+    eprintln!(
+        "wasmroutes: {} route(s) from {} loaded in {} ms ({} compiled, {} from cache); listening on http://{local}",
+        table.len(),
+        routes_toml.display(),
+        started.elapsed().as_millis(),
+        stats.compiled,
+        stats.from_cache,
+    );
+    let host = Arc::new(Host { runtime, table });
+    server::serve(listener, host, options, shutdown_signal()).await;
+    eprintln!("wasmroutes: stopped");
+    Ok(())
+}
+
+/// Resolves on SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { () = ctrl_c => {}, () = term => {} }
+}
