@@ -204,13 +204,29 @@ pub(crate) fn tree_route(
     let (toml_text, keys) = match route_toml {
         Some((path, text)) => {
             let toml_text = TomlText::new(path, text);
-            let keys = toml_text.deserialize()?;
+            let keys = toml_text.deserialize().map_err(only_route_toml_keys_expected)?;
             (toml_text, keys)
         }
         None => (TomlText::new(&component, ""), RouteKeys::default()),
     };
     let at = Location::whole_file(&component);
     route_from_keys(keys, RouteSource::Tree { pattern, component, at }, &toml_text, lookup_env)
+}
+
+/// serde lists every field of [`RouteKeys`] after an unknown key; a
+/// `route.toml` may hold only some of them, so list those instead.
+fn only_route_toml_keys_expected(error: ConfigError) -> ConfigError {
+    match error {
+        ConfigError::Invalid { at, message } if message.starts_with("unknown field") => {
+            let unknown = message.split_once(", expected").map_or(message.as_str(), |(head, _)| head);
+            let message = format!(
+                "{unknown}; a route.toml may hold `env`, `limits`, `allowed_outbound_hosts`, `isolation` and \
+                 `max_requests_per_instance`"
+            );
+            ConfigError::Invalid { at, message }
+        }
+        other => other,
+    }
 }
 
 /// Where a route's URL pattern and component come from.
@@ -462,6 +478,7 @@ component = "hello.wasm"
                 "unknown field `method`",
             ),
             ("[[route]]\npath = \"/a\"\n", "deploy/routes.toml:1:", "missing field `component`"),
+            ("\n[[route]]\ncomponent = \"a.wasm\"\n", "deploy/routes.toml:2:", "missing field `path`"),
             ("[[route]]\npath = \"/a/[id\"\ncomponent = \"a.wasm\"\n", "deploy/routes.toml:2:8", "is not `[name]`"),
             (
                 "[[route]]\npath = \"/a\"\ncomponent = \"a.wasm\"\nenv = { K = \"${NOPE}\" }\n",

@@ -337,7 +337,7 @@ mod tests {
     fn bad_route_toml_is_refused_naming_its_file_line_and_column() {
         let cases = [
             ("limits = { memory = \"lots\" }\n", "route.toml:1:", "limits.memory"),
-            ("\n\nmethods = [\"GET\"]\n", "route.toml:3:1", "unknown field `methods`"),
+            ("\n\nmethods = [\"GET\"]\n", "route.toml:3:1", "unknown field `methods`; a route.toml may hold `env`"),
             ("path = \"/elsewhere\"\n", "route.toml:1:", "`path` is not allowed in route.toml"),
             ("component = \"x.wasm\"\n", "route.toml:1:", "`component` is not allowed"),
             ("build = \"make\"\n", "route.toml:1:", "`build` is not allowed"),
