@@ -1,5 +1,7 @@
 //! `routes.toml`: the deployment manifest, parsed and validated with no I/O
 //! beyond reading the file itself and the host environment for `${VAR}`.
+//! The per-route keys are read by one function whichever file holds them: a
+//! `[[route]]` table here, or a `route.toml` of a route tree ([`crate::route_dir`]).
 //!
 //! Every problem is reported as `file:line:column: message`, and nothing is
 //! half-loaded: either every route is valid or the whole file is rejected.
@@ -20,16 +22,27 @@ use crate::pattern::RoutePattern;
 /// A place in `routes.toml`, for error messages.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Location {
-    /// The file.
+    /// The file (or folder).
     pub file: Arc<PathBuf>,
-    /// 1-based line.
+    /// 1-based line; 0 when the place is the whole file, as for a route
+    /// whose source is its `route.wasm` in a route tree.
     pub line: usize,
-    /// 1-based column.
+    /// 1-based column; 0 with `line`.
     pub column: usize,
+}
+
+impl Location {
+    /// A whole file or folder, shown as just its path.
+    pub fn whole_file(path: &Path) -> Location {
+        Location { file: Arc::new(path.to_owned()), line: 0, column: 0 }
+    }
 }
 
 impl fmt::Display for Location {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.line == 0 {
+            return write!(f, "{}", self.file.display());
+        }
         write!(f, "{}:{}:{}", self.file.display(), self.line, self.column)
     }
 }
@@ -98,9 +111,10 @@ impl Isolation {
 /// A validated `routes.toml`.
 #[derive(Clone, Debug)]
 pub struct RoutesConfig {
-    /// The file it came from.
+    /// The file it came from (for a route tree: its directory).
     pub file: PathBuf,
-    /// The directory relative paths and build commands are resolved against.
+    /// The directory relative paths and build commands are resolved against
+    /// (for a route tree: the tree itself).
     pub base_dir: PathBuf,
     /// The routes in file order.
     pub routes: Vec<RouteConfig>,
@@ -110,16 +124,22 @@ pub struct RoutesConfig {
 #[serde(deny_unknown_fields)]
 struct FileToml {
     #[serde(default)]
-    route: Vec<Spanned<RouteToml>>,
+    route: Vec<Spanned<RouteKeys>>,
 }
 
-#[derive(Deserialize)]
+/// The keys of one route: a `[[route]]` table of `routes.toml`, or a whole
+/// `route.toml`. One struct for both (serde's `flatten` would lose the spans
+/// and `deny_unknown_fields`); [`RouteSource`] says which keys are required
+/// and which are forbidden.
+#[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
-struct RouteToml {
-    path: Spanned<String>,
-    component: Spanned<String>,
+struct RouteKeys {
     #[serde(default)]
-    build: Option<String>,
+    path: Option<Spanned<String>>,
+    #[serde(default)]
+    component: Option<Spanned<String>>,
+    #[serde(default)]
+    build: Option<Spanned<String>>,
     #[serde(default)]
     env: BTreeMap<String, Spanned<String>>,
     #[serde(default)]
@@ -156,62 +176,166 @@ impl RoutesConfig {
         text: &str,
         lookup_env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<RoutesConfig, ConfigError> {
-        let file = Arc::new(path.to_owned());
-        let at = |span: Range<usize>| location(&file, text, span.start);
-        let invalid = |span: Range<usize>, message: String| ConfigError::Invalid { at: at(span), message };
-
-        let parsed: FileToml = toml::from_str(text).map_err(|e| ConfigError::Invalid {
-            at: at(e.span().unwrap_or(0..0)),
-            message: e.message().trim_end().to_owned(),
-        })?;
+        let toml_text = TomlText::new(path, text);
+        let parsed: FileToml = toml_text.deserialize()?;
         if parsed.route.is_empty() {
-            return Err(invalid(0..0, "no routes: add a `[[route]]` table with `path` and `component`".into()));
+            return Err(toml_text.invalid(0..0, "no routes: add a `[[route]]` table with `path` and `component`"));
         }
 
         let base_dir = path.parent().map(Path::to_owned).unwrap_or_default();
         let mut routes = Vec::with_capacity(parsed.route.len());
         for entry in parsed.route {
             let span = entry.span();
-            let route = entry.into_inner();
-            let pattern =
-                RoutePattern::parse(route.path.get_ref()).map_err(|e| invalid(route.path.span(), e.to_string()))?;
-            if route.component.get_ref().trim().is_empty() {
-                return Err(invalid(
-                    route.component.span(),
-                    "`component` is empty: give the path of a .wasm file".into(),
-                ));
-            }
-            let mut env = Vec::with_capacity(route.env.len());
-            for (name, value) in &route.env {
-                if !is_env_name(name) {
-                    return Err(invalid(value.span(), format!("`{name}` is not a valid environment variable name")));
-                }
-                let resolved = interpolate(value.get_ref(), lookup_env).map_err(|m| invalid(value.span(), m))?;
-                env.push((name.clone(), resolved));
-            }
-            let limits = match route.limits {
-                Some(l) => parse_limits(l).map_err(|(span, m)| invalid(span, m))?,
-                None => Limits::default(),
-            };
-            let outbound = route
-                .allowed_outbound_hosts
-                .iter()
-                .map(|h| OutboundRule::parse(h.get_ref()).map_err(|m| invalid(h.span(), m)))
-                .collect::<Result<Vec<_>, _>>()?;
-            let isolation = parse_isolation(route.isolation.as_ref(), route.max_requests_per_instance.as_ref())
-                .map_err(|(span, m)| invalid(span, m))?;
-            routes.push(RouteConfig {
-                pattern,
-                component: base_dir.join(route.component.get_ref()),
-                build: route.build,
-                env,
-                limits,
-                outbound: OutboundPolicy::new(outbound),
-                isolation,
-                at: at(span),
-            });
+            let source = RouteSource::Manifest { base_dir: &base_dir, at: toml_text.at(span.clone()), span };
+            routes.push(route_from_keys(entry.into_inner(), source, &toml_text, lookup_env)?);
         }
         Ok(RoutesConfig { file: path.to_owned(), base_dir, routes })
+    }
+}
+
+/// The route a route tree gives as `pattern` served by `component`, with
+/// the settings of the `route.toml` beside it (`(path, text)`) if there is one.
+pub(crate) fn tree_route(
+    pattern: RoutePattern,
+    component: PathBuf,
+    route_toml: Option<(&Path, &str)>,
+    lookup_env: &dyn Fn(&str) -> Option<String>,
+) -> Result<RouteConfig, ConfigError> {
+    let (toml_text, keys) = match route_toml {
+        Some((path, text)) => {
+            let toml_text = TomlText::new(path, text);
+            let keys = toml_text.deserialize().map_err(only_route_toml_keys_expected)?;
+            (toml_text, keys)
+        }
+        None => (TomlText::new(&component, ""), RouteKeys::default()),
+    };
+    let at = Location::whole_file(&component);
+    route_from_keys(keys, RouteSource::Tree { pattern, component, at }, &toml_text, lookup_env)
+}
+
+/// serde lists every field of [`RouteKeys`] after an unknown key; a
+/// `route.toml` may hold only some of them, so list those instead.
+fn only_route_toml_keys_expected(error: ConfigError) -> ConfigError {
+    match error {
+        ConfigError::Invalid { at, message } if message.starts_with("unknown field") => {
+            let unknown = message.split_once(", expected").map_or(message.as_str(), |(head, _)| head);
+            let message = format!(
+                "{unknown}; a route.toml may hold `env`, `limits`, `allowed_outbound_hosts`, `isolation` and \
+                 `max_requests_per_instance`"
+            );
+            ConfigError::Invalid { at, message }
+        }
+        other => other,
+    }
+}
+
+/// Where a route's URL pattern and component come from.
+enum RouteSource<'a> {
+    /// A `[[route]]` of `routes.toml`: its own `path`, `component` (relative
+    /// to `base_dir`) and optional `build`.
+    Manifest {
+        /// The manifest's directory.
+        base_dir: &'a Path,
+        /// The entry, for later errors.
+        at: Location,
+        /// The entry's span, for a missing key.
+        span: Range<usize>,
+    },
+    /// A `route.toml` of a route tree: the folders give the pattern and the
+    /// `route.wasm` beside it is the component, so the file may not say either.
+    Tree {
+        /// From the folder names.
+        pattern: RoutePattern,
+        /// The `route.wasm`.
+        component: PathBuf,
+        /// The `route.wasm`, for later errors.
+        at: Location,
+    },
+}
+
+/// The one place a route's keys become a [`RouteConfig`], whichever file they
+/// came from, so both files accept exactly the same settings.
+fn route_from_keys(
+    keys: RouteKeys,
+    source: RouteSource<'_>,
+    toml_text: &TomlText<'_>,
+    lookup_env: &dyn Fn(&str) -> Option<String>,
+) -> Result<RouteConfig, ConfigError> {
+    let invalid = |span: Range<usize>, message: String| toml_text.invalid(span, message);
+    let (pattern, component, build, at) = match source {
+        RouteSource::Manifest { base_dir, at, span } => {
+            let path = keys.path.ok_or_else(|| {
+                invalid(span.clone(), "missing field `path`: give the URL pattern, e.g. \"/api/posts/[id]\"".into())
+            })?;
+            let component = keys
+                .component
+                .ok_or_else(|| invalid(span, "missing field `component`: give the path of a .wasm file".into()))?;
+            let pattern = RoutePattern::parse(path.get_ref()).map_err(|e| invalid(path.span(), e.to_string()))?;
+            if component.get_ref().trim().is_empty() {
+                return Err(invalid(component.span(), "`component` is empty: give the path of a .wasm file".into()));
+            }
+            (pattern, base_dir.join(component.get_ref()), keys.build.map(Spanned::into_inner), at)
+        }
+        RouteSource::Tree { pattern, component, at } => {
+            let forbidden = [("path", &keys.path), ("component", &keys.component), ("build", &keys.build)];
+            if let Some((key, value)) = forbidden.iter().find_map(|(k, v)| v.as_ref().map(|v| (k, v))) {
+                let why = match *key {
+                    "path" => "the folders give the URL path",
+                    "component" => "the component is the `route.wasm` beside this file",
+                    _ => "build route trees with your own tooling",
+                };
+                return Err(invalid(value.span(), format!("`{key}` is not allowed in route.toml: {why}; remove it")));
+            }
+            (pattern, component, None, at)
+        }
+    };
+
+    let mut env = Vec::with_capacity(keys.env.len());
+    for (name, value) in &keys.env {
+        if !is_env_name(name) {
+            return Err(invalid(value.span(), format!("`{name}` is not a valid environment variable name")));
+        }
+        let resolved = interpolate(value.get_ref(), lookup_env).map_err(|m| invalid(value.span(), m))?;
+        env.push((name.clone(), resolved));
+    }
+    let limits = match keys.limits {
+        Some(l) => parse_limits(l).map_err(|(span, m)| invalid(span, m))?,
+        None => Limits::default(),
+    };
+    let outbound = keys
+        .allowed_outbound_hosts
+        .iter()
+        .map(|h| OutboundRule::parse(h.get_ref()).map_err(|m| invalid(h.span(), m)))
+        .collect::<Result<Vec<_>, _>>()?;
+    let isolation = parse_isolation(keys.isolation.as_ref(), keys.max_requests_per_instance.as_ref())
+        .map_err(|(span, m)| invalid(span, m))?;
+    Ok(RouteConfig { pattern, component, build, env, limits, outbound: OutboundPolicy::new(outbound), isolation, at })
+}
+
+/// A TOML file's text, to turn byte spans into `file:line:column`.
+struct TomlText<'a> {
+    file: Arc<PathBuf>,
+    text: &'a str,
+}
+
+impl<'a> TomlText<'a> {
+    fn new(path: &Path, text: &'a str) -> Self {
+        TomlText { file: Arc::new(path.to_owned()), text }
+    }
+
+    fn deserialize<T: serde::de::DeserializeOwned>(&self) -> Result<T, ConfigError> {
+        toml::from_str(self.text).map_err(|e| ConfigError::Invalid {
+            at: self.at(e.span().unwrap_or(0..0)),
+            message: e.message().trim_end().to_owned(),
+        })
+    }
+
+    fn at(&self, span: Range<usize>) -> Location {
+        location(&self.file, self.text, span.start)
+    }
+
+    fn invalid(&self, span: Range<usize>, message: impl Into<String>) -> ConfigError {
+        ConfigError::Invalid { at: self.at(span), message: message.into() }
     }
 }
 
@@ -354,6 +478,7 @@ component = "hello.wasm"
                 "unknown field `method`",
             ),
             ("[[route]]\npath = \"/a\"\n", "deploy/routes.toml:1:", "missing field `component`"),
+            ("\n[[route]]\ncomponent = \"a.wasm\"\n", "deploy/routes.toml:2:", "missing field `path`"),
             ("[[route]]\npath = \"/a/[id\"\ncomponent = \"a.wasm\"\n", "deploy/routes.toml:2:8", "is not `[name]`"),
             (
                 "[[route]]\npath = \"/a\"\ncomponent = \"a.wasm\"\nenv = { K = \"${NOPE}\" }\n",

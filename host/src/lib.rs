@@ -7,8 +7,9 @@
 //! [`runtime`] (fresh wasmtime instance, one handler call) → back through
 //! `server` as an HTTP response.
 //!
-//! Start-up: [`config`] reads `routes.toml`, [`route_table`] checks it for
-//! conflicts and loads every component before the first request.
+//! Start-up: [`config`] reads `routes.toml` (or [`route_dir`] reads a tree of
+//! `route.wasm` folders; [`manifest_source`] picks which), [`route_table`]
+//! checks it for conflicts and loads every component before the first request.
 //!
 //! The `wasmroutes` binary (`main.rs`, one module per subcommand under
 //! `cli/`) is a thin layer over this library.
@@ -16,10 +17,12 @@
 pub mod build_routes;
 pub mod config;
 pub mod limits;
+pub mod manifest_source;
 pub mod method;
 pub mod outbound;
 pub mod pattern;
 pub mod request_path;
+pub mod route_dir;
 pub mod route_table;
 pub mod router;
 pub mod runtime;

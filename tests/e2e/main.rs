@@ -3,6 +3,7 @@
 //! host are built once per run.
 
 mod compile_cache;
+mod file_routing;
 mod guest_failures;
 mod http_protocol;
 mod methods;

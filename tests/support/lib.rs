@@ -330,3 +330,80 @@ fn dechunk(mut data: &[u8]) -> Vec<u8> {
     }
     out
 }
+
+/// A route tree for `wasmroutes serve --dir` (file-based routing), built in a
+/// temp dir from copies of the real components. Removed on drop.
+pub struct RouteTree {
+    _temp: tempfile::TempDir,
+    /// The tree's own folder, e.g. `<temp>/api`: what `--dir` gets.
+    pub root: PathBuf,
+}
+
+impl RouteTree {
+    /// An empty tree whose own folder is called `name` (the first URL segment).
+    pub fn new(name: &str) -> RouteTree {
+        let temp = tempfile::tempdir().expect("temp dir");
+        let root = temp.path().join(name);
+        std::fs::create_dir_all(&root).expect("create tree root");
+        RouteTree { _temp: temp, root }
+    }
+
+    /// Copies component `package` to `<folder>/route.wasm` (`folder` relative
+    /// to the root; `""` is the root itself).
+    pub fn route(&self, folder: &str, package: &str) -> &Self {
+        let dir = self.root.join(folder);
+        std::fs::create_dir_all(&dir).expect("create route folder");
+        std::fs::copy(artifacts().component(package), dir.join("route.wasm")).expect("copy component");
+        self
+    }
+
+    /// Writes a file (e.g. `posts/route.toml`) under the root.
+    pub fn file(&self, path: &str, contents: &str) -> &Self {
+        let file = self.root.join(path);
+        std::fs::create_dir_all(file.parent().expect("file has a folder")).expect("create folder");
+        std::fs::write(file, contents).expect("write file");
+        self
+    }
+}
+
+impl TestHost {
+    /// Serves the route tree at `dir` with `wasmroutes serve --dir`.
+    pub fn start_dir(dir: &Path) -> TestHost {
+        Self::try_start_dir(dir).unwrap_or_else(|log| panic!("host did not start; its output:\n{log}"))
+    }
+
+    /// Like [`TestHost::start_dir`], but returns the server's output if it
+    /// exits instead of listening.
+    pub fn try_start_dir(dir: &Path) -> Result<TestHost, String> {
+        let a = artifacts();
+        let temp = tempfile::tempdir().expect("temp dir");
+        let log = temp.path().join("server.log");
+        let log_file = std::fs::File::create(&log).expect("log file");
+        let child = Command::new(&a.binary)
+            .args(["serve", "--addr", "127.0.0.1:0", "--cache-dir"])
+            .arg(&a.compile_cache)
+            .arg("--dir")
+            .arg(dir)
+            .env("WASMROUTES_TEST_GREETING", "from the host")
+            .env("RUST_LOG", "info")
+            .stdout(log_file.try_clone().expect("log file"))
+            .stderr(log_file)
+            .stdin(Stdio::null())
+            .spawn()
+            .expect("spawn wasmroutes");
+        let mut host = TestHost { child, addr: SocketAddr::from(([127, 0, 0, 1], 0)), log, _dir: temp };
+        let deadline = Instant::now() + Duration::from_secs(120);
+        loop {
+            let text = host.log_text();
+            if let Some(addr) = text.lines().find_map(|l| l.split("listening on http://").nth(1)) {
+                host.addr = addr.trim().parse().expect("listen address");
+                return Ok(host);
+            }
+            if let Ok(Some(_)) = host.child.try_wait() {
+                return Err(host.log_text());
+            }
+            assert!(Instant::now() < deadline, "host did not start in time:\n{text}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}

@@ -1,16 +1,15 @@
 //! What `check` and `serve` share: manifest → engine → route table.
 
-use std::path::Path;
-
 use anyhow::Context;
-use wasmroutes::config::RoutesConfig;
+use wasmroutes::manifest_source::ManifestSource;
 use wasmroutes::route_table::RouteTable;
 use wasmroutes::runtime::{CompileCache, EngineConfig, Runtime};
 
-/// Reads `routes_toml`, starts wasmtime sized for its routes, and loads every
-/// component: all that `serve` does before it listens.
-pub async fn load(routes_toml: &Path, cache: Option<CompileCache>) -> anyhow::Result<(Runtime, RouteTable)> {
-    let config = RoutesConfig::load(routes_toml)?;
+/// Reads `source` (a `routes.toml` or a `--dir` tree), starts wasmtime sized
+/// for its routes, and loads every component: all that `serve` does before
+/// it listens.
+pub async fn load(source: &ManifestSource, cache: Option<CompileCache>) -> anyhow::Result<(Runtime, RouteTable)> {
+    let config = source.read()?;
     let max_memory = config.routes.iter().map(|r| r.limits.memory).max().unwrap_or_default();
     let engine_config = EngineConfig { max_memory, cache, ..EngineConfig::default() };
     let runtime = Runtime::new(&engine_config).map_err(anyhow::Error::from).context("starting wasmtime")?;

@@ -6,15 +6,20 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
+use wasmroutes::manifest_source::ManifestSource;
 use wasmroutes::runtime::CompileCache;
 use wasmroutes::server::{self, Host, ServeOptions};
 
-/// Load every route of ROUTES_TOML and serve them over HTTP.
+/// Load every route of ROUTES_TOML (or a --dir route tree) and serve them over HTTP.
 #[derive(clap::Args)]
 pub struct ServeArgs {
     /// The deployment manifest.
     #[arg(default_value = "routes.toml")]
     routes_toml: PathBuf,
+    /// Take the routes from a directory tree instead of ROUTES_TOML: `api/posts/[id]/route.wasm`
+    /// answers `/api/posts/[id]` (file-based routing, like Next.js `app/api`).
+    #[arg(long, value_name = "DIR", conflicts_with = "routes_toml")]
+    dir: Option<PathBuf>,
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:3000")]
     addr: SocketAddr,
@@ -54,8 +59,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         (false, Some(dir)) => Some(CompileCache::new(dir)),
         (false, None) => CompileCache::default_dir().map(CompileCache::new),
     };
-    let routes_toml = args.routes_toml;
-    let (runtime, table) = super::load::load(&routes_toml, cache).await?;
+    let source = ManifestSource::new(args.routes_toml, args.dir);
+    let (runtime, table) = super::load::load(&source, cache).await?;
     let addr = args.addr;
     let listener = server::bind(addr).await.with_context(|| format!("cannot listen on {addr}"))?;
     let local = listener.local_addr()?;
@@ -64,7 +69,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     eprintln!(
         "wasmroutes: {} route(s) from {} loaded in {} ms ({} compiled, {} from cache); listening on http://{local}",
         table.len(),
-        routes_toml.display(),
+        source,
         started.elapsed().as_millis(),
         stats.compiled,
         stats.from_cache,

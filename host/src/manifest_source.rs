@@ -1,0 +1,95 @@
+//! Where a deployment's routes are declared: a `routes.toml` file or a
+//! directory tree of `route.wasm` folders. Everything that loads (or
+//! reloads) a deployment goes through [`ManifestSource::read`], so the two
+//! sources behave the same everywhere.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use crate::config::{ConfigError, RoutesConfig};
+
+/// The routes' declaration.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ManifestSource {
+    /// A `routes.toml`.
+    File(PathBuf),
+    /// A route tree (`--dir`), see [`crate::route_dir`].
+    Dir(PathBuf),
+}
+
+/// A path to watch for changes to a deployment.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WatchRoot {
+    /// The file or directory.
+    pub path: PathBuf,
+    /// Whether everything below `path` counts too.
+    pub recursive: bool,
+}
+
+impl ManifestSource {
+    /// `--dir` when given, else the `routes.toml` path.
+    pub fn new(routes_toml: PathBuf, dir: Option<PathBuf>) -> ManifestSource {
+        dir.map_or(ManifestSource::File(routes_toml), ManifestSource::Dir)
+    }
+
+    /// Reads and validates the routes.
+    pub fn read(&self) -> Result<RoutesConfig, ConfigError> {
+        match self {
+            ManifestSource::File(path) => RoutesConfig::load(path),
+            ManifestSource::Dir(dir) => RoutesConfig::from_dir(dir),
+        }
+    }
+
+    /// The file or directory as given.
+    pub fn path(&self) -> &Path {
+        match self {
+            ManifestSource::File(path) | ManifestSource::Dir(path) => path,
+        }
+    }
+
+    /// What changes the declaration itself: the file, or the whole tree (a
+    /// new folder is a new route). Component files a `routes.toml` points at
+    /// are listed in its [`RoutesConfig`], not here.
+    pub fn watch_root(&self) -> WatchRoot {
+        match self {
+            ManifestSource::File(path) => WatchRoot { path: path.clone(), recursive: false },
+            ManifestSource::Dir(dir) => WatchRoot { path: dir.clone(), recursive: true },
+        }
+    }
+}
+
+impl fmt::Display for ManifestSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.path().display())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dir_wins_over_the_default_file_and_is_watched_recursively() {
+        let file = ManifestSource::new("routes.toml".into(), None);
+        assert_eq!(file, ManifestSource::File("routes.toml".into()));
+        assert_eq!(file.watch_root(), WatchRoot { path: "routes.toml".into(), recursive: false });
+        let dir = ManifestSource::new("routes.toml".into(), Some("api".into()));
+        assert_eq!(dir.watch_root(), WatchRoot { path: "api".into(), recursive: true });
+        assert_eq!(dir.to_string(), "api");
+    }
+
+    #[test]
+    fn read_uses_the_matching_loader() {
+        let temp = tempfile::tempdir().expect("temp dir");
+        let api = temp.path().join("api");
+        std::fs::create_dir_all(api.join("hello")).expect("mkdir");
+        std::fs::write(api.join("hello/route.wasm"), "").expect("write");
+        let config = ManifestSource::Dir(api).read().expect("tree");
+        assert_eq!(config.routes[0].pattern.as_str(), "/api/hello");
+
+        let toml = temp.path().join("routes.toml");
+        std::fs::write(&toml, "[[route]]\npath = \"/x\"\ncomponent = \"x.wasm\"\n").expect("write");
+        let config = ManifestSource::File(toml).read().expect("file");
+        assert_eq!(config.routes[0].pattern.as_str(), "/x");
+    }
+}

@@ -1,0 +1,409 @@
+//! File-based routing: a directory tree of `route.wasm` files read the way
+//! Next.js reads `app/api`, into the same [`RoutesConfig`] that `routes.toml`
+//! gives, so nothing after start-up knows which one it came from.
+//!
+//! Rules (README "File-based routing"):
+//! - the directory's own name is the first URL segment: `--dir api/` and
+//!   `--dir ./routes/api` both serve `/api/...`; `api/posts/[id]/route.wasm`
+//!   serves `/api/posts/[id]`;
+//! - folder names use the segment syntax of `routes.toml` (`[id]`,
+//!   `[...slug]`, `[[...slug]]`); `(group)` folders are left out of the URL;
+//!   folders starting with `_` or `.` are skipped with all they hold;
+//! - a `route.toml` beside a `route.wasm` holds that route's settings (the
+//!   per-route keys of `routes.toml` minus `path`, `component` and `build`);
+//! - conflicts follow the same rules as `routes.toml`, naming both files.
+//!
+//! `walkdir` does the walk: it sorts each folder by name (so the route order
+//! is the same on every machine) and stops on symlink loops.
+
+use std::collections::BTreeMap;
+use std::ffi::OsStr;
+use std::path::{Component, Path, PathBuf};
+
+use crate::config::{ConfigError, Location, RoutesConfig, tree_route};
+use crate::pattern::RoutePattern;
+use crate::router::Router;
+
+/// The component file of a route folder.
+pub const ROUTE_WASM: &str = "route.wasm";
+/// The optional settings file beside it.
+pub const ROUTE_TOML: &str = "route.toml";
+
+impl RoutesConfig {
+    /// Reads the route tree under `dir`, interpolating `${VAR}` in its
+    /// `route.toml` files from the process environment.
+    pub fn from_dir(dir: &Path) -> Result<RoutesConfig, ConfigError> {
+        Self::parse_dir(dir, &|name| std::env::var(name).ok())
+    }
+
+    /// Like [`RoutesConfig::from_dir`]; `lookup_env` resolves `${VAR}`.
+    pub fn parse_dir(dir: &Path, lookup_env: &dyn Fn(&str) -> Option<String>) -> Result<RoutesConfig, ConfigError> {
+        let metadata = std::fs::metadata(dir).map_err(|source| ConfigError::Read { path: dir.to_owned(), source })?;
+        if !metadata.is_dir() {
+            return Err(invalid(dir, "not a directory: `--dir` takes the folder that holds the route.wasm tree"));
+        }
+        let prefix = root_segment(dir)?;
+
+        let mut routes = Vec::new();
+        let mut seen: Router<PathBuf> = Router::new();
+        for (folder, files) in route_folders(dir)? {
+            let wasm = folder.join(ROUTE_WASM);
+            let toml = folder.join(ROUTE_TOML);
+            if !files.wasm {
+                return Err(invalid(
+                    &toml,
+                    "route.toml without a route.wasm beside it: put the route's component here as route.wasm, or remove this file",
+                ));
+            }
+            let pattern = folder_pattern(dir, prefix.as_deref(), &folder, &wasm)?;
+            seen.insert(pattern.clone(), wasm.clone()).map_err(|conflict| {
+                let other = seen
+                    .iter()
+                    .find(|(p, _)| p.as_str() == conflict.with)
+                    .map_or_else(|| conflict.with.clone(), |(_, file)| file.display().to_string());
+                invalid(
+                    &wasm,
+                    format!(
+                        "route `{}` conflicts with route `{}` of {other}: {}; rename or remove one of the two folders",
+                        conflict.route, conflict.with, conflict.reason
+                    ),
+                )
+            })?;
+            let text = if files.toml {
+                let read = std::fs::read_to_string(&toml);
+                Some(read.map_err(|source| ConfigError::Read { path: toml.clone(), source })?)
+            } else {
+                None
+            };
+            routes.push(tree_route(pattern, wasm, text.as_deref().map(|t| (toml.as_path(), t)), lookup_env)?);
+        }
+        if routes.is_empty() {
+            let example = dir.join("hello").join(ROUTE_WASM);
+            let url = format!("{}/hello", prefix.map(|p| format!("/{p}")).unwrap_or_default());
+            return Err(invalid(
+                dir,
+                format!(
+                    "no routes: expected `{ROUTE_WASM}` files in this tree, e.g. {} to serve {url} \
+                     (folders starting with `_` or `.` are skipped)",
+                    example.display()
+                ),
+            ));
+        }
+        Ok(RoutesConfig { file: dir.to_owned(), base_dir: dir.to_owned(), routes })
+    }
+}
+
+/// What a folder holds.
+#[derive(Default)]
+struct RouteFiles {
+    wasm: bool,
+    toml: bool,
+}
+
+/// Every folder holding a `route.wasm` or `route.toml`, sorted by path,
+/// skipping private (`_`) and hidden (`.`) folders.
+fn route_folders(dir: &Path) -> Result<BTreeMap<PathBuf, RouteFiles>, ConfigError> {
+    let walk = walkdir::WalkDir::new(dir)
+        .follow_links(true)
+        .sort_by_file_name()
+        .into_iter()
+        .filter_entry(|e| e.depth() == 0 || !(e.file_type().is_dir() && is_skipped(e.file_name())));
+    let mut folders: BTreeMap<PathBuf, RouteFiles> = BTreeMap::new();
+    for entry in walk {
+        let entry = entry.map_err(|e| ConfigError::Read {
+            path: e.path().unwrap_or(dir).to_owned(),
+            source: std::io::Error::from(e),
+        })?;
+        if !entry.file_type().is_file() {
+            continue;
+        }
+        let name = entry.file_name();
+        let (is_wasm, is_toml) = (name == ROUTE_WASM, name == ROUTE_TOML);
+        if let (true, Some(folder)) = (is_wasm || is_toml, entry.path().parent()) {
+            let files = folders.entry(folder.to_owned()).or_default();
+            files.wasm |= is_wasm;
+            files.toml |= is_toml;
+        }
+    }
+    Ok(folders)
+}
+
+/// Next.js private folders (`_lib`) and hidden ones (`.git`) hold no routes.
+fn is_skipped(name: &OsStr) -> bool {
+    name.to_str().is_some_and(|n| n.starts_with('_') || n.starts_with('.'))
+}
+
+/// The URL segment the tree's own directory contributes: its name, or none
+/// for a `(group)`. `--dir .` has no name to use, so it is refused with the
+/// spelling that works.
+fn root_segment(dir: &Path) -> Result<Option<String>, ConfigError> {
+    let Some(Component::Normal(name)) = dir.components().next_back() else {
+        let hint = match std::fs::canonicalize(dir) {
+            Ok(named) => match named.file_name() {
+                Some(name) => {
+                    format!("name it, e.g. `--dir {}` (serves /{}/...)", named.display(), name.to_string_lossy())
+                }
+                None => "give the path of a named folder, e.g. `--dir api`".to_owned(),
+            },
+            Err(_) => "give the path of a named folder, e.g. `--dir api`".to_owned(),
+        };
+        return Err(invalid(
+            dir,
+            format!(
+                "`--dir {}` does not say the directory's name, which becomes the first URL segment \
+                 (as `app/api` serves /api/... in Next.js): {hint}",
+                dir.display()
+            ),
+        ));
+    };
+    if is_skipped(name) {
+        return Err(invalid(
+            dir,
+            "a folder whose name starts with `_` or `.` is skipped, so it cannot be the root of a route tree; rename it",
+        ));
+    }
+    folder_segment(dir, name)
+}
+
+/// The URL segment of one folder name: `None` for a `(group)`.
+fn folder_segment(folder: &Path, name: &OsStr) -> Result<Option<String>, ConfigError> {
+    let Some(name) = name.to_str() else {
+        return Err(invalid(folder, "folder name is not UTF-8, so it cannot be a URL segment; rename it"));
+    };
+    if let Some(group) = name.strip_prefix('(') {
+        let valid_group = group.strip_suffix(')').is_some_and(|g| !g.is_empty() && !g.contains(['(', ')']));
+        if !valid_group {
+            return Err(invalid(
+                folder,
+                format!("folder `{name}` is not a route group: write `(name)` to leave a folder out of the URL"),
+            ));
+        }
+        return Ok(None);
+    }
+    if name.starts_with('@') {
+        return Err(invalid(
+            folder,
+            format!(
+                "folder `{name}`: `@slot` folders (Next.js parallel routes) are for pages, not API routes; rename it"
+            ),
+        ));
+    }
+    RoutePattern::parse(&format!("/{name}")).map_err(|e| {
+        invalid(folder, format!("folder name `{name}` is not a valid URL segment ({e}); rename the folder"))
+    })?;
+    Ok(Some(name.to_owned()))
+}
+
+/// The URL pattern of the route in `folder`, a folder of the tree at `root`.
+fn folder_pattern(root: &Path, prefix: Option<&str>, folder: &Path, wasm: &Path) -> Result<RoutePattern, ConfigError> {
+    let relative = folder.strip_prefix(root).unwrap_or(folder);
+    let mut segments: Vec<String> = prefix.map(str::to_owned).into_iter().collect();
+    let mut walked = root.to_owned();
+    for component in relative.components() {
+        let name = component.as_os_str();
+        walked.push(name);
+        segments.extend(folder_segment(&walked, name)?);
+    }
+    let raw = format!("/{}", segments.join("/"));
+    RoutePattern::parse(&raw).map_err(|e| invalid(wasm, format!("{e}; rename or move the folders")))
+}
+
+fn invalid(path: &Path, message: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid { at: Location::whole_file(path), message: message.into() }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Isolation;
+
+    /// A tree in a temp dir: `files` are paths under `root` (the tree's own
+    /// folder, e.g. `api`) with their contents.
+    fn tree(root: &str, files: &[(&str, &str)]) -> (tempfile::TempDir, PathBuf) {
+        let temp = tempfile::tempdir().expect("temp dir");
+        let dir = temp.path().join(root);
+        std::fs::create_dir_all(&dir).expect("mkdir");
+        for (path, contents) in files {
+            let file = dir.join(path);
+            std::fs::create_dir_all(file.parent().expect("parent")).expect("mkdir");
+            std::fs::write(&file, contents).expect("write");
+        }
+        (temp, dir)
+    }
+
+    fn env(name: &str) -> Option<String> {
+        (name == "API_KEY").then(|| "s3cret".to_owned())
+    }
+
+    fn patterns(dir: &Path) -> Vec<String> {
+        let config = RoutesConfig::parse_dir(dir, &env).expect("valid tree");
+        config.routes.iter().map(|r| r.pattern.to_string()).collect()
+    }
+
+    fn error(dir: &Path) -> String {
+        RoutesConfig::parse_dir(dir, &env).expect_err("invalid tree").to_string()
+    }
+
+    #[test]
+    fn maps_folders_to_patterns_in_sorted_order() {
+        let (_temp, dir) = tree(
+            "api",
+            &[
+                ("route.wasm", ""),
+                ("posts/route.wasm", ""),
+                ("posts/[id]/route.wasm", ""),
+                ("posts/[id]/comments/route.wasm", ""),
+                ("docs/[...slug]/route.wasm", ""),
+                ("shop/[[...slug]]/route.wasm", ""),
+                ("(admin)/users/route.wasm", ""),
+                ("_lib/secret/route.wasm", ""),
+                (".cache/route.wasm", ""),
+                ("posts/README.md", "colocated files are ignored"),
+                ("posts/[id]/src/lib.rs", "so are folders without routes"),
+            ],
+        );
+        assert_eq!(
+            patterns(&dir),
+            [
+                "/api",
+                "/api/users",
+                "/api/docs/[...slug]",
+                "/api/posts",
+                "/api/posts/[id]",
+                "/api/posts/[id]/comments",
+                "/api/shop/[[...slug]]",
+            ]
+        );
+        let config = RoutesConfig::parse_dir(&dir, &env).expect("valid tree");
+        let route = &config.routes[4];
+        assert_eq!(route.component, dir.join("posts/[id]/route.wasm"));
+        assert_eq!(route.at.to_string(), dir.join("posts/[id]/route.wasm").display().to_string());
+        assert_eq!(config.base_dir, dir);
+    }
+
+    #[test]
+    fn the_directory_name_is_the_first_segment_however_it_is_written() {
+        let (temp, dir) = tree("api", &[("hello/route.wasm", "")]);
+        assert_eq!(patterns(&dir), ["/api/hello"]);
+        let with_slash = PathBuf::from(format!("{}/", dir.display()));
+        assert_eq!(patterns(&with_slash), ["/api/hello"]);
+        assert_eq!(patterns(&temp.path().join("./api/.")), ["/api/hello"]);
+
+        let (_temp, grouped) = tree("(site)", &[("hello/route.wasm", "")]);
+        assert_eq!(patterns(&grouped), ["/hello"], "a (group) root serves at /");
+    }
+
+    #[test]
+    fn a_dir_without_a_name_is_refused_with_a_hint() {
+        let (_temp, dir) = tree("api", &[("x/route.wasm", "")]);
+        let err = error(&dir.join("x/.."));
+        assert!(err.contains("does not say the directory's name"), "{err}");
+        let canonical = std::fs::canonicalize(&dir).expect("canonical");
+        assert!(err.contains(&format!("`--dir {}`", canonical.display())), "{err}");
+
+        let (_temp, private) = tree("_api", &[("x/route.wasm", "")]);
+        assert!(error(&private).contains("starts with `_` or `.` is skipped"));
+        assert!(error(&dir.join("missing")).contains("cannot read"));
+    }
+
+    #[test]
+    fn route_toml_carries_the_route_settings() {
+        let (_temp, dir) = tree(
+            "api",
+            &[
+                ("env/route.wasm", ""),
+                (
+                    "env/route.toml",
+                    "env = { KEY = \"${API_KEY}\" }\nlimits = { timeout = \"2s\" }\n\
+                     allowed_outbound_hosts = [\"https://api.example.com\"]\nisolation = \"reuse\"\n\
+                     max_requests_per_instance = 5\n",
+                ),
+                ("plain/route.wasm", ""),
+            ],
+        );
+        let config = RoutesConfig::parse_dir(&dir, &env).expect("valid tree");
+        let (configured, plain) = (&config.routes[0], &config.routes[1]);
+        assert_eq!(configured.env, [("KEY".to_owned(), "s3cret".to_owned())]);
+        assert_eq!(configured.limits.timeout, std::time::Duration::from_secs(2));
+        assert!(configured.outbound.allows("https", "api.example.com", 443));
+        assert_eq!(configured.isolation, Isolation::Reuse { max_requests: 5 });
+        assert!(configured.build.is_none());
+        assert!(plain.env.is_empty() && plain.outbound.is_deny_all());
+        assert_eq!(plain.isolation, Isolation::Fresh);
+        assert_eq!(plain.limits, crate::limits::Limits::default());
+    }
+
+    #[test]
+    fn bad_route_toml_is_refused_naming_its_file_line_and_column() {
+        let cases = [
+            ("limits = { memory = \"lots\" }\n", "route.toml:1:", "limits.memory"),
+            ("\n\nmethods = [\"GET\"]\n", "route.toml:3:1", "unknown field `methods`; a route.toml may hold `env`"),
+            ("path = \"/elsewhere\"\n", "route.toml:1:", "`path` is not allowed in route.toml"),
+            ("component = \"x.wasm\"\n", "route.toml:1:", "`component` is not allowed"),
+            ("build = \"make\"\n", "route.toml:1:", "`build` is not allowed"),
+            ("env = { K = \"${NOPE}\" }\n", "route.toml:1:", "`NOPE` is not set"),
+            ("isolation = [", "route.toml:1:", ""),
+        ];
+        for (text, at, message) in cases {
+            let (_temp, dir) = tree("api", &[("x/route.wasm", ""), ("x/route.toml", text)]);
+            let err = error(&dir);
+            let file = dir.join("x").join(at);
+            assert!(err.starts_with(&file.display().to_string()), "{text:?}: {err}");
+            assert!(err.contains(message), "{text:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn conflicts_name_both_route_files() {
+        let cases = [
+            (["posts/[id]/route.wasm", "posts/[slug]/route.wasm"], "param names"),
+            (["(a)/x/route.wasm", "(b)/x/route.wasm"], "the same path twice"),
+            (["shop/route.wasm", "shop/[[...slug]]/route.wasm"], "optional catch-all"),
+            (["docs/[...a]/route.wasm", "docs/[[...a]]/route.wasm"], "catch-all"),
+        ];
+        for ([first, second], reason) in cases {
+            let (_temp, dir) = tree("api", &[(first, ""), (second, "")]);
+            let err = error(&dir);
+            for file in [first, second] {
+                assert!(err.contains(&dir.join(file).display().to_string()), "names {file}: {err}");
+            }
+            assert!(err.contains(reason), "{err}");
+        }
+    }
+
+    #[test]
+    fn bad_folders_are_refused_naming_the_folder() {
+        let cases = [
+            ("posts/[id/route.wasm", "posts/[id", "not a valid URL segment"),
+            ("posts/[1d]/route.wasm", "posts/[1d]", "param name"),
+            ("a b/route.wasm", "a b", "not a valid URL segment"),
+            ("(.)x/route.wasm", "(.)x", "not a route group"),
+            ("()/route.wasm", "()", "not a route group"),
+            ("@slot/route.wasm", "@slot", "parallel routes"),
+            ("docs/[...slug]/edit/route.wasm", "docs/[...slug]/edit/route.wasm", "must be the last segment"),
+            ("[id]/x/[id]/route.wasm", "[id]/x/[id]/route.wasm", "twice"),
+        ];
+        for (file, named, reason) in cases {
+            let (_temp, dir) = tree("api", &[(file, "")]);
+            let err = error(&dir);
+            assert!(err.starts_with(&format!("{}: ", dir.join(named).display())), "{file}: {err}");
+            assert!(err.contains(reason), "{file}: {err}");
+        }
+    }
+
+    #[test]
+    fn a_tree_without_routes_or_with_a_lone_route_toml_is_refused() {
+        let (_temp, dir) = tree("api", &[("_private/route.wasm", ""), ("notes.txt", "")]);
+        let err = error(&dir);
+        assert!(err.contains("no routes: expected `route.wasm`"), "{err}");
+        assert!(err.contains("/api/hello"), "{err}");
+
+        let (_temp, dir) = tree("api", &[("a/route.wasm", ""), ("b/route.toml", "")]);
+        let err = error(&dir);
+        assert!(err.starts_with(&dir.join("b/route.toml").display().to_string()), "{err}");
+        assert!(err.contains("without a route.wasm"), "{err}");
+
+        let (_temp, dir) = tree("api", &[("file", "")]);
+        assert!(error(&dir.join("file")).contains("not a directory"));
+    }
+}
