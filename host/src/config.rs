@@ -65,6 +65,10 @@ pub struct RouteConfig {
     pub component: PathBuf,
     /// The shell command `wasmroutes build` runs, from the manifest's directory.
     pub build: Option<String>,
+    /// Globs (relative to the manifest's directory) of the sources `build`
+    /// reads: with `serve --watch`, a change to a matching file runs `build`.
+    /// Each one is known to compile.
+    pub watch: Vec<String>,
     /// Environment the guest sees, `${VAR}` already interpolated.
     pub env: Vec<(String, String)>,
     /// Resource limits.
@@ -119,7 +123,9 @@ struct RouteToml {
     path: Spanned<String>,
     component: Spanned<String>,
     #[serde(default)]
-    build: Option<String>,
+    build: Option<Spanned<String>>,
+    #[serde(default)]
+    watch: Vec<Spanned<String>>,
     #[serde(default)]
     env: BTreeMap<String, Spanned<String>>,
     #[serde(default)]
@@ -198,12 +204,14 @@ impl RoutesConfig {
                 .iter()
                 .map(|h| OutboundRule::parse(h.get_ref()).map_err(|m| invalid(h.span(), m)))
                 .collect::<Result<Vec<_>, _>>()?;
+            let watch = parse_watch(&route.watch, route.build.as_ref()).map_err(|(span, m)| invalid(span, m))?;
             let isolation = parse_isolation(route.isolation.as_ref(), route.max_requests_per_instance.as_ref())
                 .map_err(|(span, m)| invalid(span, m))?;
             routes.push(RouteConfig {
                 pattern,
                 component: base_dir.join(route.component.get_ref()),
-                build: route.build,
+                build: route.build.map(Spanned::into_inner),
+                watch,
                 env,
                 limits,
                 outbound: OutboundPolicy::new(outbound),
@@ -239,6 +247,32 @@ fn parse_limits(l: LimitsToml) -> Result<Limits, (Range<usize>, String)> {
         }
     }
     Ok(limits)
+}
+
+/// Checks a route's `watch` globs: each must compile, be relative (to the
+/// manifest's directory) and come with a `build` command to run.
+fn parse_watch(
+    globs: &[Spanned<String>],
+    build: Option<&Spanned<String>>,
+) -> Result<Vec<String>, (Range<usize>, String)> {
+    if let (Some(first), None) = (globs.first(), build) {
+        return Err((first.span(), "`watch` needs a `build` command to run when a watched file changes".into()));
+    }
+    globs
+        .iter()
+        .map(|glob| {
+            let text = glob.get_ref();
+            if text.trim().is_empty() {
+                return Err((glob.span(), "watch: empty glob; write e.g. \"hello/src/**/*.rs\"".into()));
+            }
+            if Path::new(text).is_absolute() {
+                return Err((glob.span(), format!("watch: `{text}` is absolute; write it relative to routes.toml")));
+            }
+            globset::Glob::new(text)
+                .map_err(|e| (glob.span(), format!("watch: `{text}` is not a valid glob: {}", e.kind())))?;
+            Ok(text.clone())
+        })
+        .collect()
 }
 
 fn parse_isolation(
@@ -314,6 +348,7 @@ mod tests {
 path = "/api/posts/[id]"
 component = "target/posts_id.wasm"
 build = "cargo build"
+watch = ["posts/src/**/*.rs", "posts/Cargo.toml"]
 env = { API_KEY = "${API_KEY}", MODE = "demo-${API_KEY}-x" }
 limits = { memory = "32MiB", timeout = "2s", max_body = "10KB", max_concurrency = 4 }
 allowed_outbound_hosts = ["https://api.example.com"]
@@ -331,6 +366,7 @@ component = "hello.wasm"
         assert_eq!(r.pattern.as_str(), "/api/posts/[id]");
         assert_eq!(r.component, Path::new("deploy/target/posts_id.wasm"));
         assert_eq!(r.build.as_deref(), Some("cargo build"));
+        assert_eq!(r.watch, ["posts/src/**/*.rs", "posts/Cargo.toml"]);
         assert_eq!(r.env, [("API_KEY".into(), "s3cret".into()), ("MODE".into(), "demo-s3cret-x".into())]);
         assert_eq!(r.limits.memory, 32 << 20);
         assert_eq!(r.limits.timeout, std::time::Duration::from_secs(2));
@@ -342,7 +378,7 @@ component = "hello.wasm"
         assert_eq!(r.at.line, 2);
         assert_eq!(cfg.routes[1].limits, Limits::default());
         assert!(cfg.routes[1].outbound.is_deny_all(), "no outbound HTTP unless declared");
-        assert_eq!(cfg.routes[1].at.line, 12);
+        assert_eq!(cfg.routes[1].at.line, 13);
     }
 
     #[test]
@@ -387,6 +423,21 @@ component = "hello.wasm"
                 "scheme://host",
             ),
             ("", "deploy/routes.toml:1:1", "no routes"),
+            (
+                "[[route]]\npath = \"/a\"\ncomponent = \"a.wasm\"\nwatch = [\"src/**\"]\n",
+                "deploy/routes.toml:4:",
+                "`watch` needs a `build` command",
+            ),
+            (
+                "[[route]]\npath = \"/a\"\ncomponent = \"a.wasm\"\nbuild = \"make\"\nwatch = [\"src/*.rs\", \"src/[a.rs\"]\n",
+                "deploy/routes.toml:5:22",
+                "not a valid glob",
+            ),
+            (
+                "[[route]]\npath = \"/a\"\ncomponent = \"a.wasm\"\nbuild = \"make\"\nwatch = [\"/src/*.rs\"]\n",
+                "deploy/routes.toml:5:",
+                "relative to routes.toml",
+            ),
         ];
         for (text, at, message) in cases {
             let err = error(text);
