@@ -69,7 +69,7 @@ impl CompileCache {
     }
 
     fn entry_path(&self, engine: &Engine, bytes: &[u8]) -> PathBuf {
-        let content = hex(&Sha256::digest(bytes));
+        let content = hex(&content_hash(bytes));
         let mut hasher = std::collections::hash_map::DefaultHasher::new();
         engine.precompile_compatibility_hash().hash(&mut hasher);
         self.dir.join(format!("{content}-{:016x}.cwasm", hasher.finish()))
@@ -119,6 +119,15 @@ impl CompileCache {
         }
         Ok(())
     }
+}
+
+/// SHA-256 of a component's bytes.
+pub type ContentHash = [u8; 32];
+
+/// A component's identity by content: the first half of its cache key, and
+/// how a reload tells a changed component from one it can keep.
+pub fn content_hash(bytes: &[u8]) -> ContentHash {
+    Sha256::digest(bytes).into()
 }
 
 fn sum_path(artifact: &Path) -> PathBuf {
