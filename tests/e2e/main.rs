@@ -4,6 +4,7 @@
 
 mod compile_cache;
 mod guest_failures;
+mod hot_reload;
 mod http_protocol;
 mod methods;
 mod outbound;
