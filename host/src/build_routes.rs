@@ -1,6 +1,7 @@
 //! `wasmroutes build`: runs each route's `build` command, like Spin's
 //! `[component.build]`, so source to deployable is one command.
 
+use std::path::Path;
 use std::process::Command;
 
 use crate::config::RoutesConfig;
@@ -35,16 +36,22 @@ pub fn build_all(config: &RoutesConfig) -> Result<usize, BuildError> {
             command: command.to_owned(),
             outcome,
         };
-        let status = shell(command)
-            .current_dir(if config.base_dir.as_os_str().is_empty() { ".".as_ref() } else { config.base_dir.as_path() })
-            .status()
-            .map_err(|e| failed(format!("could not start: {e}")))?;
+        let status =
+            build_command(command, &config.base_dir).status().map_err(|e| failed(format!("could not start: {e}")))?;
         if !status.success() {
             return Err(failed(format!("failed with {status}")));
         }
         done.push(command);
     }
     Ok(done.len())
+}
+
+/// A route's `build` command, ready to run from `base_dir` (the manifest's
+/// directory) the way `wasmroutes build` runs it.
+pub fn build_command(command: &str, base_dir: &Path) -> Command {
+    let mut cmd = shell(command);
+    cmd.current_dir(if base_dir.as_os_str().is_empty() { Path::new(".") } else { base_dir });
+    cmd
 }
 
 #[cfg(unix)]

@@ -78,6 +78,10 @@ pub struct RouteConfig {
     pub component: PathBuf,
     /// The shell command `wasmroutes build` runs, from the manifest's directory.
     pub build: Option<String>,
+    /// Globs (relative to the manifest's directory) of the sources `build`
+    /// reads: with `serve --watch`, a change to a matching file runs `build`.
+    /// Each one is known to compile.
+    pub watch: Vec<String>,
     /// Environment the guest sees, `${VAR}` already interpolated.
     pub env: Vec<(String, String)>,
     /// Resource limits.
@@ -140,6 +144,8 @@ struct RouteKeys {
     component: Option<Spanned<String>>,
     #[serde(default)]
     build: Option<Spanned<String>>,
+    #[serde(default)]
+    watch: Vec<Spanned<String>>,
     #[serde(default)]
     env: BTreeMap<String, Spanned<String>>,
     #[serde(default)]
@@ -262,7 +268,7 @@ fn route_from_keys(
     lookup_env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<RouteConfig, ConfigError> {
     let invalid = |span: Range<usize>, message: String| toml_text.invalid(span, message);
-    let (pattern, component, build, at) = match source {
+    let (pattern, component, build, watch, at) = match source {
         RouteSource::Manifest { base_dir, at, span } => {
             let path = keys.path.ok_or_else(|| {
                 invalid(span.clone(), "missing field `path`: give the URL pattern, e.g. \"/api/posts/[id]\"".into())
@@ -274,19 +280,25 @@ fn route_from_keys(
             if component.get_ref().trim().is_empty() {
                 return Err(invalid(component.span(), "`component` is empty: give the path of a .wasm file".into()));
             }
-            (pattern, base_dir.join(component.get_ref()), keys.build.map(Spanned::into_inner), at)
+            let watch = parse_watch(&keys.watch, keys.build.as_ref()).map_err(|(span, m)| invalid(span, m))?;
+            (pattern, base_dir.join(component.get_ref()), keys.build.map(Spanned::into_inner), watch, at)
         }
         RouteSource::Tree { pattern, component, at } => {
-            let forbidden = [("path", &keys.path), ("component", &keys.component), ("build", &keys.build)];
-            if let Some((key, value)) = forbidden.iter().find_map(|(k, v)| v.as_ref().map(|v| (k, v))) {
+            let forbidden = [
+                ("path", keys.path.as_ref()),
+                ("component", keys.component.as_ref()),
+                ("build", keys.build.as_ref()),
+                ("watch", keys.watch.first()),
+            ];
+            if let Some((key, value)) = forbidden.iter().find_map(|(k, v)| v.map(|v| (k, v))) {
                 let why = match *key {
                     "path" => "the folders give the URL path",
                     "component" => "the component is the `route.wasm` beside this file",
-                    _ => "build route trees with your own tooling",
+                    _ => "build route trees with your own tooling (`serve --watch` reloads a changed route.wasm)",
                 };
                 return Err(invalid(value.span(), format!("`{key}` is not allowed in route.toml: {why}; remove it")));
             }
-            (pattern, component, None, at)
+            (pattern, component, None, Vec::new(), at)
         }
     };
 
@@ -309,7 +321,17 @@ fn route_from_keys(
         .collect::<Result<Vec<_>, _>>()?;
     let isolation = parse_isolation(keys.isolation.as_ref(), keys.max_requests_per_instance.as_ref())
         .map_err(|(span, m)| invalid(span, m))?;
-    Ok(RouteConfig { pattern, component, build, env, limits, outbound: OutboundPolicy::new(outbound), isolation, at })
+    Ok(RouteConfig {
+        pattern,
+        component,
+        build,
+        watch,
+        env,
+        limits,
+        outbound: OutboundPolicy::new(outbound),
+        isolation,
+        at,
+    })
 }
 
 /// A TOML file's text, to turn byte spans into `file:line:column`.
@@ -363,6 +385,32 @@ fn parse_limits(l: LimitsToml) -> Result<Limits, (Range<usize>, String)> {
         }
     }
     Ok(limits)
+}
+
+/// Checks a route's `watch` globs: each must compile, be relative (to the
+/// manifest's directory) and come with a `build` command to run.
+fn parse_watch(
+    globs: &[Spanned<String>],
+    build: Option<&Spanned<String>>,
+) -> Result<Vec<String>, (Range<usize>, String)> {
+    if let (Some(first), None) = (globs.first(), build) {
+        return Err((first.span(), "`watch` needs a `build` command to run when a watched file changes".into()));
+    }
+    globs
+        .iter()
+        .map(|glob| {
+            let text = glob.get_ref();
+            if text.trim().is_empty() {
+                return Err((glob.span(), "watch: empty glob; write e.g. \"hello/src/**/*.rs\"".into()));
+            }
+            if Path::new(text).is_absolute() {
+                return Err((glob.span(), format!("watch: `{text}` is absolute; write it relative to routes.toml")));
+            }
+            globset::Glob::new(text)
+                .map_err(|e| (glob.span(), format!("watch: `{text}` is not a valid glob: {}", e.kind())))?;
+            Ok(text.clone())
+        })
+        .collect()
 }
 
 fn parse_isolation(
@@ -438,6 +486,7 @@ mod tests {
 path = "/api/posts/[id]"
 component = "target/posts_id.wasm"
 build = "cargo build"
+watch = ["posts/src/**/*.rs", "posts/Cargo.toml"]
 env = { API_KEY = "${API_KEY}", MODE = "demo-${API_KEY}-x" }
 limits = { memory = "32MiB", timeout = "2s", max_body = "10KB", max_concurrency = 4 }
 allowed_outbound_hosts = ["https://api.example.com"]
@@ -455,6 +504,7 @@ component = "hello.wasm"
         assert_eq!(r.pattern.as_str(), "/api/posts/[id]");
         assert_eq!(r.component, Path::new("deploy/target/posts_id.wasm"));
         assert_eq!(r.build.as_deref(), Some("cargo build"));
+        assert_eq!(r.watch, ["posts/src/**/*.rs", "posts/Cargo.toml"]);
         assert_eq!(r.env, [("API_KEY".into(), "s3cret".into()), ("MODE".into(), "demo-s3cret-x".into())]);
         assert_eq!(r.limits.memory, 32 << 20);
         assert_eq!(r.limits.timeout, std::time::Duration::from_secs(2));
@@ -466,7 +516,7 @@ component = "hello.wasm"
         assert_eq!(r.at.line, 2);
         assert_eq!(cfg.routes[1].limits, Limits::default());
         assert!(cfg.routes[1].outbound.is_deny_all(), "no outbound HTTP unless declared");
-        assert_eq!(cfg.routes[1].at.line, 12);
+        assert_eq!(cfg.routes[1].at.line, 13);
     }
 
     #[test]
@@ -512,6 +562,21 @@ component = "hello.wasm"
                 "scheme://host",
             ),
             ("", "deploy/routes.toml:1:1", "no routes"),
+            (
+                "[[route]]\npath = \"/a\"\ncomponent = \"a.wasm\"\nwatch = [\"src/**\"]\n",
+                "deploy/routes.toml:4:",
+                "`watch` needs a `build` command",
+            ),
+            (
+                "[[route]]\npath = \"/a\"\ncomponent = \"a.wasm\"\nbuild = \"make\"\nwatch = [\"src/*.rs\", \"src/[a.rs\"]\n",
+                "deploy/routes.toml:5:22",
+                "not a valid glob",
+            ),
+            (
+                "[[route]]\npath = \"/a\"\ncomponent = \"a.wasm\"\nbuild = \"make\"\nwatch = [\"/src/*.rs\"]\n",
+                "deploy/routes.toml:5:",
+                "relative to routes.toml",
+            ),
         ];
         for (text, at, message) in cases {
             let err = error(text);

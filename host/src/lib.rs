@@ -11,19 +11,27 @@
 //! `route.wasm` folders; [`manifest_source`] picks which), [`route_table`]
 //! checks it for conflicts and loads every component before the first request.
 //!
+//! `serve --watch`: [`hot_reload`] runs [`watch`] (what to watch, debounced
+//! events), [`rebuild`] (a route's `build` when its sources change) and
+//! [`reload`] (load what changed, swap the route table atomically).
+//!
 //! The `wasmroutes` binary (`main.rs`, one module per subcommand under
 //! `cli/`) is a thin layer over this library.
 
 pub mod build_routes;
 pub mod config;
+pub mod hot_reload;
 pub mod limits;
 pub mod manifest_source;
 pub mod method;
 pub mod outbound;
 pub mod pattern;
+pub mod rebuild;
+pub mod reload;
 pub mod request_path;
 pub mod route_dir;
 pub mod route_table;
 pub mod router;
 pub mod runtime;
 pub mod server;
+pub mod watch;

@@ -59,6 +59,17 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
     number.checked_mul(scale).ok_or_else(|| format!("size `{text}` is too large"))
 }
 
+/// Writes a byte size the way [`parse_size`] reads it, in the largest binary
+/// unit that divides it exactly (`64MiB`, `1536KiB`, `1000B`).
+pub fn format_size(bytes: u64) -> String {
+    for (unit, scale) in [("GiB", 1u64 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)] {
+        if bytes >= scale && bytes.is_multiple_of(scale) {
+            return format!("{}{unit}", bytes / scale);
+        }
+    }
+    format!("{bytes}B")
+}
+
 /// Parses a duration: a whole number with unit `ms`, `s` or `m`.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
@@ -89,6 +100,16 @@ mod tests {
         assert!(parse_size("1.5MiB").is_err());
         assert!(parse_size("3 parsecs").unwrap_err().contains("unknown size unit"));
         assert!(parse_size("99999999999999GiB").unwrap_err().contains("too large"));
+    }
+
+    #[test]
+    fn sizes_round_trip_through_their_text() {
+        for (bytes, text) in
+            [(64 << 20, "64MiB"), (2 << 30, "2GiB"), (1536 << 10, "1536KiB"), (1000, "1000B"), (0, "0B")]
+        {
+            assert_eq!(format_size(bytes), text);
+            assert_eq!(parse_size(text), Ok(bytes));
+        }
     }
 
     #[test]

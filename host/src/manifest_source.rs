@@ -7,6 +7,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use crate::config::{ConfigError, RoutesConfig};
+use crate::watch::WatchRoot;
 
 /// The routes' declaration.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -15,15 +16,6 @@ pub enum ManifestSource {
     File(PathBuf),
     /// A route tree (`--dir`), see [`crate::route_dir`].
     Dir(PathBuf),
-}
-
-/// A path to watch for changes to a deployment.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct WatchRoot {
-    /// The file or directory.
-    pub path: PathBuf,
-    /// Whether everything below `path` counts too.
-    pub recursive: bool,
 }
 
 impl ManifestSource {
@@ -52,8 +44,8 @@ impl ManifestSource {
     /// are listed in its [`RoutesConfig`], not here.
     pub fn watch_root(&self) -> WatchRoot {
         match self {
-            ManifestSource::File(path) => WatchRoot { path: path.clone(), recursive: false },
-            ManifestSource::Dir(dir) => WatchRoot { path: dir.clone(), recursive: true },
+            ManifestSource::File(path) => WatchRoot::File(path.clone()),
+            ManifestSource::Dir(dir) => WatchRoot::Tree(dir.clone()),
         }
     }
 }
@@ -72,9 +64,9 @@ mod tests {
     fn dir_wins_over_the_default_file_and_is_watched_recursively() {
         let file = ManifestSource::new("routes.toml".into(), None);
         assert_eq!(file, ManifestSource::File("routes.toml".into()));
-        assert_eq!(file.watch_root(), WatchRoot { path: "routes.toml".into(), recursive: false });
+        assert_eq!(file.watch_root(), WatchRoot::File("routes.toml".into()));
         let dir = ManifestSource::new("routes.toml".into(), Some("api".into()));
-        assert_eq!(dir.watch_root(), WatchRoot { path: "api".into(), recursive: true });
+        assert_eq!(dir.watch_root(), WatchRoot::Tree("api".into()));
         assert_eq!(dir.to_string(), "api");
     }
 

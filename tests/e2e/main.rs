@@ -5,6 +5,7 @@
 mod compile_cache;
 mod file_routing;
 mod guest_failures;
+mod hot_reload;
 mod http_protocol;
 mod methods;
 mod outbound;

@@ -146,10 +146,21 @@ impl TestHost {
     }
 
     fn try_start_with_args(routes_toml: &str, args: &[&str]) -> Result<TestHost, String> {
-        let a = artifacts();
         let dir = tempfile::tempdir().expect("temp dir");
         let manifest = dir.path().join("routes.toml");
         std::fs::write(&manifest, routes_toml).expect("write routes.toml");
+        Self::spawn(&manifest, args, dir)
+    }
+
+    /// Serves a manifest the test keeps (to edit it while the host runs),
+    /// with extra `wasmroutes serve` flags.
+    pub fn start_manifest(manifest: &Path, args: &[&str]) -> TestHost {
+        let dir = tempfile::tempdir().expect("temp dir");
+        Self::spawn(manifest, args, dir).unwrap_or_else(|log| panic!("host did not start; its output:\n{log}"))
+    }
+
+    fn spawn(manifest: &Path, args: &[&str], dir: tempfile::TempDir) -> Result<TestHost, String> {
+        let a = artifacts();
         let log = dir.path().join("server.log");
         let log_file = std::fs::File::create(&log).expect("log file");
         let mut command = Command::new(&a.binary);
@@ -159,7 +170,7 @@ impl TestHost {
         }
         let child = command
             .args(args)
-            .arg(&manifest)
+            .arg(manifest)
             .env("WASMROUTES_TEST_GREETING", "from the host")
             .env("WASMROUTES_TEST_SECRET", "must-not-leak")
             .env("RUST_LOG", "info")

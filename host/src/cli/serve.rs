@@ -6,6 +6,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
+use wasmroutes::hot_reload;
+use wasmroutes::limits::Limits;
 use wasmroutes::manifest_source::ManifestSource;
 use wasmroutes::runtime::CompileCache;
 use wasmroutes::server::{self, Host, ServeOptions};
@@ -35,6 +37,11 @@ pub struct ServeArgs {
     /// Always compile; neither read nor write the compile cache.
     #[arg(long, conflicts_with = "cache_dir")]
     no_cache: bool,
+    /// Reload when ROUTES_TOML or a component changes (only changed components
+    /// are compiled; a broken change keeps the running version), and run a
+    /// route's `build` when a file matching its `watch` globs changes.
+    #[arg(long)]
+    watch: bool,
 }
 
 fn duration(text: &str) -> Result<Duration, String> {
@@ -60,7 +67,12 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         (false, None) => CompileCache::default_dir().map(CompileCache::new),
     };
     let source = ManifestSource::new(args.routes_toml, args.dir);
-    let (runtime, table) = super::load::load(&source, cache).await?;
+    let config = source.read()?;
+    // The engine's memory slots are sized once; with --watch they are at
+    // least the default limit, so a reload that adds a route with default
+    // limits never needs a restart.
+    let min_memory = if args.watch { Limits::DEFAULT_MEMORY } else { 0 };
+    let (runtime, table) = super::load::load_config(&config, cache, min_memory).await?;
     let addr = args.addr;
     let listener = server::bind(addr).await.with_context(|| format!("cannot listen on {addr}"))?;
     let local = listener.local_addr()?;
@@ -74,7 +86,16 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         stats.compiled,
         stats.from_cache,
     );
-    let host = Arc::new(Host { runtime, table });
+    let host = Arc::new(Host::new(runtime, table));
+    let _hot_reload = if args.watch {
+        let handle = tokio::runtime::Handle::current();
+        let what = source.to_string();
+        let watching = hot_reload::start(Arc::clone(&host), source, &config, handle)?;
+        eprintln!("wasmroutes: watching {what} and its components for changes");
+        Some(watching)
+    } else {
+        None
+    };
     server::serve(listener, host, options, shutdown_signal()).await;
     eprintln!("wasmroutes: stopped");
     Ok(())

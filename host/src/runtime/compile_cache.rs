@@ -60,10 +60,16 @@ impl CompileCache {
             .map(|base| base.join("wasmroutes"))
     }
 
-    /// The compiled component for `bytes`: from the cache if a valid entry
-    /// exists, otherwise compiled and stored.
-    pub fn load(&self, engine: &Engine, bytes: &[u8]) -> wasmtime::Result<(Component, CacheOutcome)> {
-        let path = self.entry_path(engine, bytes);
+    /// The compiled component for `bytes` (whose [`content_hash`] the caller
+    /// already has): from the cache if a valid entry exists, otherwise
+    /// compiled and stored.
+    pub fn load(
+        &self,
+        engine: &Engine,
+        bytes: &[u8],
+        hash: &ContentHash,
+    ) -> wasmtime::Result<(Component, CacheOutcome)> {
+        let path = self.entry_path(engine, hash);
         if let Some(component) = self.read(engine, &path) {
             return Ok((component, CacheOutcome::Hit));
         }
@@ -74,8 +80,8 @@ impl CompileCache {
         Ok((component, CacheOutcome::Miss))
     }
 
-    fn entry_path(&self, engine: &Engine, bytes: &[u8]) -> PathBuf {
-        let content = blake3::hash(bytes).to_hex();
+    fn entry_path(&self, engine: &Engine, hash: &ContentHash) -> PathBuf {
+        let content = blake3::Hash::from_bytes(*hash).to_hex();
         let mut hasher = std::collections::hash_map::DefaultHasher::new();
         engine.precompile_compatibility_hash().hash(&mut hasher);
         self.dir.join(format!("{content}-{:016x}.cwasm", hasher.finish()))
@@ -125,6 +131,15 @@ impl CompileCache {
         }
         Ok(())
     }
+}
+
+/// BLAKE3 of a component's bytes.
+pub type ContentHash = [u8; 32];
+
+/// A component's identity by content: the first half of its cache key, and
+/// how a reload tells a changed component from one it can keep.
+pub fn content_hash(bytes: &[u8]) -> ContentHash {
+    *blake3::hash(bytes).as_bytes()
 }
 
 fn sum_path(artifact: &Path) -> PathBuf {

@@ -8,7 +8,7 @@ use wasmtime::Store;
 use wasmtime::component::types::ComponentItem;
 use wasmtime::component::{Component, ComponentExportIndex, InstancePre};
 
-use super::compile_cache::CacheOutcome;
+use super::compile_cache::{CacheOutcome, ContentHash, content_hash};
 use super::engine::Runtime;
 use super::guest_state::GuestState;
 use super::{GuestRequest, GuestResponse};
@@ -99,9 +99,21 @@ impl RouteComponent {
     /// `path`. Blocking and CPU-heavy: safe to run on several threads.
     pub fn compile(runtime: &Runtime, path: &Path) -> Result<(Component, CacheOutcome), ComponentError> {
         let bytes = std::fs::read(path).map_err(|source| ComponentError::Read { path: path.to_owned(), source })?;
+        Self::compile_bytes(runtime, path, &bytes, &content_hash(&bytes))
+    }
+
+    /// Compiles (or loads from the compile cache) `bytes`, read from `path`,
+    /// whose [`content_hash`] is `hash`. Blocking and CPU-heavy: safe to run
+    /// on several threads.
+    pub fn compile_bytes(
+        runtime: &Runtime,
+        path: &Path,
+        bytes: &[u8],
+        hash: &ContentHash,
+    ) -> Result<(Component, CacheOutcome), ComponentError> {
         let compiled = match &runtime.cache {
-            Some(cache) => cache.load(&runtime.engine, &bytes),
-            None => Component::new(&runtime.engine, &bytes).map(|c| (c, CacheOutcome::Disabled)),
+            Some(cache) => cache.load(&runtime.engine, bytes, hash),
+            None => Component::new(&runtime.engine, bytes).map(|c| (c, CacheOutcome::Disabled)),
         };
         compiled.map_err(|e| ComponentError::Compile { path: path.to_owned(), message: format!("{e:#}") })
     }

@@ -49,6 +49,7 @@ pub struct Runtime {
     pub(crate) engine: Engine,
     pub(crate) linker: Linker<GuestState>,
     pub(crate) cache: Option<CompileCache>,
+    max_memory: u64,
     _ticker: EpochTicker,
 }
 
@@ -89,12 +90,18 @@ impl Runtime {
         wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
 
         let ticker = EpochTicker::start(engine.clone());
-        Ok(Runtime { engine, linker, cache: config.cache.clone(), _ticker: ticker })
+        Ok(Runtime { engine, linker, cache: config.cache.clone(), max_memory: config.max_memory, _ticker: ticker })
     }
 
     /// The engine.
     pub fn engine(&self) -> &Engine {
         &self.engine
+    }
+
+    /// The largest linear memory the engine was sized for: a route may not
+    /// ask for more without a restart.
+    pub fn max_memory(&self) -> u64 {
+        self.max_memory
     }
 }
 

@@ -19,7 +19,7 @@ mod reuse;
 pub use bindings::wasmroutes::api::types::{
     Method as WitMethod, ParamValue as WitParamValue, Request as GuestRequest, Response as GuestResponse,
 };
-pub use compile_cache::{CacheOutcome, CompileCache};
+pub use compile_cache::{CacheOutcome, CompileCache, ContentHash, content_hash};
 pub use component::{ComponentError, RouteComponent};
 pub use engine::{EngineConfig, Runtime};
 pub use guest_output::LogBudget;

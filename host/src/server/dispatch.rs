@@ -72,7 +72,10 @@ async fn route(
         PathOutcome::Redirect(to) => return Ok(redirect(to, req.uri().query())),
     };
     let segments: Vec<&str> = routed.segments.iter().map(String::as_str).collect();
-    let found = host.table.lookup(&segments).ok_or(HostError::NotFound)?;
+    // One snapshot for the whole request: a reload that lands meanwhile
+    // affects only later requests.
+    let table = host.routes();
+    let found = table.lookup(&segments).ok_or(HostError::NotFound)?;
     let route = found.value;
     *route_name = Some(Arc::clone(&route.name));
 

@@ -12,6 +12,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use arc_swap::ArcSwap;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
@@ -50,8 +51,27 @@ impl Default for ServeOptions {
 pub struct Host {
     /// Engine, linker, epoch ticker.
     pub runtime: Runtime,
-    /// The loaded routes.
-    pub table: RouteTable,
+    /// The loaded routes. Swapped whole by a reload; each request takes one
+    /// snapshot ([`Host::routes`]) when it starts and keeps it to the end, so
+    /// requests in flight finish on the table they began with.
+    table: ArcSwap<RouteTable>,
+}
+
+impl Host {
+    /// A host serving `table`.
+    pub fn new(runtime: Runtime, table: RouteTable) -> Host {
+        Host { runtime, table: ArcSwap::from_pointee(table) }
+    }
+
+    /// The current route table, for one request (or one report).
+    pub fn routes(&self) -> Arc<RouteTable> {
+        self.table.load_full()
+    }
+
+    /// Makes `table` the one new requests get; returns the one it replaces.
+    pub fn replace_routes(&self, table: RouteTable) -> Arc<RouteTable> {
+        self.table.swap(Arc::new(table))
+    }
 }
 
 /// Serves `host` on `listener` until `shutdown` resolves, then stops

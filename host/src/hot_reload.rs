@@ -1,0 +1,75 @@
+//! `serve --watch`: the loop that ties the watcher to builds and reloads.
+//! It runs on its own thread, so reading and compiling components never
+//! happens on the threads that serve requests; the swap itself is one atomic
+//! pointer store.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::config::RoutesConfig;
+use crate::manifest_source::ManifestSource;
+use crate::rebuild::Rebuilder;
+use crate::reload::reload_logged;
+use crate::server::Host;
+use crate::watch::{FileWatcher, StopWatching, WatchError, WatchPlan};
+
+/// How long a path must be quiet before its change is acted on: long enough
+/// to fold an editor's or cargo's several writes into one event, short
+/// enough to feel instant.
+pub const DEBOUNCE: Duration = Duration::from_millis(200);
+
+/// The running watch loop; dropping it stops the loop (a build already
+/// running finishes on its own).
+pub struct HotReload {
+    stop: StopWatching,
+}
+
+impl Drop for HotReload {
+    fn drop(&mut self) {
+        self.stop.stop();
+    }
+}
+
+/// Starts watching what `source` and its current `config` name. `runtime` is
+/// the tokio runtime the server runs on (a reload links components on it).
+pub fn start(
+    host: Arc<Host>,
+    source: ManifestSource,
+    config: &RoutesConfig,
+    runtime: tokio::runtime::Handle,
+) -> Result<HotReload, WatchError> {
+    let mut watcher = FileWatcher::new(DEBOUNCE)?;
+    let plan = WatchPlan::new(&[source.watch_root()], config);
+    watcher.watch(&plan);
+    let stop = watcher.stopper();
+    std::thread::Builder::new()
+        .name("wasmroutes-watch".into())
+        .spawn(move || watch_loop(&host, &source, watcher, plan, &runtime))
+        .map_err(|e| WatchError::from(notify::Error::io(e)))?;
+    Ok(HotReload { stop })
+}
+
+fn watch_loop(
+    host: &Host,
+    source: &ManifestSource,
+    mut watcher: FileWatcher,
+    mut plan: WatchPlan,
+    runtime: &tokio::runtime::Handle,
+) {
+    let builds = Rebuilder::default();
+    while let Some(changed) = watcher.next_changes() {
+        let changes = plan.classify(&changed);
+        for job in changes.builds {
+            builds.trigger(job);
+        }
+        if !changes.reload {
+            continue;
+        }
+        // Whether or not the new version loads, watch what it names: a
+        // component that is missing now is noticed when it appears.
+        if let Some(config) = runtime.block_on(reload_logged(host, source)) {
+            plan = WatchPlan::new(&[source.watch_root()], &config);
+            watcher.watch(&plan);
+        }
+    }
+}
