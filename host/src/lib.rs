@@ -9,6 +9,7 @@
 //!
 //! Start-up: [`config`] reads `routes.toml`, [`route_table`] checks it for
 //! conflicts and loads every component before the first request.
+//! [`observability`] holds the Prometheus metrics each route records into.
 //!
 //! The `wasmroutes` binary (`main.rs`, one module per subcommand under
 //! `cli/`) is a thin layer over this library.
@@ -17,6 +18,7 @@ pub mod build_routes;
 pub mod config;
 pub mod limits;
 pub mod method;
+pub mod observability;
 pub mod outbound;
 pub mod pattern;
 pub mod request_path;

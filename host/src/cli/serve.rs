@@ -6,7 +6,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
+use wasmroutes::observability;
 use wasmroutes::runtime::CompileCache;
+use wasmroutes::server::admin::Admin;
 use wasmroutes::server::{self, Host, ServeOptions};
 
 /// Load every route of ROUTES_TOML and serve them over HTTP.
@@ -30,6 +32,12 @@ pub struct ServeArgs {
     /// Always compile; neither read nor write the compile cache.
     #[arg(long, conflicts_with = "cache_dir")]
     no_cache: bool,
+    /// Serve Prometheus `/metrics`, `/healthz` and `/readyz` on this address (off unless given).
+    #[arg(long, value_name = "ADDR")]
+    admin_addr: Option<SocketAddr>,
+    /// Add a `Server-Timing` header (instantiate, handler, total; in ms) to routed responses.
+    #[arg(long)]
+    server_timing: bool,
 }
 
 fn duration(text: &str) -> Result<Duration, String> {
@@ -47,7 +55,13 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let options = ServeOptions {
         header_read_timeout: args.header_read_timeout,
         shutdown_grace: args.shutdown_grace,
+        server_timing: args.server_timing,
         ..ServeOptions::default()
+    };
+    // Up before the routes load, so `/readyz` can say "not yet".
+    let admin = match args.admin_addr {
+        Some(addr) => Some(start_admin(addr).await?),
+        None => None,
     };
     let cache = match (args.no_cache, args.cache_dir) {
         (true, _) => None,
@@ -69,10 +83,31 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         stats.compiled,
         stats.from_cache,
     );
+    if let Some(admin) = &admin {
+        admin.set_ready(true);
+    }
     let host = Arc::new(Host { runtime, table });
-    server::serve(listener, host, options, shutdown_signal()).await;
+    let shutdown = async {
+        shutdown_signal().await;
+        if let Some(admin) = &admin {
+            admin.set_ready(false);
+        }
+    };
+    server::serve(listener, host, options, shutdown).await;
     eprintln!("wasmroutes: stopped");
     Ok(())
+}
+
+/// Installs the metrics recorder and serves the admin endpoints on `addr`.
+async fn start_admin(addr: SocketAddr) -> anyhow::Result<Arc<Admin>> {
+    let metrics = observability::install()?;
+    observability::spawn_upkeep(metrics.clone());
+    let listener = server::bind(addr).await.with_context(|| format!("cannot listen on {addr} (--admin-addr)"))?;
+    let local = listener.local_addr()?;
+    let admin = Arc::new(Admin::new(metrics));
+    tokio::spawn(server::admin::serve(listener, Arc::clone(&admin)));
+    eprintln!("wasmroutes: admin endpoints /metrics, /healthz, /readyz on http://{local}");
+    Ok(admin)
 }
 
 /// Resolves on SIGINT or SIGTERM.
