@@ -6,6 +6,7 @@ mod compile_cache;
 mod guest_failures;
 mod http_protocol;
 mod methods;
+mod observability;
 mod outbound;
 mod reuse;
 mod routing;
