@@ -212,3 +212,61 @@ fn an_insane_client_request_id_is_replaced_everywhere() {
         assert_eq!(guest_seen_ids(&resp), [id], "the guest sees the replacement, not the client's value");
     }
 }
+
+/// Kills the child on drop, so a failing assert leaves no server behind.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn readyz_answers_during_load_and_is_200_only_once_every_route_is_loaded() {
+    // Started by hand (the harness waits for the load to finish), with no
+    // compile cache so loading takes a while.
+    let a = e2e_support::artifacts();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let manifest = dir.path().join("routes.toml");
+    std::fs::write(&manifest, test_routes_toml()).expect("write routes.toml");
+    let log = dir.path().join("server.log");
+    let log_file = std::fs::File::create(&log).expect("log file");
+    let child = std::process::Command::new(&a.binary)
+        .args(["serve", "--addr", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0", "--no-cache"])
+        .arg(&manifest)
+        .env("WASMROUTES_TEST_GREETING", "x")
+        .stdout(log_file.try_clone().expect("log file"))
+        .stderr(log_file)
+        .spawn()
+        .expect("spawn wasmroutes");
+    let _child = KillOnDrop(child);
+    let log_text = || std::fs::read_to_string(&log).unwrap_or_default();
+
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let admin: SocketAddr = loop {
+        if let Some(addr) = log_text().lines().find_map(|l| l.split("/readyz on http://").nth(1)) {
+            break addr.trim().parse().expect("admin address");
+        }
+        assert!(Instant::now() < deadline, "no admin address announced:\n{}", log_text());
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    let mut seen = Vec::new();
+    loop {
+        let health = admin_get(admin, "/healthz").status;
+        let ready = admin_get(admin, "/readyz").status;
+        // Read after the answer: a 200 must mean the load had finished.
+        let loaded = log_text().contains("listening on http://");
+        assert_eq!(health, 200, "alive while loading too");
+        assert!(ready == 503 || (ready == 200 && loaded), "/readyz {ready} before the routes were loaded");
+        seen.push(ready);
+        if ready == 200 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "never ready:\n{}", log_text());
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let not_ready = seen.iter().filter(|&&s| s == 503).count();
+    eprintln!("/readyz: {not_ready} × 503 while loading, then 200");
+}

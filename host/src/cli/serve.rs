@@ -60,7 +60,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     };
     // Up before the routes load, so `/readyz` can say "not yet".
     let admin = match args.admin_addr {
-        Some(addr) => Some(start_admin(addr).await?),
+        Some(addr) => Some(start_admin(addr)?),
         None => None,
     };
     let cache = match (args.no_cache, args.cache_dir) {
@@ -99,13 +99,13 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
 }
 
 /// Installs the metrics recorder and serves the admin endpoints on `addr`.
-async fn start_admin(addr: SocketAddr) -> anyhow::Result<Arc<Admin>> {
+fn start_admin(addr: SocketAddr) -> anyhow::Result<Arc<Admin>> {
     let metrics = observability::install()?;
-    observability::spawn_upkeep(metrics.clone());
-    let listener = server::bind(addr).await.with_context(|| format!("cannot listen on {addr} (--admin-addr)"))?;
+    let listener =
+        std::net::TcpListener::bind(addr).with_context(|| format!("cannot listen on {addr} (--admin-addr)"))?;
     let local = listener.local_addr()?;
     let admin = Arc::new(Admin::new(metrics));
-    tokio::spawn(server::admin::serve(listener, Arc::clone(&admin)));
+    server::admin::spawn(listener, Arc::clone(&admin)).context("starting the admin endpoints")?;
     eprintln!("wasmroutes: admin endpoints /metrics, /healthz, /readyz on http://{local}");
     Ok(admin)
 }

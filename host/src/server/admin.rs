@@ -7,7 +7,9 @@
 //!   down), `200` in between — what a load balancer should route by.
 //!
 //! Anything else is a JSON `404`. Plain HTTP/1.1 on the hyper the host
-//! already uses.
+//! already uses, on a thread and tokio runtime of its own: loading the routes
+//! keeps the main runtime's workers busy compiling, and a liveness probe must
+//! still get its answer then (with one CPU the main runtime has one worker).
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -76,8 +78,24 @@ fn json_error(message: &str) -> String {
     serde_json::json!({ "error": message }).to_string()
 }
 
-/// Serves the admin endpoints on `listener` for as long as the runtime runs.
-pub async fn serve(listener: TcpListener, admin: Arc<Admin>) {
+/// Serves the admin endpoints on `listener` from a thread of their own, and
+/// runs the metrics exporter's upkeep there, until the process exits.
+pub fn spawn(listener: std::net::TcpListener, admin: Arc<Admin>) -> std::io::Result<()> {
+    listener.set_nonblocking(true)?;
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    std::thread::Builder::new().name("wasmroutes-admin".into()).spawn(move || {
+        runtime.block_on(async move {
+            crate::observability::spawn_upkeep(admin.metrics.clone());
+            match TcpListener::from_std(listener) {
+                Ok(listener) => serve(listener, admin).await,
+                Err(e) => tracing::error!("admin endpoints unavailable: {e}"),
+            }
+        });
+    })?;
+    Ok(())
+}
+
+async fn serve(listener: TcpListener, admin: Arc<Admin>) {
     loop {
         let stream = match listener.accept().await {
             Ok((stream, _)) => stream,
