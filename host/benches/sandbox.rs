@@ -12,7 +12,7 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use wasmroutes::limits::Limits;
 use wasmroutes::method::Method;
 use wasmroutes::runtime::{
-    EngineConfig, GuestRequest, Invocation, LogBudget, ReusePool, RouteComponent, Runtime, WitMethod,
+    CallTiming, EngineConfig, GuestRequest, Invocation, LogBudget, ReusePool, RouteComponent, Runtime, WitMethod,
 };
 
 fn hello_wasm() -> Option<PathBuf> {
@@ -52,11 +52,24 @@ fn sandbox(c: &mut Criterion) {
     };
 
     c.bench_function("fresh_instance_request", |b| {
-        b.iter(|| rt.block_on(component.call(&runtime, Method::Get, &request, invocation())).expect("call"))
+        b.iter(|| {
+            rt.block_on(component.call(&runtime, Method::Get, &request, invocation(), &mut CallTiming::default()))
+                .expect("call")
+        })
     });
     let pool = ReusePool::new(u32::MAX);
     c.bench_function("reused_instance_request", |b| {
-        b.iter(|| rt.block_on(pool.call(&component, &runtime, Method::Get, &request, invocation())).expect("call"))
+        b.iter(|| {
+            rt.block_on(pool.call(
+                &component,
+                &runtime,
+                Method::Get,
+                &request,
+                invocation(),
+                &mut CallTiming::default(),
+            ))
+            .expect("call")
+        })
     });
 }
 

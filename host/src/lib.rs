@@ -14,6 +14,7 @@
 //! `serve --watch`: [`hot_reload`] runs [`watch`] (what to watch, debounced
 //! events), [`rebuild`] (a route's `build` when its sources change) and
 //! [`reload`] (load what changed, swap the route table atomically).
+//! [`observability`] holds the Prometheus metrics each route records into.
 //!
 //! The `wasmroutes` binary (`main.rs`, one module per subcommand under
 //! `cli/`) is a thin layer over this library.
@@ -24,6 +25,7 @@ pub mod hot_reload;
 pub mod limits;
 pub mod manifest_source;
 pub mod method;
+pub mod observability;
 pub mod outbound;
 pub mod pattern;
 pub mod rebuild;

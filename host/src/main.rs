@@ -4,12 +4,14 @@
 mod cli;
 
 use clap::{Parser, Subcommand};
-use tracing_subscriber::EnvFilter;
 
 /// Serve HTTP API routes as sandboxed WebAssembly components.
 #[derive(Parser)]
 #[command(version, about)]
 struct Cli {
+    /// How log lines are written to stderr: `pretty` (readable) or `json` (one object per line).
+    #[arg(long, global = true, value_enum, default_value_t)]
+    log_format: cli::logging::LogFormat,
     #[command(subcommand)]
     command: Command,
 }
@@ -22,12 +24,9 @@ enum Command {
 }
 
 fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
-    match Cli::parse().command {
+    let cli = Cli::parse();
+    cli::logging::init(cli.log_format);
+    match cli.command {
         Command::Build(args) => cli::build::run(args),
         Command::Check(args) => cli::check::run(args),
         Command::Serve(args) => cli::serve::run(args),

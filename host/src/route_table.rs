@@ -12,6 +12,7 @@ use tokio::sync::Semaphore;
 
 use crate::config::{ConfigError, Isolation, Location, RouteConfig, RoutesConfig};
 use crate::limits::Limits;
+use crate::observability::{self, RouteMetrics};
 use crate::outbound::OutboundPolicy;
 use crate::pattern::RoutePattern;
 use crate::router::{Match, RouteConflict, Router};
@@ -37,6 +38,8 @@ pub struct Route {
     pub reuse: Option<ReusePool>,
     /// Permits for requests in flight (`limits.max_concurrency`).
     pub in_flight: Arc<Semaphore>,
+    /// The route's metric handles.
+    pub metrics: RouteMetrics,
 }
 
 /// Why a deployment could not be loaded.
@@ -216,8 +219,15 @@ impl RouteTable {
                 |source| LoadError::Component { at: route.at.clone(), route: route.pattern.to_string(), source };
             let (component, outcome) = result.map_err(component_error)?;
             match outcome {
-                CacheOutcome::Hit => stats.from_cache += 1,
-                CacheOutcome::Miss | CacheOutcome::Disabled => stats.compiled += 1,
+                CacheOutcome::Hit => {
+                    stats.from_cache += 1;
+                    observability::compile_cache_hit();
+                }
+                CacheOutcome::Miss => {
+                    stats.compiled += 1;
+                    observability::compile_cache_miss();
+                }
+                CacheOutcome::Disabled => stats.compiled += 1,
             }
             let loaded = RouteComponent::link(runtime, &route.component, component).await.map_err(component_error)?;
             components.insert(route.component.clone(), LoadedComponent { hash: job.hash, component: Arc::new(loaded) });
@@ -252,6 +262,7 @@ impl RouteTable {
                     || Arc::new(Semaphore::new(route.limits.max_concurrency as usize)),
                     |r| Arc::clone(&r.in_flight),
                 ),
+                metrics: RouteMetrics::new(route.pattern.as_str()),
             };
             router
                 .insert(route.pattern.clone(), entry)

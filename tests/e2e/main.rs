@@ -8,6 +8,7 @@ mod guest_failures;
 mod hot_reload;
 mod http_protocol;
 mod methods;
+mod observability;
 mod outbound;
 mod reuse;
 mod routing;

@@ -4,4 +4,5 @@
 pub mod build;
 pub mod check;
 pub mod load;
+pub mod logging;
 pub mod serve;

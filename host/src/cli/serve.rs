@@ -9,7 +9,9 @@ use anyhow::Context;
 use wasmroutes::hot_reload;
 use wasmroutes::limits::Limits;
 use wasmroutes::manifest_source::ManifestSource;
+use wasmroutes::observability;
 use wasmroutes::runtime::CompileCache;
+use wasmroutes::server::admin::Admin;
 use wasmroutes::server::{self, Host, ServeOptions};
 
 /// Load every route of ROUTES_TOML (or a --dir route tree) and serve them over HTTP.
@@ -42,6 +44,12 @@ pub struct ServeArgs {
     /// route's `build` when a file matching its `watch` globs changes.
     #[arg(long)]
     watch: bool,
+    /// Serve Prometheus `/metrics`, `/healthz` and `/readyz` on this address (off unless given).
+    #[arg(long, value_name = "ADDR")]
+    admin_addr: Option<SocketAddr>,
+    /// Add a `Server-Timing` header (instantiate, handler, total; in ms) to routed responses.
+    #[arg(long)]
+    server_timing: bool,
 }
 
 fn duration(text: &str) -> Result<Duration, String> {
@@ -59,7 +67,13 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let options = ServeOptions {
         header_read_timeout: args.header_read_timeout,
         shutdown_grace: args.shutdown_grace,
+        server_timing: args.server_timing,
         ..ServeOptions::default()
+    };
+    // Up before the routes load, so `/readyz` can say "not yet".
+    let admin = match args.admin_addr {
+        Some(addr) => Some(start_admin(addr)?),
+        None => None,
     };
     let cache = match (args.no_cache, args.cache_dir) {
         (true, _) => None,
@@ -86,6 +100,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         stats.compiled,
         stats.from_cache,
     );
+    if let Some(admin) = &admin {
+        admin.set_ready(true);
+    }
     let host = Arc::new(Host::new(runtime, table));
     let _hot_reload = if args.watch {
         let handle = tokio::runtime::Handle::current();
@@ -96,9 +113,27 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     } else {
         None
     };
-    server::serve(listener, host, options, shutdown_signal()).await;
+    let shutdown = async {
+        shutdown_signal().await;
+        if let Some(admin) = &admin {
+            admin.set_ready(false);
+        }
+    };
+    server::serve(listener, host, options, shutdown).await;
     eprintln!("wasmroutes: stopped");
     Ok(())
+}
+
+/// Installs the metrics recorder and serves the admin endpoints on `addr`.
+fn start_admin(addr: SocketAddr) -> anyhow::Result<Arc<Admin>> {
+    let metrics = observability::install()?;
+    let listener =
+        std::net::TcpListener::bind(addr).with_context(|| format!("cannot listen on {addr} (--admin-addr)"))?;
+    let local = listener.local_addr()?;
+    let admin = Arc::new(Admin::new(metrics));
+    server::admin::spawn(listener, Arc::clone(&admin)).context("starting the admin endpoints")?;
+    eprintln!("wasmroutes: admin endpoints /metrics, /healthz, /readyz on http://{local}");
+    Ok(admin)
 }
 
 /// Resolves on SIGINT or SIGTERM.

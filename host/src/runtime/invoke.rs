@@ -2,7 +2,7 @@
 //! enforced, every failure classified so the server can answer it cleanly.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use wasmtime::component::Instance;
 use wasmtime::{Store, UpdateDeadline};
@@ -31,6 +31,24 @@ pub struct Invocation<'a> {
     pub outbound: &'a Arc<OutboundPolicy>,
     /// The route's allowance of log lines.
     pub log_budget: &'a Arc<LogBudget>,
+}
+
+/// Where one guest call spent its time, for the access log and
+/// `Server-Timing`. Filled as far as the call got, so a timeout or trap still
+/// reports the time it took.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CallTiming {
+    /// Creating the instance (zero for a reused instance).
+    pub instantiate: Duration,
+    /// Running the handler, up to its answer, trap or timeout.
+    pub handler: Duration,
+}
+
+impl CallTiming {
+    /// Instantiate plus handler: the time spent in the guest.
+    pub fn total(&self) -> Duration {
+        self.instantiate + self.handler
+    }
 }
 
 /// How a guest call failed.
@@ -63,10 +81,11 @@ impl RouteComponent {
         export: Method,
         request: &GuestRequest,
         inv: Invocation<'_>,
+        timing: &mut CallTiming,
     ) -> Result<GuestResponse, GuestError> {
         let timeout = inv.limits.timeout;
         let mut store = self.new_store(runtime, inv);
-        self.call_in(&mut store, None, export, request, timeout).await.map(|(response, _)| response)
+        self.call_in(&mut store, None, export, request, timeout, timing).await.map(|(response, _)| response)
     }
 
     /// A store for one instance of this component, under the route's limits.
@@ -92,7 +111,7 @@ impl RouteComponent {
     /// Runs one handler call in `store`, instantiating first unless
     /// `instance` (from an earlier call in the same store) is given. On
     /// timeout the call is dropped mid-flight; the caller must then drop the
-    /// store too.
+    /// store too. `timing` gets the time spent in each phase.
     pub(crate) async fn call_in(
         &self,
         store: &mut Store<GuestState>,
@@ -100,14 +119,23 @@ impl RouteComponent {
         export: Method,
         request: &GuestRequest,
         timeout: Duration,
+        timing: &mut CallTiming,
     ) -> Result<(GuestResponse, Instance), GuestError> {
         let index = *self.handler(export).ok_or(GuestError::NoHandler(export))?;
         store.set_epoch_deadline(1);
+        let started = Instant::now();
+        let instantiated = &mut timing.instantiate;
         let run = async {
             let instance = match instance {
                 Some(instance) => instance,
                 None => {
-                    self.pre.instantiate_async(&mut *store).await.map_err(|e| classify(e, GuestError::Instantiate))?
+                    let instance = self
+                        .pre
+                        .instantiate_async(&mut *store)
+                        .await
+                        .map_err(|e| classify(e, GuestError::Instantiate))?;
+                    *instantiated = started.elapsed();
+                    instance
                 }
             };
             let func = instance
@@ -117,7 +145,9 @@ impl RouteComponent {
                 func.call_async(&mut *store, (request,)).await.map_err(|e| classify(e, GuestError::Trap))?;
             Ok((response, instance))
         };
-        match tokio::time::timeout(timeout, run).await {
+        let result = tokio::time::timeout(timeout, run).await;
+        timing.handler = started.elapsed().saturating_sub(timing.instantiate);
+        match result {
             Ok(result) => result,
             Err(_) => Err(GuestError::Timeout(timeout)),
         }

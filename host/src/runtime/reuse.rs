@@ -15,7 +15,7 @@ use wasmtime::component::Instance;
 use super::component::RouteComponent;
 use super::engine::Runtime;
 use super::guest_state::GuestState;
-use super::invoke::{GuestError, Invocation};
+use super::invoke::{CallTiming, GuestError, Invocation};
 use super::{GuestRequest, GuestResponse};
 use crate::method::Method;
 
@@ -45,6 +45,7 @@ impl ReusePool {
         export: Method,
         request: &GuestRequest,
         inv: Invocation<'_>,
+        timing: &mut CallTiming,
     ) -> Result<GuestResponse, GuestError> {
         let timeout = inv.limits.timeout;
         let warm = self.idle.lock().ok().and_then(|mut idle| idle.pop());
@@ -56,7 +57,7 @@ impl ReusePool {
             None => (component.new_store(runtime, inv), None, 0),
         };
         // On error the store is dropped here: a failed instance is never reused.
-        let (response, instance) = component.call_in(&mut store, instance, export, request, timeout).await?;
+        let (response, instance) = component.call_in(&mut store, instance, export, request, timeout, timing).await?;
         let served = served + 1;
         if served < self.max_requests
             && let Ok(mut idle) = self.idle.lock()

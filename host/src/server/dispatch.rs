@@ -11,31 +11,49 @@ use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 
 use super::host_error::HostError;
-use super::{Host, translate};
+use super::{Host, request_id, server_timing, translate};
 use crate::method::Method;
+use crate::observability::RouteMetrics;
 use crate::request_path::{self, PathOutcome};
-use crate::route_table::Route;
-use crate::runtime::Invocation;
+use crate::route_table::{Route, RouteTable};
+use crate::runtime::{CallTiming, Invocation};
 
 /// What the server answers with.
 pub type HttpResponse = http::Response<Full<Bytes>>;
 
-/// Serves one request; never fails (every error is a response).
-pub async fn handle(host: Arc<Host>, req: Request<Incoming>) -> HttpResponse {
+/// What serving a request found out, for the access log, the metrics and
+/// `Server-Timing`; [`route`] fills it in as it gets along.
+#[derive(Default)]
+struct Observed<'h> {
+    /// The route that matched, if any.
+    route: Option<&'h Route>,
+    /// Where the guest's time went, if it ran.
+    guest: Option<CallTiming>,
+}
+
+/// Serves one request; never fails (every error is a response). With
+/// `server_timing`, routed responses carry a `Server-Timing` header.
+pub async fn handle(host: Arc<Host>, req: Request<Incoming>, server_timing: bool) -> HttpResponse {
     let started = Instant::now();
-    let request_id: Arc<str> = Arc::from(super::request_id::next());
+    let request_id: Arc<str> = Arc::from(request_id::for_request(req.headers()));
     let method = req.method().clone();
     let path = req.uri().path().to_owned();
-    let mut route_name: Option<Arc<str>> = None;
+    let mut observed = Observed::default();
+    // One snapshot of the route table for the whole request: a reload that
+    // lands meanwhile affects only later requests.
+    let table = host.routes();
 
-    let mut resp = match route(&host, req, &request_id, &mut route_name).await {
+    let mut resp = match route(&host, &table, req, &request_id, &mut observed).await {
         Ok(resp) => resp,
         Err(err) => {
             // Fields before the (possibly multi-line) details, so the first
             // line of the event names the request and the route.
-            let route = route_name.as_deref().unwrap_or("-");
+            let route = observed.route.map_or("-", |r| &*r.name);
             match &err {
                 HostError::Guest(guest) => {
+                    if let Some(matched) = observed.route {
+                        matched.metrics.record_guest_error(guest);
+                    }
                     tracing::error!(request_id = %request_id, route = %route, error = %guest, "guest failed")
                 }
                 HostError::InvalidResponse(why) => {
@@ -46,38 +64,46 @@ pub async fn handle(host: Arc<Host>, req: Request<Incoming>) -> HttpResponse {
             err.into_response()
         }
     };
+    let elapsed = started.elapsed();
+    let metrics = match observed.route {
+        Some(matched) => &matched.metrics,
+        None => RouteMetrics::unmatched(),
+    };
+    metrics.record_response(resp.status(), elapsed);
+    if server_timing && observed.route.is_some() {
+        resp.headers_mut().insert("server-timing", server_timing::header_value(observed.guest, elapsed));
+    }
     if let Ok(v) = HeaderValue::from_str(&request_id) {
-        resp.headers_mut().insert("x-request-id", v);
+        resp.headers_mut().insert(request_id::HEADER, v);
     }
     tracing::info!(
         target: "wasmroutes::access",
         request_id = %request_id,
         method = %method,
         path = %path,
-        route = %route_name.as_deref().unwrap_or("-"),
+        route = %observed.route.map_or("-", |r| &*r.name),
         status = resp.status().as_u16(),
-        micros = started.elapsed().as_micros() as u64,
+        total_us = elapsed.as_micros() as u64,
+        guest_us = observed.guest.map_or(0, |t| t.total().as_micros() as u64),
     );
     resp
 }
 
-async fn route(
+async fn route<'t>(
     host: &Host,
+    table: &'t RouteTable,
     req: Request<Incoming>,
     request_id: &Arc<str>,
-    route_name: &mut Option<Arc<str>>,
+    observed: &mut Observed<'t>,
 ) -> Result<HttpResponse, HostError> {
     let routed = match request_path::normalize(req.uri().path()).map_err(HostError::BadPath)? {
         PathOutcome::Route(routed) => routed,
         PathOutcome::Redirect(to) => return Ok(redirect(to, req.uri().query())),
     };
     let segments: Vec<&str> = routed.segments.iter().map(String::as_str).collect();
-    // One snapshot for the whole request: a reload that lands meanwhile
-    // affects only later requests.
-    let table = host.routes();
     let found = table.lookup(&segments).ok_or(HostError::NotFound)?;
     let route = found.value;
-    *route_name = Some(Arc::clone(&route.name));
+    observed.route = Some(route);
 
     let exported = route.component.methods();
     let not_allowed = || HostError::MethodNotAllowed { method: req.method().to_string(), allowed: exported.allowed() };
@@ -98,8 +124,15 @@ async fn route(
     let permit = Arc::clone(&route.in_flight).try_acquire_owned().map_err(|_| HostError::Busy)?;
     let (parts, body) = req.into_parts();
     let body = read_body(route, &parts.headers, body).await?;
-    let guest_req =
-        translate::guest_request(method, routed.path, found.params, parts.uri.query(), &parts.headers, body);
+    let guest_req = translate::guest_request(
+        method,
+        routed.path,
+        found.params,
+        parts.uri.query(),
+        &parts.headers,
+        request_id,
+        body,
+    );
 
     let invocation = Invocation {
         route: Arc::clone(&route.name),
@@ -109,11 +142,15 @@ async fn route(
         outbound: &route.outbound,
         log_budget: &route.log_budget,
     };
+    let mut timing = CallTiming::default();
+    let in_flight = route.metrics.instance_started();
     let answer = match &route.reuse {
-        None => route.component.call(&host.runtime, export, &guest_req, invocation).await,
-        Some(pool) => pool.call(&route.component, &host.runtime, export, &guest_req, invocation).await,
+        None => route.component.call(&host.runtime, export, &guest_req, invocation, &mut timing).await,
+        Some(pool) => pool.call(&route.component, &host.runtime, export, &guest_req, invocation, &mut timing).await,
     };
+    drop(in_flight);
     drop(permit);
+    observed.guest = Some(timing);
     let mut resp = translate::http_response(answer.map_err(HostError::Guest)?).map_err(HostError::InvalidResponse)?;
     if method == Method::Head && export == Method::Get {
         strip_body_for_head(&mut resp);

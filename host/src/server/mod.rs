@@ -1,9 +1,12 @@
 //! The HTTP side: accept connections (HTTP/1.1 and h2c), hand each request
-//! to [`dispatch::handle`], shut down gracefully.
+//! to [`dispatch::handle`], shut down gracefully. [`admin`] serves the
+//! metrics and health endpoints on their own address.
 
+pub mod admin;
 mod dispatch;
 mod host_error;
 mod request_id;
+mod server_timing;
 mod translate;
 
 use std::convert::Infallible;
@@ -35,6 +38,8 @@ pub struct ServeOptions {
     pub max_header_bytes: usize,
     /// How long in-flight requests get to finish after a shutdown signal.
     pub shutdown_grace: Duration,
+    /// Add a `Server-Timing` header to routed responses.
+    pub server_timing: bool,
 }
 
 impl Default for ServeOptions {
@@ -43,6 +48,7 @@ impl Default for ServeOptions {
             header_read_timeout: Duration::from_secs(10),
             max_header_bytes: 64 * 1024,
             shutdown_grace: Duration::from_secs(10),
+            server_timing: false,
         }
     }
 }
@@ -105,9 +111,10 @@ pub async fn serve(listener: TcpListener, host: Arc<Host>, options: ServeOptions
         // Responses are small and written whole; don't let Nagle delay them.
         let _ = stream.set_nodelay(true);
         let host = Arc::clone(&host);
+        let server_timing = options.server_timing;
         let service = service_fn(move |req| {
             let host = Arc::clone(&host);
-            async move { Ok::<_, Infallible>(dispatch::handle(host, req).await) }
+            async move { Ok::<_, Infallible>(dispatch::handle(host, req, server_timing).await) }
         });
         let conn = builder.serve_connection(TokioIo::new(stream), service).into_owned();
         let conn = graceful.watch(conn);

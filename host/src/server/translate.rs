@@ -8,6 +8,7 @@ use http::StatusCode;
 use http::header::{HeaderMap, HeaderName, HeaderValue};
 use http_body_util::Full;
 
+use super::request_id;
 use crate::method::Method;
 use crate::router::ParamValue;
 use crate::runtime::{GuestRequest, GuestResponse, WitMethod, WitParamValue};
@@ -20,13 +21,16 @@ pub const MAX_RESPONSE_BODY: usize = 16 * 1024 * 1024;
 const HOST_OWNED_HEADERS: [&str; 8] =
     ["connection", "content-length", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade"];
 
-/// Builds the record the guest receives.
+/// Builds the record the guest receives. Its `x-request-id` header is always
+/// `request_id`, whatever the client sent, so the guest can tag its own logs
+/// and outbound calls with the id the host logs.
 pub fn guest_request(
     method: Method,
     path: String,
     params: Vec<(String, ParamValue)>,
     query: Option<&str>,
     headers: &HeaderMap,
+    request_id: &str,
     body: Bytes,
 ) -> GuestRequest {
     let query = query
@@ -34,6 +38,7 @@ pub fn guest_request(
         .unwrap_or_default();
     let headers = headers
         .iter()
+        .filter(|(name, _)| name.as_str() != request_id::HEADER)
         .map(|(name, value)| {
             let value = match value.to_str() {
                 Ok(v) => v.to_owned(),
@@ -41,6 +46,7 @@ pub fn guest_request(
             };
             (name.as_str().to_owned(), value)
         })
+        .chain(std::iter::once((request_id::HEADER.to_owned(), request_id.to_owned())))
         .collect();
     let params = params
         .into_iter()
@@ -134,9 +140,22 @@ mod tests {
             vec![],
             Some("q=a+b&q=%C3%A9&x=&flag"),
             &HeaderMap::new(),
+            "id",
             Bytes::new(),
         );
         let pairs: Vec<(&str, &str)> = req.query.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
         assert_eq!(pairs, [("q", "a b"), ("q", "é"), ("x", ""), ("flag", "")]);
+    }
+
+    #[test]
+    fn the_guest_sees_exactly_one_request_id_the_hosts() {
+        let mut headers = HeaderMap::new();
+        headers.append("x-request-id", HeaderValue::from_static("client sent spaces"));
+        headers.append("x-request-id", HeaderValue::from_static("second"));
+        headers.append("accept", HeaderValue::from_static("*/*"));
+        let req = guest_request(Method::Get, "/".into(), vec![], None, &headers, "abc123", Bytes::new());
+        let ids: Vec<&str> = req.headers.iter().filter(|(k, _)| k == "x-request-id").map(|(_, v)| v.as_str()).collect();
+        assert_eq!(ids, ["abc123"]);
+        assert!(req.headers.iter().any(|(k, v)| k == "accept" && v == "*/*"));
     }
 }
