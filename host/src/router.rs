@@ -441,7 +441,10 @@ mod tests {
         );
         assert_eq!(explained(&r, "/q"), ["match /q []"]);
         assert_eq!(explained(&r, "/r"), Vec::<String>::new());
-        assert_eq!(explained(&r, "/q/a/b"), ["ends /q after 1", r#"match /q/[...all] [("all", Segments(["a", "b"]))]"#]);
+        assert_eq!(
+            explained(&r, "/q/a/b"),
+            ["ends /q after 1", r#"match /q/[...all] [("all", Segments(["a", "b"]))]"#]
+        );
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! host are built once per run.
 
 mod compile_cache;
+mod explain;
 mod guest_failures;
 mod http_protocol;
 mod methods;
@@ -11,4 +12,5 @@ mod reuse;
 mod routing;
 mod sample_routes;
 mod sandbox;
+mod scaffold;
 mod startup;

@@ -37,6 +37,8 @@ pub struct Artifacts {
     pub binary: PathBuf,
     /// `target/wasm32-wasip2/release`.
     pub wasm_dir: PathBuf,
+    /// The workspace's target directory.
+    pub target_dir: PathBuf,
     /// The compile cache every test host shares (unless a test picks its
     /// own): the first host compiles, the rest start from the cache.
     pub compile_cache: PathBuf,
@@ -65,9 +67,20 @@ pub fn artifacts() -> &'static Artifacts {
             binary: target.join("release").join("wasmroutes"),
             wasm_dir: target.join("wasm32-wasip2").join("release"),
             compile_cache: target.join("e2e-compile-cache"),
+            target_dir: target,
             root,
         }
     })
+}
+
+/// Runs the `wasmroutes` binary to completion in `cwd` with extra `env`.
+pub fn run_wasmroutes(args: &[&str], cwd: &Path, env: &[(&str, &Path)]) -> std::process::Output {
+    let mut command = Command::new(&artifacts().binary);
+    command.args(args).current_dir(cwd).stdin(Stdio::null());
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    command.output().expect("run wasmroutes")
 }
 
 fn cargo(root: &Path, args: &[&str]) {
@@ -146,10 +159,20 @@ impl TestHost {
     }
 
     fn try_start_with_args(routes_toml: &str, args: &[&str]) -> Result<TestHost, String> {
-        let a = artifacts();
         let dir = tempfile::tempdir().expect("temp dir");
         let manifest = dir.path().join("routes.toml");
         std::fs::write(&manifest, routes_toml).expect("write routes.toml");
+        Self::try_serve(&manifest, dir, args)
+    }
+
+    /// Serves an existing manifest file (its relative paths stay relative to it).
+    pub fn serve_manifest(manifest: &Path) -> TestHost {
+        let dir = tempfile::tempdir().expect("temp dir");
+        Self::try_serve(manifest, dir, &[]).unwrap_or_else(|log| panic!("host did not start; its output:\n{log}"))
+    }
+
+    fn try_serve(manifest: &Path, dir: tempfile::TempDir, args: &[&str]) -> Result<TestHost, String> {
+        let a = artifacts();
         let log = dir.path().join("server.log");
         let log_file = std::fs::File::create(&log).expect("log file");
         let mut command = Command::new(&a.binary);
@@ -159,7 +182,7 @@ impl TestHost {
         }
         let child = command
             .args(args)
-            .arg(&manifest)
+            .arg(manifest)
             .env("WASMROUTES_TEST_GREETING", "from the host")
             .env("WASMROUTES_TEST_SECRET", "must-not-leak")
             .env("RUST_LOG", "info")

@@ -108,7 +108,7 @@ pub fn render_table(header: &[&str], rows: &[Vec<String>]) -> String {
 /// Bytes in the largest binary unit that divides them: `64MiB`, `1KiB`, `100B`.
 fn size(bytes: u64) -> String {
     for (unit, factor) in [("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)] {
-        if bytes >= factor && bytes % factor == 0 {
+        if bytes >= factor && bytes.is_multiple_of(factor) {
             return format!("{}{unit}", bytes / factor);
         }
     }
@@ -118,9 +118,9 @@ fn size(bytes: u64) -> String {
 /// `10s`, `500ms`, `2m`, as `routes.toml` spells them.
 fn duration(d: Duration) -> String {
     let ms = d.as_millis();
-    if ms % 60_000 == 0 && ms > 0 {
+    if ms > 0 && ms.is_multiple_of(60_000) {
         format!("{}m", ms / 60_000)
-    } else if ms % 1000 == 0 && ms > 0 {
+    } else if ms > 0 && ms.is_multiple_of(1000) {
         format!("{}s", ms / 1000)
     } else {
         format!("{ms}ms")
