@@ -69,32 +69,45 @@ pub fn run(args: NewArgs) -> anyhow::Result<()> {
         bail!("{} already exists: pick another name, or remove it first", crate_dir.display());
     }
     let sdk = find_sdk(args.sdk.as_deref())?;
-    let spec = RouteSpec { name: &args.name, pattern: &pattern, methods };
-    let placed = match place_crate(&crate_dir, &spec, &sdk) {
-        Ok(placed) => placed,
-        Err(e) => {
-            // Nothing half-made: the crate goes if Cargo will not take it.
-            let _ = std::fs::remove_dir_all(&crate_dir);
-            return Err(e);
-        }
-    };
-
     let routes_dir = absolute_dir_of(&args.routes)?;
+    let spec = RouteSpec { name: &args.name, pattern: &pattern, methods };
+    let placed = place_crate(&crate_dir, &spec, &sdk)
+        .and_then(|placed| add_route(&args, &existing, &pattern, &crate_dir, &routes_dir, placed));
+    match placed {
+        Ok(placed) => {
+            print_next_steps(&args, &placed, &methods, &pattern);
+            Ok(())
+        }
+        Err(e) => {
+            // Nothing half-made: without its route, the crate goes too.
+            let _ = std::fs::remove_dir_all(&crate_dir);
+            Err(e)
+        }
+    }
+}
+
+/// Appends the route for the placed crate to `routes.toml`.
+fn add_route(
+    args: &NewArgs,
+    existing: &str,
+    pattern: &RoutePattern,
+    crate_dir: &Path,
+    routes_dir: &Path,
+    placed: Placed,
+) -> anyhow::Result<Placed> {
     let lib_name = args.name.replace('-', "_");
     let component = placed.target_dir.join("wasm32-wasip2").join("release").join(format!("{lib_name}.wasm"));
     let manifest = crate_dir.join("Cargo.toml");
     let build = format!(
         "cargo build --release --target wasm32-wasip2 --manifest-path {}",
-        shell_word(&relative(&manifest, &routes_dir))
+        shell_word(&relative(&manifest, routes_dir))
     );
-    let entry = route_entry(&pattern, &relative(&component, &routes_dir), &build);
-    let updated = append_entry(&existing, &entry);
+    let entry = route_entry(pattern, &relative(&component, routes_dir), &build);
+    let updated = append_entry(existing, &entry);
     // The file as it will be must still parse: refuse before writing if not.
     parse_for_check(&args.routes, &updated)?;
     std::fs::write(&args.routes, &updated).with_context(|| format!("cannot write {}", args.routes.display()))?;
-
-    print_next_steps(&args, &placed, &methods, &pattern);
-    Ok(())
+    Ok(placed)
 }
 
 /// Cargo's rules for a package name, plus names that would clash with the
