@@ -20,6 +20,8 @@ struct Cli {
 enum Command {
     Build(cli::build::BuildArgs),
     Check(cli::check::CheckArgs),
+    New(cli::new::NewArgs),
+    Routes(cli::routes::RoutesArgs),
     Serve(cli::serve::ServeArgs),
 }
 
@@ -29,6 +31,8 @@ fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Build(args) => cli::build::run(args),
         Command::Check(args) => cli::check::run(args),
+        Command::New(args) => cli::new::run(args),
+        Command::Routes(args) => cli::routes::run(args),
         Command::Serve(args) => cli::serve::run(args),
     }
 }

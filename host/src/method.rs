@@ -119,6 +119,39 @@ impl MethodSet {
     }
 }
 
+/// How the host answers a request method on a route, decided from the
+/// route's exports alone (no guest is instantiated to decide).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MethodAnswer {
+    /// Call this export; `strip_body` for a `HEAD` served by `get`.
+    Call {
+        /// The handler to call.
+        export: Method,
+        /// Send the export's status and headers but no body.
+        strip_body: bool,
+    },
+    /// `OPTIONS` without an `options` export: `204` with this `Allow`.
+    Options(MethodSet),
+    /// `405` with this `Allow`.
+    NotAllowed(MethodSet),
+}
+
+impl MethodSet {
+    /// What a request with `method` (`None`: one no route can export, like
+    /// `TRACE`) gets from a route exporting `self`: its own export, `get`
+    /// for a `HEAD`, the host's `OPTIONS`, or `405`.
+    pub fn answer(self, method: Option<Method>) -> MethodAnswer {
+        match method {
+            Some(m) if self.contains(m) => MethodAnswer::Call { export: m, strip_body: false },
+            Some(Method::Head) if self.contains(Method::Get) => {
+                MethodAnswer::Call { export: Method::Get, strip_body: true }
+            }
+            Some(Method::Options) => MethodAnswer::Options(self.allowed()),
+            _ => MethodAnswer::NotAllowed(self.allowed()),
+        }
+    }
+}
+
 impl FromIterator<Method> for MethodSet {
     fn from_iter<I: IntoIterator<Item = Method>>(iter: I) -> Self {
         let mut set = MethodSet::default();
@@ -145,6 +178,22 @@ mod tests {
         assert_eq!(exported.allowed().allow_header(), "GET, HEAD, POST, OPTIONS");
         let post_only: MethodSet = [Method::Post].into_iter().collect();
         assert_eq!(post_only.allowed().allow_header(), "POST, OPTIONS");
+    }
+
+    #[test]
+    fn answer_calls_the_export_or_falls_back_like_the_server() {
+        let get_post: MethodSet = [Method::Get, Method::Post].into_iter().collect();
+        let call = |export, strip_body| MethodAnswer::Call { export, strip_body };
+        assert_eq!(get_post.answer(Some(Method::Post)), call(Method::Post, false));
+        assert_eq!(get_post.answer(Some(Method::Head)), call(Method::Get, true));
+        assert_eq!(get_post.answer(Some(Method::Options)), MethodAnswer::Options(get_post.allowed()));
+        assert_eq!(get_post.answer(Some(Method::Delete)), MethodAnswer::NotAllowed(get_post.allowed()));
+        assert_eq!(get_post.answer(None), MethodAnswer::NotAllowed(get_post.allowed()));
+        let with_head: MethodSet = [Method::Get, Method::Head, Method::Options].into_iter().collect();
+        assert_eq!(with_head.answer(Some(Method::Head)), call(Method::Head, false));
+        assert_eq!(with_head.answer(Some(Method::Options)), call(Method::Options, false));
+        let post_only: MethodSet = [Method::Post].into_iter().collect();
+        assert_eq!(post_only.answer(Some(Method::Head)), MethodAnswer::NotAllowed(post_only.allowed()));
     }
 
     #[test]

@@ -15,7 +15,7 @@ use crate::limits::Limits;
 use crate::observability::{self, RouteMetrics};
 use crate::outbound::OutboundPolicy;
 use crate::pattern::RoutePattern;
-use crate::router::{Match, RouteConflict, Router};
+use crate::router::{Candidate, Match, RouteConflict, Router};
 use crate::runtime::{
     CacheOutcome, ComponentError, ContentHash, LogBudget, ReusePool, RouteComponent, Runtime, content_hash,
 };
@@ -279,6 +279,17 @@ impl RouteTable {
     /// Finds the route for decoded path segments.
     pub fn lookup<'r>(&'r self, segments: &[&str]) -> Option<Match<'r, Route>> {
         self.router.lookup(segments)
+    }
+
+    /// Every route the router reaches for decoded path segments, in the
+    /// order it tries them; the first match is what [`RouteTable::lookup`] finds.
+    pub fn explain<'r>(&'r self, segments: &[&str]) -> Vec<Candidate<'r, Route>> {
+        self.router.explain(segments)
+    }
+
+    /// Routes in the order the router prefers them (see [`Router::in_precedence_order`]).
+    pub fn in_precedence_order(&self) -> Vec<(&RoutePattern, &Route)> {
+        self.router.in_precedence_order()
     }
 
     /// Routes in file order.

@@ -13,6 +13,7 @@
 //! Nothing here knows about tokio, hyper or wasmtime.
 
 use std::collections::HashMap;
+use std::ops::ControlFlow;
 
 use crate::pattern::{RoutePattern, Segment};
 
@@ -182,36 +183,134 @@ impl<T> Router<T> {
     /// Finds the route for already-normalized, percent-decoded segments.
     pub fn lookup<'r>(&'r self, segments: &[&str]) -> Option<Match<'r, T>> {
         let mut params = Vec::new();
-        let id = find(&self.root, segments, &mut params)?;
+        let mut found = None;
+        let _ = walk(&self.root, segments, 0, &mut params, &mut |step, _| match step {
+            Step::Matched(id) => {
+                found = Some(id);
+                ControlFlow::Break(())
+            }
+            Step::PathContinues { .. } => ControlFlow::Continue(()),
+        });
+        let id = found?;
         let (pattern, value) = &self.routes[id];
         Some(Match { value, pattern, params })
     }
+
+    /// Like [`Router::lookup`], but keeps walking after the winner and
+    /// records every route the trie reaches, in the order it tries them:
+    /// the first [`Candidate::Matches`] is what `lookup` returns.
+    pub fn explain<'r>(&'r self, segments: &[&str]) -> Vec<Candidate<'r, T>> {
+        let mut candidates = Vec::new();
+        let mut params = Vec::new();
+        let _ = walk(&self.root, segments, 0, &mut params, &mut |step, params| {
+            let candidate = match step {
+                Step::Matched(id) => {
+                    let (pattern, value) = &self.routes[id];
+                    Candidate::Matches(Match { value, pattern, params: params.to_vec() })
+                }
+                Step::PathContinues { route, consumed } => {
+                    let (pattern, value) = &self.routes[route];
+                    Candidate::PathContinues { pattern, value, consumed }
+                }
+            };
+            candidates.push(candidate);
+            ControlFlow::Continue(())
+        });
+        candidates
+    }
+
+    /// Routes in precedence order: the order a depth-first walk of the trie
+    /// meets them, so of two routes that match one path the earlier wins.
+    /// At each position: a route ending there, then static segments (sorted),
+    /// then `[name]`, `[...name]`, `[[...name]]`.
+    pub fn in_precedence_order(&self) -> Vec<(&RoutePattern, &T)> {
+        let mut ids = Vec::with_capacity(self.routes.len());
+        collect_in_order(&self.root, &mut ids);
+        ids.into_iter().map(|id| (&self.routes[id].0, &self.routes[id].1)).collect()
+    }
 }
 
-fn find(node: &Node, segments: &[&str], params: &mut Vec<(String, ParamValue)>) -> Option<RouteId> {
+/// A route the trie reached while explaining a lookup.
+#[derive(Debug)]
+pub enum Candidate<'r, T> {
+    /// The route matches the whole path (the first one wins).
+    Matches(Match<'r, T>),
+    /// The route's pattern ends after `consumed` segments, but the path goes on.
+    PathContinues {
+        /// The route's pattern.
+        pattern: &'r RoutePattern,
+        /// The value stored for the route.
+        value: &'r T,
+        /// How many path segments the pattern accounted for.
+        consumed: usize,
+    },
+}
+
+/// What the walk reports to its visitor.
+enum Step {
+    /// This route matches; the params so far are its params.
+    Matched(RouteId),
+    /// This route ends here, after `consumed` segments, but the path goes on.
+    PathContinues { route: RouteId, consumed: usize },
+}
+
+/// The one matching algorithm: depth-first in precedence order (static,
+/// `[name]`, `[...name]`, `[[...name]]` at each position), reporting each
+/// reached route to `visit`, which decides whether to keep going: `lookup`
+/// stops at the first match, `explain` walks on to show the rest. On a
+/// break, `params` is left holding the params of the route that broke it.
+fn walk<F>(
+    node: &Node,
+    segments: &[&str],
+    depth: usize,
+    params: &mut Vec<(String, ParamValue)>,
+    visit: &mut F,
+) -> ControlFlow<()>
+where
+    F: FnMut(Step, &[(String, ParamValue)]) -> ControlFlow<()>,
+{
     let Some((first, rest)) = segments.split_first() else {
         if let Some(route) = node.route {
-            return Some(route);
+            visit(Step::Matched(route), params)?;
         }
-        let t = node.optional_catch_all.as_ref()?;
-        params.push((t.name.clone(), ParamValue::Segments(Vec::new())));
-        return Some(t.route);
+        if let Some(t) = &node.optional_catch_all {
+            params.push((t.name.clone(), ParamValue::Segments(Vec::new())));
+            visit(Step::Matched(t.route), params)?;
+            params.pop();
+        }
+        return ControlFlow::Continue(());
     };
-    if let Some(child) = node.statics.get(*first)
-        && let Some(id) = find(child, rest, params)
-    {
-        return Some(id);
+    if let Some(route) = node.route {
+        visit(Step::PathContinues { route, consumed: depth }, params)?;
+    }
+    if let Some(child) = node.statics.get(*first) {
+        walk(child, rest, depth + 1, params, visit)?;
     }
     if let Some(child) = &node.param {
         params.push((child.name.clone(), ParamValue::Single((*first).to_owned())));
-        if let Some(id) = find(&child.node, rest, params) {
-            return Some(id);
-        }
+        walk(&child.node, rest, depth + 1, params, visit)?;
         params.pop();
     }
-    let t = node.catch_all.as_ref().or(node.optional_catch_all.as_ref())?;
-    params.push((t.name.clone(), ParamValue::Segments(segments.iter().map(|s| (*s).to_owned()).collect())));
-    Some(t.route)
+    for t in [&node.catch_all, &node.optional_catch_all].into_iter().flatten() {
+        params.push((t.name.clone(), ParamValue::Segments(segments.iter().map(|s| (*s).to_owned()).collect())));
+        visit(Step::Matched(t.route), params)?;
+        params.pop();
+    }
+    ControlFlow::Continue(())
+}
+
+fn collect_in_order(node: &Node, ids: &mut Vec<RouteId>) {
+    ids.extend(node.route);
+    let mut statics: Vec<(&String, &Node)> = node.statics.iter().collect();
+    statics.sort_by_key(|(text, _)| *text);
+    for (_, child) in statics {
+        collect_in_order(child, ids);
+    }
+    if let Some(child) = &node.param {
+        collect_in_order(&child.node, ids);
+    }
+    ids.extend(node.catch_all.as_ref().map(|t| t.route));
+    ids.extend(node.optional_catch_all.as_ref().map(|t| t.route));
 }
 
 #[cfg(test)]
@@ -316,5 +415,61 @@ mod tests {
     #[test]
     fn compatible_routes_insert() {
         router(&["/a/[id]", "/a/[id]/b", "/a/[...rest]", "/a/x", "/b/[[...all]]", "/b/x/[y]"]);
+    }
+
+    fn explained(r: &Router<usize>, path: &str) -> Vec<String> {
+        let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+        r.explain(&segments)
+            .into_iter()
+            .map(|c| match c {
+                Candidate::Matches(m) => format!("match {} {:?}", m.pattern, m.params),
+                Candidate::PathContinues { pattern, consumed, .. } => format!("ends {pattern} after {consumed}"),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn explain_lists_every_reached_route_in_the_order_lookup_tries_them() {
+        let r = router(&["/p/[[...rest]]", "/p/[id]", "/p/new", "/q", "/q/[...all]"]);
+        assert_eq!(
+            explained(&r, "/p/new"),
+            [
+                "match /p/new []",
+                r#"match /p/[id] [("id", Single("new"))]"#,
+                r#"match /p/[[...rest]] [("rest", Segments(["new"]))]"#,
+            ]
+        );
+        assert_eq!(explained(&r, "/q"), ["match /q []"]);
+        assert_eq!(explained(&r, "/r"), Vec::<String>::new());
+        assert_eq!(
+            explained(&r, "/q/a/b"),
+            ["ends /q after 1", r#"match /q/[...all] [("all", Segments(["a", "b"]))]"#]
+        );
+    }
+
+    #[test]
+    fn explain_agrees_with_lookup_on_the_winner() {
+        let r = router(&["/a/b/d", "/a/[x]/c", "/a/[...rest]", "/a/[x]", "/"]);
+        for path in ["/a/b/d", "/a/b/c", "/a/b/e", "/a/b", "/a", "/", "/z"] {
+            let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+            let first_match = r.explain(&segments).into_iter().find_map(|c| match c {
+                Candidate::Matches(m) => Some((m.pattern.as_str().to_owned(), m.params)),
+                Candidate::PathContinues { .. } => None,
+            });
+            assert_eq!(first_match, lookup(&r, path), "{path}");
+        }
+    }
+
+    #[test]
+    fn lookup_leaves_no_params_of_a_dead_end_behind() {
+        let r = router(&["/a/[x]/c", "/a/[...rest]"]);
+        assert_eq!(lookup(&r, "/a/b/e"), Some(("/a/[...rest]".into(), vec![segs("rest", &["b", "e"])])));
+    }
+
+    #[test]
+    fn precedence_order_is_static_then_param_then_catch_all_then_optional() {
+        let r = router(&["/b/[[...all]]", "/a/[...rest]", "/a/[id]/x", "/a/[id]", "/a/new", "/a", "/"]);
+        let order: Vec<&str> = r.in_precedence_order().into_iter().map(|(p, _)| p.as_str()).collect();
+        assert_eq!(order, ["/", "/a", "/a/new", "/a/[id]", "/a/[id]/x", "/a/[...rest]", "/b/[[...all]]"]);
     }
 }

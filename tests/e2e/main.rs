@@ -3,6 +3,7 @@
 //! host are built once per run.
 
 mod compile_cache;
+mod explain;
 mod file_routing;
 mod guest_failures;
 mod hot_reload;
@@ -14,4 +15,5 @@ mod reuse;
 mod routing;
 mod sample_routes;
 mod sandbox;
+mod scaffold;
 mod startup;

@@ -37,6 +37,8 @@ pub struct Artifacts {
     pub binary: PathBuf,
     /// `target/wasm32-wasip2/release`.
     pub wasm_dir: PathBuf,
+    /// The workspace's target directory.
+    pub target_dir: PathBuf,
     /// The compile cache every test host shares (unless a test picks its
     /// own): the first host compiles, the rest start from the cache.
     pub compile_cache: PathBuf,
@@ -65,9 +67,20 @@ pub fn artifacts() -> &'static Artifacts {
             binary: target.join("release").join("wasmroutes"),
             wasm_dir: target.join("wasm32-wasip2").join("release"),
             compile_cache: target.join("e2e-compile-cache"),
+            target_dir: target,
             root,
         }
     })
+}
+
+/// Runs the `wasmroutes` binary to completion in `cwd` with extra `env`.
+pub fn run_wasmroutes(args: &[&str], cwd: &Path, env: &[(&str, &Path)]) -> std::process::Output {
+    let mut command = Command::new(&artifacts().binary);
+    command.args(args).current_dir(cwd).stdin(Stdio::null());
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    command.output().expect("run wasmroutes")
 }
 
 fn cargo(root: &Path, args: &[&str]) {

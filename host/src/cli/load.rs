@@ -1,10 +1,54 @@
 //! What `check` and `serve` share: manifest → engine → route table.
 
+use std::path::PathBuf;
+
 use anyhow::Context;
 use wasmroutes::config::RoutesConfig;
 use wasmroutes::manifest_source::ManifestSource;
 use wasmroutes::route_table::RouteTable;
 use wasmroutes::runtime::{CompileCache, EngineConfig, Runtime};
+
+/// Where the routes are declared: the arguments `check`, `routes` and
+/// `serve` share.
+#[derive(clap::Args)]
+pub struct ManifestArgs {
+    /// The deployment manifest.
+    #[arg(default_value = "routes.toml")]
+    routes_toml: PathBuf,
+    /// Take the routes from a directory tree instead of ROUTES_TOML: `api/posts/[id]/route.wasm`
+    /// answers `/api/posts/[id]` (file-based routing, like Next.js `app/api`).
+    #[arg(long, value_name = "DIR", conflicts_with = "routes_toml")]
+    dir: Option<PathBuf>,
+}
+
+impl ManifestArgs {
+    /// `--dir` when given, else ROUTES_TOML.
+    pub fn source(self) -> ManifestSource {
+        ManifestSource::new(self.routes_toml, self.dir)
+    }
+}
+
+/// The compile-cache arguments `routes` and `serve` share.
+#[derive(clap::Args)]
+pub struct CacheArgs {
+    /// Where compiled components are cached [default: $XDG_CACHE_HOME/wasmroutes or ~/.cache/wasmroutes].
+    #[arg(long)]
+    cache_dir: Option<PathBuf>,
+    /// Always compile; neither read nor write the compile cache.
+    #[arg(long, conflicts_with = "cache_dir")]
+    no_cache: bool,
+}
+
+impl CacheArgs {
+    /// The cache to use, if any.
+    pub fn cache(self) -> Option<CompileCache> {
+        match (self.no_cache, self.cache_dir) {
+            (true, _) => None,
+            (false, Some(dir)) => Some(CompileCache::new(dir)),
+            (false, None) => CompileCache::default_dir().map(CompileCache::new),
+        }
+    }
+}
 
 /// Reads `source` (a `routes.toml` or a `--dir` tree), starts wasmtime sized
 /// for its routes, and loads every component: all that `serve` does before

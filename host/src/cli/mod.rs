@@ -5,4 +5,8 @@ pub mod build;
 pub mod check;
 pub mod load;
 pub mod logging;
+pub mod new;
+pub mod route_match;
+pub mod route_template;
+pub mod routes;
 pub mod serve;

@@ -1,29 +1,21 @@
 //! `wasmroutes serve`: load every route, then serve HTTP until a signal.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use wasmroutes::hot_reload;
 use wasmroutes::limits::Limits;
-use wasmroutes::manifest_source::ManifestSource;
 use wasmroutes::observability;
-use wasmroutes::runtime::CompileCache;
 use wasmroutes::server::admin::Admin;
 use wasmroutes::server::{self, Host, ServeOptions};
 
 /// Load every route of ROUTES_TOML (or a --dir route tree) and serve them over HTTP.
 #[derive(clap::Args)]
 pub struct ServeArgs {
-    /// The deployment manifest.
-    #[arg(default_value = "routes.toml")]
-    routes_toml: PathBuf,
-    /// Take the routes from a directory tree instead of ROUTES_TOML: `api/posts/[id]/route.wasm`
-    /// answers `/api/posts/[id]` (file-based routing, like Next.js `app/api`).
-    #[arg(long, value_name = "DIR", conflicts_with = "routes_toml")]
-    dir: Option<PathBuf>,
+    #[command(flatten)]
+    manifest: super::load::ManifestArgs,
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:3000")]
     addr: SocketAddr,
@@ -33,12 +25,8 @@ pub struct ServeArgs {
     /// On SIGINT/SIGTERM, how long in-flight requests get to finish.
     #[arg(long, default_value = "10s", value_parser = duration)]
     shutdown_grace: Duration,
-    /// Where compiled components are cached [default: $XDG_CACHE_HOME/wasmroutes or ~/.cache/wasmroutes].
-    #[arg(long)]
-    cache_dir: Option<PathBuf>,
-    /// Always compile; neither read nor write the compile cache.
-    #[arg(long, conflicts_with = "cache_dir")]
-    no_cache: bool,
+    #[command(flatten)]
+    cache: super::load::CacheArgs,
     /// Reload when ROUTES_TOML or a component changes (only changed components
     /// are compiled; a broken change keeps the running version), and run a
     /// route's `build` when a file matching its `watch` globs changes.
@@ -75,12 +63,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         Some(addr) => Some(start_admin(addr)?),
         None => None,
     };
-    let cache = match (args.no_cache, args.cache_dir) {
-        (true, _) => None,
-        (false, Some(dir)) => Some(CompileCache::new(dir)),
-        (false, None) => CompileCache::default_dir().map(CompileCache::new),
-    };
-    let source = ManifestSource::new(args.routes_toml, args.dir);
+    let cache = args.cache.cache();
+    let source = args.manifest.source();
     let config = source.read()?;
     // The engine's memory slots are sized once; with --watch they are at
     // least the default limit, so a reload that adds a route with default

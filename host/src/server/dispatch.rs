@@ -12,7 +12,7 @@ use hyper::body::Incoming;
 
 use super::host_error::HostError;
 use super::{Host, request_id, server_timing, translate};
-use crate::method::Method;
+use crate::method::{Method, MethodAnswer};
 use crate::observability::RouteMetrics;
 use crate::request_path::{self, PathOutcome};
 use crate::route_table::{Route, RouteTable};
@@ -105,21 +105,18 @@ async fn route<'t>(
     let route = found.value;
     observed.route = Some(route);
 
-    let exported = route.component.methods();
-    let not_allowed = || HostError::MethodNotAllowed { method: req.method().to_string(), allowed: exported.allowed() };
-    let method = Method::from_http(req.method()).ok_or_else(not_allowed)?;
-    // Which export answers: the method's own, `get` for a `HEAD`, or the host
-    // itself for `OPTIONS`. Decided from the component's type, without
-    // instantiating it.
-    let export = if exported.contains(method) {
-        method
-    } else if method == Method::Head && exported.contains(Method::Get) {
-        Method::Get
-    } else if method == Method::Options {
-        return Ok(options_response(exported.allowed().allow_header()));
-    } else {
-        return Err(not_allowed());
+    // Which export answers is decided from the component's type, without
+    // instantiating it (`MethodSet::answer`, shared with `routes --match`).
+    let requested = Method::from_http(req.method());
+    let (export, strip_body) = match route.component.methods().answer(requested) {
+        MethodAnswer::Call { export, strip_body } => (export, strip_body),
+        MethodAnswer::Options(allowed) => return Ok(options_response(allowed.allow_header())),
+        MethodAnswer::NotAllowed(allowed) => {
+            return Err(HostError::MethodNotAllowed { method: req.method().to_string(), allowed });
+        }
     };
+    // `Call` is only ever the answer to a method a route can export.
+    let method = requested.unwrap_or(export);
 
     let permit = Arc::clone(&route.in_flight).try_acquire_owned().map_err(|_| HostError::Busy)?;
     let (parts, body) = req.into_parts();
@@ -152,7 +149,7 @@ async fn route<'t>(
     drop(permit);
     observed.guest = Some(timing);
     let mut resp = translate::http_response(answer.map_err(HostError::Guest)?).map_err(HostError::InvalidResponse)?;
-    if method == Method::Head && export == Method::Get {
+    if strip_body {
         strip_body_for_head(&mut resp);
     }
     Ok(resp)
