@@ -79,9 +79,10 @@ pub struct LoadStats {
     pub from_cache: usize,
 }
 
-type Compiled = Result<(wasmtime::component::Component, CacheOutcome), ComponentError>;
+type Compiled = Result<(RouteComponent, CacheOutcome), ComponentError>;
 
-/// Compiles `routes`' components on all cores; results in input order.
+/// Loads `routes`' components on all cores (read, compile or fetch from the
+/// compile cache, link, type-check); results in input order.
 fn compile_all(runtime: &Runtime, routes: &[&RouteConfig]) -> Vec<Compiled> {
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(routes.len().max(1));
     let next = std::sync::atomic::AtomicUsize::new(0);
@@ -93,7 +94,7 @@ fn compile_all(runtime: &Runtime, routes: &[&RouteConfig]) -> Vec<Compiled> {
                 loop {
                     let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     let Some(route) = routes.get(i) else { break };
-                    let result = RouteComponent::compile(runtime, &route.component);
+                    let result = RouteComponent::load(runtime, &route.component);
                     if let Ok(mut slots) = slots.lock() {
                         slots[i] = Some(result);
                     }
@@ -123,8 +124,8 @@ impl RouteTable {
                 .map_err(|conflict| LoadError::Conflict { at: route.at.clone(), conflict })?;
         }
 
-        // Compile every distinct component in parallel (or load it from the
-        // compile cache), then link and type-check them in file order.
+        // Load every distinct component in parallel; report the first
+        // failure in file order.
         let mut seen = std::collections::HashSet::new();
         let unique: Vec<&RouteConfig> = config.routes.iter().filter(|r| seen.insert(&r.component)).collect();
         let compiled = compile_all(runtime, &unique);
@@ -138,8 +139,7 @@ impl RouteTable {
                 CacheOutcome::Hit => stats.from_cache += 1,
                 CacheOutcome::Miss | CacheOutcome::Disabled => stats.compiled += 1,
             }
-            let loaded = RouteComponent::link(runtime, &route.component, component).await.map_err(component_error)?;
-            components.insert(route.component.clone(), Arc::new(loaded));
+            components.insert(route.component.clone(), Arc::new(component));
         }
 
         let mut router = Router::new();
