@@ -4,6 +4,11 @@
 #
 #   bench/run.sh [SECONDS_PER_ROUND]      (default 5)
 #
+# Then measures start-up (bench/startup.py: time to first answer and RSS with
+# STARTUP_COUNTS routes, default "1 100 1000", cold and from the compile
+# cache) and appends its table to the results. SKIP_STARTUP=1 skips that part
+# (the cold compile of 1,000 routes takes a minute or more).
+#
 # Every server runs pinned to CPU 0 and bench/loadgen to CPU 1. For each
 # route and connection count, each server gets one round in turn, so machine
 # noise hits all of them alike. Writes bench/results.md and prints it.
@@ -80,4 +85,16 @@ done
           split($2, r, " "); printf "| %s | %s %s | %s | %s | %s | %s | %s | %.1f |\n", $1, r[1], r[2], $3, $4, ratio, $5, $6, $7 / 1024 }
     ' "$RESULTS"
 } >bench/results.md
+
+if [ "${SKIP_STARTUP:-0}" != 1 ]; then
+    echo "load $(cut -d' ' -f1-3 /proc/loadavg) | start-up"
+    # shellcheck disable=SC2086 # STARTUP_COUNTS is a list of numbers
+    python3 bench/startup.py ${STARTUP_COUNTS:-1 100 1000} | tee "$WORK/startup.txt"
+    {
+        echo
+        echo "Start-up ($(date -u +%Y-%m-%d), bench/startup.py): first 200 answer after process start, and RSS then."
+        # The table and the per-route line follow the progress lines' blank line.
+        sed -n '/^$/,$p' "$WORK/startup.txt"
+    } >>bench/results.md
+fi
 cat bench/results.md

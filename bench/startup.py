@@ -40,11 +40,14 @@ def variant(base, i):
 
 
 def rss_kib(pid):
+    """VmRSS, and its anonymous and file-backed parts, in KiB."""
+    fields = {}
     with open(f"/proc/{pid}/status") as f:
         for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
+            key, _, value = line.partition(":")
+            if key in ("VmRSS", "RssAnon", "RssFile"):
+                fields[key] = int(value.split()[0])
+    return fields.get("VmRSS", 0), fields.get("RssAnon", 0), fields.get("RssFile", 0)
 
 
 def first_answer(routes_toml, cache_dir):
@@ -96,17 +99,20 @@ def main():
             cold_ms, cold_rss = first_answer(toml, cache)
             warm_ms, warm_rss = first_answer(toml, cache)
             rows.append((n, cold_ms, warm_ms, warm_rss))
-            print(f"routes={n} cold_ms={cold_ms:.0f} cached_ms={warm_ms:.0f} rss_kib={warm_rss}", flush=True)
+            print(f"routes={n} cold_ms={cold_ms:.0f} cached_ms={warm_ms:.0f} rss_kib={warm_rss[0]} "
+                  f"anon_kib={warm_rss[1]} file_kib={warm_rss[2]}", flush=True)
         finally:
             shutil.rmtree(work)
     print()
-    print("| routes | first answer, cold compile | first answer, from cache | RSS after start (from cache) |")
-    print("| ---: | ---: | ---: | ---: |")
-    for n, cold, warm, rss in rows:
-        print(f"| {n} | {cold:.0f} ms | {warm:.0f} ms | {rss / 1024:.1f} MiB |")
+    print("| routes | first answer, cold compile | first answer, from cache | RSS after start (from cache) | of which anonymous / file-backed |")
+    print("| ---: | ---: | ---: | ---: | ---: |")
+    for n, cold, warm, (rss, anon, file) in rows:
+        print(f"| {n} | {cold:.0f} ms | {warm:.0f} ms | {rss / 1024:.1f} MiB | {anon / 1024:.1f} / {file / 1024:.1f} MiB |")
     if len(rows) >= 2 and rows[-1][0] > rows[0][0]:
-        per_route = (rows[-1][3] - rows[0][3]) / (rows[-1][0] - rows[0][0])
-        print(f"\nRSS growth per loaded route: {per_route:.0f} KiB")
+        routes = rows[-1][0] - rows[0][0]
+        per_route = (rows[-1][3][0] - rows[0][3][0]) / routes
+        anon = (rows[-1][3][1] - rows[0][3][1]) / routes
+        print(f"\nRSS growth per loaded route: {per_route:.0f} KiB ({anon:.0f} KiB of it anonymous)")
 
 
 if __name__ == "__main__":

@@ -28,7 +28,7 @@ fn sandbox(c: &mut Criterion) {
     };
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("tokio");
     let runtime = Runtime::new(&EngineConfig { cache: None, ..EngineConfig::default() }).expect("runtime");
-    let component = rt.block_on(RouteComponent::load(&runtime, &wasm)).expect("load hello");
+    let (component, _) = RouteComponent::load(&runtime, &wasm).expect("load hello");
     let request = GuestRequest {
         method: WitMethod::Get,
         path: "/api/hello".into(),

@@ -112,45 +112,66 @@ pub struct LoadStats {
     pub unchanged: usize,
 }
 
-type Compiled = Result<(wasmtime::component::Component, CacheOutcome), ComponentError>;
-
-/// A component file that needs compiling, read once so that what is hashed
-/// is exactly what is compiled.
-struct CompileJob<'c> {
-    route: &'c RouteConfig,
-    bytes: Vec<u8>,
-    hash: ContentHash,
+/// What loading one component file came to.
+enum Loaded {
+    /// Same content as in the previous table: reused as is.
+    Unchanged(LoadedComponent),
+    /// Compiled or fetched from the compile cache, then linked.
+    New(LoadedComponent, CacheOutcome),
 }
 
-/// Compiles the jobs' components on all cores; results in input order.
-fn compile_all(runtime: &Runtime, jobs: &[CompileJob<'_>]) -> Vec<Compiled> {
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(jobs.len().max(1));
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let mut results: Vec<Option<Compiled>> = (0..jobs.len()).map(|_| None).collect();
-    let slots = std::sync::Mutex::new(&mut results);
-    std::thread::scope(|scope| {
-        for _ in 0..threads {
-            scope.spawn(|| {
-                loop {
-                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    let Some(job) = jobs.get(i) else { break };
-                    let result = RouteComponent::compile_bytes(runtime, &job.route.component, &job.bytes, &job.hash);
-                    if let Ok(mut slots) = slots.lock() {
-                        slots[i] = Some(result);
-                    }
-                }
-            });
+/// Reads, hashes and loads every file in `routes` (one route per distinct
+/// component) on all cores, reusing `previous` components whose content is
+/// unchanged. Results in input order, so the first failure reported is the
+/// first in the file.
+fn load_all(
+    runtime: &Runtime,
+    routes: &[&RouteConfig],
+    previous: Option<&HashMap<PathBuf, LoadedComponent>>,
+) -> Vec<Result<Loaded, ComponentError>> {
+    let load_one = |route: &RouteConfig| -> Result<Loaded, ComponentError> {
+        let path = &route.component;
+        // Read once, so that what is hashed is exactly what is compiled.
+        let bytes = std::fs::read(path).map_err(|source| ComponentError::Read { path: path.clone(), source })?;
+        let hash = content_hash(&bytes);
+        if let Some(kept) = previous.and_then(|p| p.get(path)).filter(|c| c.hash == hash) {
+            return Ok(Loaded::Unchanged(kept.clone()));
         }
+        let (component, outcome) = RouteComponent::load_bytes(runtime, path, &bytes, &hash)?;
+        Ok(Loaded::New(LoadedComponent { hash, component: Arc::new(component) }, outcome))
+    };
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(routes.len()).max(1);
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    // Each thread takes the next index and keeps its own (index, result)
+    // pairs; they are put back in order afterwards.
+    let indexed: Vec<(usize, Result<Loaded, ComponentError>)> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut done = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(route) = routes.get(i) else { break done };
+                        done.push((i, load_one(route)));
+                    }
+                })
+            })
+            .collect();
+        workers.into_iter().flat_map(|w| w.join().unwrap_or_default()).collect()
     });
+    let mut results: Vec<Option<Result<Loaded, ComponentError>>> = routes.iter().map(|_| None).collect();
+    for (i, result) in indexed {
+        if let Some(slot) = results.get_mut(i) {
+            *slot = Some(result);
+        }
+    }
+    // A worker that panicked lost its results: those routes fail to load.
     results
         .into_iter()
-        .zip(jobs)
-        .map(|(r, job)| {
+        .zip(routes)
+        .map(|(r, route)| {
             r.unwrap_or_else(|| {
-                Err(ComponentError::Compile {
-                    path: job.route.component.clone(),
-                    message: "compile thread failed".into(),
-                })
+                Err(ComponentError::Compile { path: route.component.clone(), message: "load thread failed".into() })
             })
         })
         .collect()
@@ -189,48 +210,40 @@ impl RouteTable {
             }
         }
 
-        // Read every distinct component; keep the unchanged ones, compile the
-        // rest in parallel (or load them from the compile cache), then link
-        // and type-check them in file order.
+        // Load every distinct component in parallel (keeping the unchanged
+        // ones); report the first failure in file order.
         let mut seen = std::collections::HashSet::new();
+        let unique: Vec<&RouteConfig> = config.routes.iter().filter(|r| seen.insert(&r.component)).collect();
+        let loaded = load_all(runtime, &unique, previous.map(|p| &p.components));
         let mut components: HashMap<PathBuf, LoadedComponent> = HashMap::new();
         let mut stats = LoadStats::default();
-        let mut jobs = Vec::new();
-        for route in config.routes.iter().filter(|r| seen.insert(&r.component)) {
-            let bytes = std::fs::read(&route.component).map_err(|source| LoadError::Component {
+        for (route, result) in unique.iter().zip(loaded) {
+            let loaded = result.map_err(|source| LoadError::Component {
                 at: route.at.clone(),
                 route: route.pattern.to_string(),
-                source: ComponentError::Read { path: route.component.clone(), source },
+                source,
             })?;
-            let hash = content_hash(&bytes);
-            let kept = previous.and_then(|p| p.components.get(&route.component)).filter(|c| c.hash == hash);
-            match kept {
-                Some(kept) => {
+            let component = match loaded {
+                Loaded::Unchanged(kept) => {
                     stats.unchanged += 1;
-                    components.insert(route.component.clone(), kept.clone());
+                    kept
                 }
-                None => jobs.push(CompileJob { route, bytes, hash }),
-            }
-        }
-        let compiled = compile_all(runtime, &jobs);
-        for (job, result) in jobs.iter().zip(compiled) {
-            let route = job.route;
-            let component_error =
-                |source| LoadError::Component { at: route.at.clone(), route: route.pattern.to_string(), source };
-            let (component, outcome) = result.map_err(component_error)?;
-            match outcome {
-                CacheOutcome::Hit => {
-                    stats.from_cache += 1;
-                    observability::compile_cache_hit();
+                Loaded::New(component, outcome) => {
+                    match outcome {
+                        CacheOutcome::Hit => {
+                            stats.from_cache += 1;
+                            observability::compile_cache_hit();
+                        }
+                        CacheOutcome::Miss => {
+                            stats.compiled += 1;
+                            observability::compile_cache_miss();
+                        }
+                        CacheOutcome::Disabled => stats.compiled += 1,
+                    }
+                    component
                 }
-                CacheOutcome::Miss => {
-                    stats.compiled += 1;
-                    observability::compile_cache_miss();
-                }
-                CacheOutcome::Disabled => stats.compiled += 1,
-            }
-            let loaded = RouteComponent::link(runtime, &route.component, component).await.map_err(component_error)?;
-            components.insert(route.component.clone(), LoadedComponent { hash: job.hash, component: Arc::new(loaded) });
+            };
+            components.insert(route.component.clone(), component);
         }
 
         // A route that keeps its path and concurrency limit keeps its

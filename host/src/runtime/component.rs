@@ -2,9 +2,6 @@
 //! methods found from its type and type-checked, ready to instantiate.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-
-use wasmtime::Store;
 use wasmtime::component::types::ComponentItem;
 use wasmtime::component::{Component, ComponentExportIndex, InstancePre};
 
@@ -89,10 +86,24 @@ pub struct RouteComponent {
 }
 
 impl RouteComponent {
-    /// Reads, compiles and checks the component at `path`.
-    pub async fn load(runtime: &Runtime, path: &Path) -> Result<RouteComponent, ComponentError> {
-        let (component, _) = Self::compile(runtime, path)?;
-        Self::link(runtime, path, component).await
+    /// Reads, compiles (or loads from the compile cache), links and checks
+    /// the component at `path`. Blocking and CPU-heavy, and touches nothing
+    /// shared but the engine: safe to run on several threads at once.
+    pub fn load(runtime: &Runtime, path: &Path) -> Result<(RouteComponent, CacheOutcome), ComponentError> {
+        let (component, outcome) = Self::compile(runtime, path)?;
+        Ok((Self::link(runtime, path, component)?, outcome))
+    }
+
+    /// [`RouteComponent::load`] for `bytes` already read from `path`, whose
+    /// [`content_hash`] is `hash`.
+    pub fn load_bytes(
+        runtime: &Runtime,
+        path: &Path,
+        bytes: &[u8],
+        hash: &ContentHash,
+    ) -> Result<(RouteComponent, CacheOutcome), ComponentError> {
+        let (component, outcome) = Self::compile_bytes(runtime, path, bytes, hash)?;
+        Ok((Self::link(runtime, path, component)?, outcome))
     }
 
     /// Reads and compiles (or loads from the compile cache) the component at
@@ -119,15 +130,19 @@ impl RouteComponent {
     }
 
     /// Links a compiled component, finds its handlers and type-checks them.
-    pub async fn link(runtime: &Runtime, path: &Path, component: Component) -> Result<RouteComponent, ComponentError> {
+    pub fn link(runtime: &Runtime, path: &Path, component: Component) -> Result<RouteComponent, ComponentError> {
         let pre = runtime
             .linker
             .instantiate_pre(&component)
             .map_err(|e| ComponentError::Link { path: path.to_owned(), message: format!("{e:#}") })?;
-        let (handlers, methods) = find_handlers(runtime, &component, path)?;
-        let loaded = RouteComponent { path: path.to_owned(), pre, handlers, methods };
-        loaded.type_check(runtime).await?;
-        Ok(loaded)
+        let (handlers, methods) = find_handlers(runtime, &pre, path)?;
+        // What the first instantiation would otherwise do on a request: set
+        // up the copy-on-write image of the initial linear memory (for a
+        // cached artifact, a mapping of the file; cheap).
+        component
+            .initialize_copy_on_write_image()
+            .map_err(|e| ComponentError::Link { path: path.to_owned(), message: format!("{e:#}") })?;
+        Ok(RouteComponent { path: path.to_owned(), pre, handlers, methods })
     }
 
     /// The methods this component exports handlers for.
@@ -143,46 +158,31 @@ impl RouteComponent {
     pub(crate) fn handler(&self, method: Method) -> Option<&ComponentExportIndex> {
         self.handlers[method as usize].as_ref()
     }
-
-    /// Instantiates once in a throwaway store and looks every handler up with
-    /// its typed signature, so a wrong signature fails at start rather than on
-    /// the first request. Instantiation runs no guest code.
-    async fn type_check(&self, runtime: &Runtime) -> Result<(), ComponentError> {
-        let state = GuestState::new(&[], u64::MAX, Arc::default(), Arc::default(), Arc::from("(load)"), Arc::from("-"));
-        let mut store = Store::new(&runtime.engine, state);
-        store.limiter(|s| &mut s.limiter);
-        store.epoch_deadline_trap();
-        store.set_epoch_deadline(u64::MAX / 2);
-        let instance = self
-            .pre
-            .instantiate_async(&mut store)
-            .await
-            .map_err(|e| ComponentError::Link { path: self.path.clone(), message: format!("{e:#}") })?;
-        for method in self.methods.iter() {
-            let Some(index) = self.handler(method) else { continue };
-            instance.get_typed_func::<(&GuestRequest,), (GuestResponse,)>(&mut store, index).map_err(|e| {
-                ComponentError::WrongType { path: self.path.clone(), method, message: format!("{e:#}") }
-            })?;
-        }
-        Ok(())
-    }
 }
 
 type Handlers = [Option<ComponentExportIndex>; Method::ALL.len()];
 
 /// Reads the component's exports: every `wasmroutes:api/<method>@0.1.x`
 /// instance with a `handle` function is a handler.
+///
+/// Each `handle` is type-checked against the host's `bindgen!` types here,
+/// from the component's type alone, so a wrong signature fails at load rather
+/// than on the first request. This is the check `get_typed_func` makes on an
+/// instance (and the one wasmtime's own `bindgen!` code makes on an
+/// `InstancePre`); it replaced a throwaway instantiation per component, which
+/// cost a pool slot, a memory-image mapping and a fiber stack each at start.
 fn find_handlers(
     runtime: &Runtime,
-    component: &Component,
+    pre: &InstancePre<GuestState>,
     path: &Path,
 ) -> Result<(Handlers, MethodSet), ComponentError> {
-    let engine = &runtime.engine;
+    let component = pre.component();
+    let instance_type = pre.instance_type();
     let mut handlers: Handlers = Default::default();
     let mut methods = MethodSet::default();
     let mut seen = Vec::new();
     let ty = component.component_type();
-    for (name, export) in ty.exports(engine) {
+    for (name, _) in ty.exports(&runtime.engine) {
         seen.push(name.to_owned());
         let Some(rest) = name.strip_prefix(API_PACKAGE).and_then(|r| r.strip_prefix('/')) else { continue };
         let unsupported = || ComponentError::UnsupportedExport { path: path.to_owned(), export: name.to_owned() };
@@ -191,19 +191,18 @@ fn find_handlers(
         if !version.starts_with(API_VERSION_PREFIX) {
             return Err(unsupported());
         }
-        let wrong_type =
-            |message: &str| ComponentError::WrongType { path: path.to_owned(), method, message: message.to_owned() };
-        let ComponentItem::ComponentInstance(instance) = export.ty else {
-            return Err(wrong_type("expected an exported interface instance"));
+        let wrong_type = |message: String| ComponentError::WrongType { path: path.to_owned(), method, message };
+        let instance = match component.get_export(None, name) {
+            Some((ComponentItem::ComponentInstance(_), index)) => index,
+            _ => return Err(wrong_type("expected an exported interface instance".into())),
         };
-        match instance.get_export(engine, "handle").map(|e| e.ty) {
-            Some(ComponentItem::ComponentFunc(_)) => {}
-            _ => return Err(wrong_type("the interface has no `handle` function")),
-        }
-        let index = component
-            .get_export_index(None, name)
-            .and_then(|i| component.get_export_index(Some(&i), "handle"))
-            .ok_or_else(|| wrong_type("`handle` cannot be looked up"))?;
+        let (func, index) = match component.get_export(Some(&instance), "handle") {
+            Some((ComponentItem::ComponentFunc(func), index)) => (func, index),
+            _ => return Err(wrong_type("the interface has no `handle` function".into())),
+        };
+        func.typecheck::<(&GuestRequest,), (GuestResponse,)>(&instance_type).map_err(|e| {
+            wrong_type(format!("`handle` is not `func(req: request) -> response` of {API_PACKAGE}@0.1: {e:#}"))
+        })?;
         handlers[method as usize] = Some(index);
         methods.insert(method);
     }
