@@ -23,6 +23,7 @@ pub mod build_routes;
 pub mod config;
 pub mod hot_reload;
 pub mod limits;
+pub mod load_progress;
 pub mod manifest_source;
 pub mod method;
 pub mod observability;

@@ -12,6 +12,7 @@ use tokio::sync::Semaphore;
 
 use crate::config::{ConfigError, Isolation, Location, RouteConfig, RoutesConfig};
 use crate::limits::Limits;
+use crate::load_progress::LoadProgress;
 use crate::observability::{self, RouteMetrics};
 use crate::outbound::OutboundPolicy;
 use crate::pattern::RoutePattern;
@@ -140,6 +141,18 @@ fn load_all(
         let (component, outcome) = RouteComponent::load_bytes(runtime, path, &bytes, &hash)?;
         Ok(Loaded::New(LoadedComponent { hash, component: Arc::new(component) }, outcome))
     };
+    let progress = LoadProgress::new(routes.len());
+    let load_and_count = |route: &RouteConfig| {
+        let result = load_one(route);
+        let how = match &result {
+            Ok(Loaded::Unchanged(_)) => "unchanged",
+            Ok(Loaded::New(_, CacheOutcome::Hit)) => "from cache",
+            Ok(Loaded::New(_, _)) => "compiled",
+            Err(_) => "failed",
+        };
+        progress.finished(&route.component, how);
+        result
+    };
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(routes.len()).max(1);
     let next = std::sync::atomic::AtomicUsize::new(0);
     // Each thread takes the next index and keeps its own (index, result)
@@ -152,7 +165,7 @@ fn load_all(
                     loop {
                         let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                         let Some(route) = routes.get(i) else { break done };
-                        done.push((i, load_one(route)));
+                        done.push((i, load_and_count(route)));
                     }
                 })
             })

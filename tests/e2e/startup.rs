@@ -129,3 +129,26 @@ fn check_validates_without_serving() {
     assert_eq!(out.status.code(), Some(1));
     assert_mentions(&String::from_utf8_lossy(&out.stderr), &["routes.toml:9:", "GET handler has the wrong type"]);
 }
+
+#[test]
+fn loading_reports_progress_per_component() {
+    let a = artifacts();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let manifest = dir.path().join("routes.toml");
+    let mut toml = String::new();
+    route(&mut toml, "/api/hello", &a.component("hello"), "");
+    route(&mut toml, "/api/todos", &a.component("todos"), "");
+    route(&mut toml, "/api/todos/again", &a.component("todos"), "");
+    std::fs::write(&manifest, &toml).expect("write routes.toml");
+    let out = std::process::Command::new(&a.binary)
+        .arg("check")
+        .arg(&manifest)
+        .env("RUST_LOG", "info,wasmroutes::load_progress=debug")
+        .output()
+        .expect("run check");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    // One line per distinct component file, numbered out of the total.
+    assert_eq!(stderr.matches("loaded component ").count(), 2, "{stderr}");
+    assert_mentions(&stderr, &["loaded component 1/2: ", "loaded component 2/2: ", "hello.wasm (compiled)"]);
+}
