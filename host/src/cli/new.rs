@@ -223,6 +223,12 @@ fn place_crate(crate_dir: &Path, spec: &RouteSpec<'_>, sdk: &Path) -> anyhow::Re
     write_crate(crate_dir, &route_template::render(spec, &Placement::Member { sdk: &sdk_relative }))?;
     match cargo_metadata(crate_dir) {
         Ok(meta) if !same_dir(&meta.workspace_root, crate_dir) => {
+            // A workspace that already has a wasmroutes-sdk (this repository,
+            // or a clone of it) must keep exactly one: depend on that one.
+            if let Some(workspace_sdk) = meta.workspace_sdk.filter(|ws| !same_dir(ws, sdk)) {
+                let sdk_relative = relative(&workspace_sdk, crate_dir);
+                write_crate(crate_dir, &route_template::render(spec, &Placement::Member { sdk: &sdk_relative }))?;
+            }
             return Ok(Placed { member_of: Some(meta.workspace_root), target_dir: meta.target_dir });
         }
         Ok(_) => {} // no enclosing workspace
@@ -256,6 +262,8 @@ fn write_crate(crate_dir: &Path, files: &route_template::RouteFiles) -> anyhow::
 struct Metadata {
     workspace_root: PathBuf,
     target_dir: PathBuf,
+    /// The folder of the workspace's own `wasmroutes-sdk` package, if it has one.
+    workspace_sdk: Option<PathBuf>,
 }
 
 /// Asks Cargo (without resolving dependencies) which workspace the crate is
@@ -278,7 +286,15 @@ fn cargo_metadata(crate_dir: &Path) -> anyhow::Result<Metadata> {
             .map(PathBuf::from)
             .with_context(|| format!("`cargo metadata` has no {key}"))
     };
-    Ok(Metadata { workspace_root: path("workspace_root")?, target_dir: path("target_directory")? })
+    let workspace_sdk = json
+        .get("packages")
+        .and_then(|p| p.as_array())
+        .into_iter()
+        .flatten()
+        .find(|p| p.get("name").and_then(|n| n.as_str()) == Some("wasmroutes-sdk"))
+        .and_then(|p| p.get("manifest_path")?.as_str())
+        .and_then(|manifest| Path::new(manifest).parent().map(Path::to_owned));
+    Ok(Metadata { workspace_root: path("workspace_root")?, target_dir: path("target_directory")?, workspace_sdk })
 }
 
 /// The absolute directory a file is (or will be) in.
