@@ -162,17 +162,20 @@ impl TestHost {
         let dir = tempfile::tempdir().expect("temp dir");
         let manifest = dir.path().join("routes.toml");
         std::fs::write(&manifest, routes_toml).expect("write routes.toml");
-        Self::spawn(&manifest, args, dir)
+        Self::spawn(&[manifest.as_os_str()], args, dir)
     }
 
     /// Serves a manifest the test keeps (to edit it while the host runs),
     /// with extra `wasmroutes serve` flags.
     pub fn start_manifest(manifest: &Path, args: &[&str]) -> TestHost {
         let dir = tempfile::tempdir().expect("temp dir");
-        Self::spawn(manifest, args, dir).unwrap_or_else(|log| panic!("host did not start; its output:\n{log}"))
+        Self::spawn(&[manifest.as_os_str()], args, dir)
+            .unwrap_or_else(|log| panic!("host did not start; its output:\n{log}"))
     }
 
-    fn spawn(manifest: &Path, args: &[&str], dir: tempfile::TempDir) -> Result<TestHost, String> {
+    /// Starts `wasmroutes serve` on what `source` names (a manifest path, or
+    /// `--dir` and a tree) with extra flags, logging into `dir`.
+    fn spawn(source: &[&std::ffi::OsStr], args: &[&str], dir: tempfile::TempDir) -> Result<TestHost, String> {
         let a = artifacts();
         let log = dir.path().join("server.log");
         let log_file = std::fs::File::create(&log).expect("log file");
@@ -183,7 +186,7 @@ impl TestHost {
         }
         let child = command
             .args(args)
-            .arg(manifest)
+            .args(source)
             .env("WASMROUTES_TEST_GREETING", "from the host")
             .env("WASMROUTES_TEST_SECRET", "must-not-leak")
             .env("RUST_LOG", "info")
@@ -399,35 +402,7 @@ impl TestHost {
     /// Like [`TestHost::start_dir`], but returns the server's output if it
     /// exits instead of listening.
     pub fn try_start_dir(dir: &Path) -> Result<TestHost, String> {
-        let a = artifacts();
         let temp = tempfile::tempdir().expect("temp dir");
-        let log = temp.path().join("server.log");
-        let log_file = std::fs::File::create(&log).expect("log file");
-        let child = Command::new(&a.binary)
-            .args(["serve", "--addr", "127.0.0.1:0", "--cache-dir"])
-            .arg(&a.compile_cache)
-            .arg("--dir")
-            .arg(dir)
-            .env("WASMROUTES_TEST_GREETING", "from the host")
-            .env("RUST_LOG", "info")
-            .stdout(log_file.try_clone().expect("log file"))
-            .stderr(log_file)
-            .stdin(Stdio::null())
-            .spawn()
-            .expect("spawn wasmroutes");
-        let mut host = TestHost { child, addr: SocketAddr::from(([127, 0, 0, 1], 0)), log, _dir: temp };
-        let deadline = Instant::now() + Duration::from_secs(120);
-        loop {
-            let text = host.log_text();
-            if let Some(addr) = text.lines().find_map(|l| l.split("listening on http://").nth(1)) {
-                host.addr = addr.trim().parse().expect("listen address");
-                return Ok(host);
-            }
-            if let Ok(Some(_)) = host.child.try_wait() {
-                return Err(host.log_text());
-            }
-            assert!(Instant::now() < deadline, "host did not start in time:\n{text}");
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        Self::spawn(&[std::ffi::OsStr::new("--dir"), dir.as_os_str()], &[], temp)
     }
 }
