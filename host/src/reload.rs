@@ -6,22 +6,10 @@
 use std::fmt;
 use std::time::{Duration, Instant};
 
-use crate::config::{ConfigError, RoutesConfig};
+use crate::config::RoutesConfig;
 use crate::manifest_source::ManifestSource;
 use crate::route_table::{LoadError, LoadStats, RouteTable};
 use crate::server::Host;
-
-/// Why a reload was refused (the previous table keeps serving).
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum ReloadError {
-    /// The deployment description is wrong.
-    #[error(transparent)]
-    Config(#[from] ConfigError),
-    /// It is valid, but could not be loaded (conflict, component, memory).
-    #[error(transparent)]
-    Load(#[from] LoadError),
-}
 
 /// What a successful reload did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -49,8 +37,9 @@ impl fmt::Display for ReloadReport {
 /// Loads `config` reusing the unchanged components of `host`'s current table,
 /// then makes it the table new requests get. Requests already running keep
 /// the table they started with. Compiles on the calling thread: call it off
-/// the request path.
-pub async fn reload(host: &Host, config: &RoutesConfig) -> Result<ReloadReport, ReloadError> {
+/// the request path. A failed load (conflict, component, memory) leaves the
+/// running table as is.
+pub async fn reload(host: &Host, config: &RoutesConfig) -> Result<ReloadReport, LoadError> {
     let started = Instant::now();
     let current = host.routes();
     let table = RouteTable::load_reusing(config, &host.runtime, Some(&current)).await?;

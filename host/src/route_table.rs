@@ -241,18 +241,18 @@ impl RouteTable {
                     stats.unchanged += 1;
                     kept
                 }
-                Loaded::New(component, outcome) => {
-                    match outcome {
-                        CacheOutcome::Hit => {
-                            stats.from_cache += 1;
-                            observability::compile_cache_hit();
-                        }
-                        CacheOutcome::Miss => {
-                            stats.compiled += 1;
-                            observability::compile_cache_miss();
-                        }
-                        CacheOutcome::Disabled => stats.compiled += 1,
-                    }
+                Loaded::New(component, CacheOutcome::Hit) => {
+                    stats.from_cache += 1;
+                    observability::compile_cache_hit();
+                    component
+                }
+                Loaded::New(component, CacheOutcome::Miss) => {
+                    stats.compiled += 1;
+                    observability::compile_cache_miss();
+                    component
+                }
+                Loaded::New(component, CacheOutcome::Disabled) => {
+                    stats.compiled += 1;
                     component
                 }
             };

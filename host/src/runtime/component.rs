@@ -90,8 +90,8 @@ impl RouteComponent {
     /// the component at `path`. Blocking and CPU-heavy, and touches nothing
     /// shared but the engine: safe to run on several threads at once.
     pub fn load(runtime: &Runtime, path: &Path) -> Result<(RouteComponent, CacheOutcome), ComponentError> {
-        let (component, outcome) = Self::compile(runtime, path)?;
-        Ok((Self::link(runtime, path, component)?, outcome))
+        let bytes = std::fs::read(path).map_err(|source| ComponentError::Read { path: path.to_owned(), source })?;
+        Self::load_bytes(runtime, path, &bytes, &content_hash(&bytes))
     }
 
     /// [`RouteComponent::load`] for `bytes` already read from `path`, whose
@@ -106,17 +106,10 @@ impl RouteComponent {
         Ok((Self::link(runtime, path, component)?, outcome))
     }
 
-    /// Reads and compiles (or loads from the compile cache) the component at
-    /// `path`. Blocking and CPU-heavy: safe to run on several threads.
-    pub fn compile(runtime: &Runtime, path: &Path) -> Result<(Component, CacheOutcome), ComponentError> {
-        let bytes = std::fs::read(path).map_err(|source| ComponentError::Read { path: path.to_owned(), source })?;
-        Self::compile_bytes(runtime, path, &bytes, &content_hash(&bytes))
-    }
-
     /// Compiles (or loads from the compile cache) `bytes`, read from `path`,
     /// whose [`content_hash`] is `hash`. Blocking and CPU-heavy: safe to run
     /// on several threads.
-    pub fn compile_bytes(
+    fn compile_bytes(
         runtime: &Runtime,
         path: &Path,
         bytes: &[u8],
@@ -130,7 +123,7 @@ impl RouteComponent {
     }
 
     /// Links a compiled component, finds its handlers and type-checks them.
-    pub fn link(runtime: &Runtime, path: &Path, component: Component) -> Result<RouteComponent, ComponentError> {
+    fn link(runtime: &Runtime, path: &Path, component: Component) -> Result<RouteComponent, ComponentError> {
         let pre = runtime
             .linker
             .instantiate_pre(&component)

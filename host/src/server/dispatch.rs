@@ -37,7 +37,8 @@ pub async fn handle(host: Arc<Host>, req: Request<Incoming>, server_timing: bool
     let started = Instant::now();
     let request_id: Arc<str> = Arc::from(request_id::for_request(req.headers()));
     let method = req.method().clone();
-    let path = req.uri().path().to_owned();
+    // For the access log; a `Uri` clone shares the request's bytes.
+    let uri = req.uri().clone();
     let mut observed = Observed::default();
     // One snapshot of the route table for the whole request: a reload that
     // lands meanwhile affects only later requests.
@@ -80,7 +81,7 @@ pub async fn handle(host: Arc<Host>, req: Request<Incoming>, server_timing: bool
         target: "wasmroutes::access",
         request_id = %request_id,
         method = %method,
-        path = %path,
+        path = %uri.path(),
         route = %observed.route.map_or("-", |r| &*r.name),
         status = resp.status().as_u16(),
         total_us = elapsed.as_micros() as u64,
@@ -118,7 +119,7 @@ async fn route<'t>(
     // `Call` is only ever the answer to a method a route can export.
     let method = requested.unwrap_or(export);
 
-    let permit = Arc::clone(&route.in_flight).try_acquire_owned().map_err(|_| HostError::Busy)?;
+    let permit = route.in_flight.try_acquire().map_err(|_| HostError::Busy)?;
     let (parts, body) = req.into_parts();
     let body = read_body(route, &parts.headers, body).await?;
     let guest_req = translate::guest_request(
