@@ -87,11 +87,20 @@ impl GuestOutput {
         GuestOutput { state: Arc::new(Mutex::new(state)) }
     }
 
-    /// Ends the current request's output and tags what follows with
-    /// `request_id` (for an instance that serves several requests).
-    pub fn next_request(&self, request_id: Arc<str>) {
+    /// Ends the current request's output: logs a final unterminated line
+    /// and reports what the caps cut. Called when the handler returns, so the
+    /// report is in the log before the response is sent (the stream's last
+    /// handle is dropped later, by a WASI background task).
+    pub fn end_request(&self) {
         if let Ok(mut state) = self.state.lock() {
             state.finish();
+        }
+    }
+
+    /// Tags what follows with `request_id` (for an instance that serves
+    /// several requests; the previous one was ended by [`Self::end_request`]).
+    pub fn next_request(&self, request_id: Arc<str>) {
+        if let Ok(mut state) = self.state.lock() {
             state.request_id = request_id;
         }
     }
@@ -192,5 +201,78 @@ impl IsTerminal for GuestOutput {
 impl StdoutStream for GuestOutput {
     fn async_stream(&self) -> Box<dyn AsyncWrite + Send + Sync> {
         Box::new(self.clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Collects formatted log lines written while `f` runs.
+    fn logged(f: impl FnOnce()) -> String {
+        let buf = Arc::new(Mutex::new(Vec::<u8>::new()));
+        let writer = {
+            let buf = Arc::clone(&buf);
+            move || SharedBuf(Arc::clone(&buf))
+        };
+        let subscriber = tracing_subscriber::fmt().with_writer(writer).with_ansi(false).finish();
+        tracing::subscriber::with_default(subscriber, f);
+        let bytes = buf.lock().map(|b| b.clone()).unwrap_or_default();
+        String::from_utf8_lossy(&bytes).into_owned()
+    }
+
+    struct SharedBuf(Arc<Mutex<Vec<u8>>>);
+
+    impl io::Write for SharedBuf {
+        fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+            if let Ok(mut buf) = self.0.lock() {
+                buf.extend_from_slice(data);
+            }
+            Ok(data.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    fn output() -> GuestOutput {
+        GuestOutput::new("stdout", "/r".into(), "id-1".into(), Arc::new(LogBudget::default()))
+    }
+
+    #[test]
+    fn end_request_reports_the_cut_while_the_stream_is_still_alive() {
+        let out = output();
+        let log = logged(|| {
+            out.write(&vec![b'x'; OUTPUT_CAP + 10]);
+            out.end_request();
+        });
+        assert!(log.contains("10 bytes not logged"), "{log}");
+        // The counts start over: dropping the last handle reports nothing more.
+        assert_eq!(logged(|| drop(out)), "");
+    }
+
+    #[test]
+    fn an_unterminated_last_line_is_logged_at_the_end_of_the_request() {
+        let out = output();
+        let log = logged(|| {
+            out.write(b"one\ntwo");
+            out.end_request();
+        });
+        let lines: Vec<_> = log.lines().collect();
+        assert_eq!(lines.len(), 2, "{log}");
+        assert!(lines[0].contains("one") && lines[1].contains("two"), "{log}");
+    }
+
+    #[test]
+    fn a_reused_stream_tags_lines_with_the_new_request_id() {
+        let out = output();
+        let log = logged(|| {
+            out.write(b"first\n");
+            out.end_request();
+            out.next_request("id-2".into());
+            out.write(b"second\n");
+        });
+        assert!(log.lines().any(|l| l.contains("first") && l.contains("request_id=id-1")), "{log}");
+        assert!(log.lines().any(|l| l.contains("second") && l.contains("request_id=id-2")), "{log}");
     }
 }

@@ -55,12 +55,18 @@ impl GuestState {
 
 impl GuestState {
     /// Re-tags a reused instance for its next request: its log lines and
-    /// outbound requests carry the new request id, and its output caps start
-    /// over.
+    /// outbound requests carry the new request id.
     pub fn begin_request(&mut self, request_id: Arc<str>) {
         self.stdout.next_request(Arc::clone(&request_id));
         self.stderr.next_request(Arc::clone(&request_id));
         self.hooks.set_request_id(request_id);
+    }
+
+    /// Ends the current request's guest output (see
+    /// [`GuestOutput::end_request`]).
+    pub fn end_request(&self) {
+        self.stdout.end_request();
+        self.stderr.end_request();
     }
 }
 

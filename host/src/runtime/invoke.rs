@@ -147,6 +147,7 @@ impl RouteComponent {
         };
         let result = tokio::time::timeout(timeout, run).await;
         timing.handler = started.elapsed().saturating_sub(timing.instantiate);
+        store.data().end_request();
         match result {
             Ok(result) => result,
             Err(_) => Err(GuestError::Timeout(timeout)),
