@@ -4,17 +4,23 @@
 #
 #   bench/run.sh [SECONDS_PER_ROUND]      (default 5)
 #
+# ROUNDS (default 3) rounds per server, route and connection count; the
+# table shows each figure's median over its rounds (bench/summarize.py).
+#
 # Then measures start-up (bench/startup.py: time to first answer and RSS with
 # STARTUP_COUNTS routes, default "1 100 1000", cold and from the compile
 # cache) and appends its table to the results. SKIP_STARTUP=1 skips that part
 # (the cold compile of 1,000 routes takes a minute or more).
 #
 # Every server runs pinned to CPU 0 and bench/loadgen to CPU 1. For each
-# route and connection count, each server gets one round in turn, so machine
-# noise hits all of them alike. Writes bench/results.md and prints it.
+# route and connection count, each server gets one round in turn, ROUNDS
+# times over, so machine noise hits all of them alike. Besides req/s and
+# latency it records each server's CPU time per request (/proc/PID/stat).
+# Writes bench/results.md and prints it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECONDS_PER_ROUND="${1:-5}"
+ROUNDS="${ROUNDS:-3}"
 
 scripts/setup.sh
 cargo build --release -p wasmroutes -p loadgen -p native-baseline
@@ -50,41 +56,39 @@ ROUTES=(
 )
 
 rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$(cat "$WORK/$1.pid")/status"; }
+# cpu_ticks NAME: the server's user and system CPU time so far, in clock ticks.
+cpu_ticks() { awk '{print $14, $15}' "/proc/$(cat "$WORK/$1.pid")/stat"; }
 
 RESULTS="$WORK/results.tsv"
 : >"$RESULTS"
 for conns in 64 1; do
     for route in "${ROUTES[@]}"; do
         echo "1 $route" >"$WORK/mix.txt"
-        for server in "${SERVERS[@]}"; do
-            echo "load $(cut -d' ' -f1-3 /proc/loadavg) | $server | $conns conns | $route"
-            # A short warm-up per round keeps the previous server's caches out.
-            $PIN1 target/release/loadgen --addr "$(cat "$WORK/$server.addr")" --connections "$conns" \
-                --duration 0.5s --mix "$WORK/mix.txt" >/dev/null
-            out="$($PIN1 target/release/loadgen --addr "$(cat "$WORK/$server.addr")" --connections "$conns" \
-                --duration "${SECONDS_PER_ROUND}s" --mix "$WORK/mix.txt")"
-            line="$(echo "$out" | sed -n 2p)"
-            echo "  $(echo "$out" | head -1) $line"
-            echo "$out" | head -1 | grep -q "unexpected=0 io_errors=0" || { echo "FAIL: errors under load"; exit 1; }
-            rps="$(echo "$line" | sed 's/.*rps=\([0-9]*\).*/\1/')"
-            p50="$(echo "$line" | sed 's/.*p50_ms=\([0-9.]*\).*/\1/')"
-            p99="$(echo "$line" | sed 's/.*p99_ms=\([0-9.]*\).*/\1/')"
-            printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$conns" "${route% *}" "$server" "$rps" "$p50" "$p99" "$(rss_kib "$server")" >>"$RESULTS"
+        for round in $(seq "$ROUNDS"); do
+            for server in "${SERVERS[@]}"; do
+                echo "load $(cut -d' ' -f1-3 /proc/loadavg) | $server | $conns conns | $route | round $round/$ROUNDS"
+                # A short warm-up per round keeps the previous server's caches out.
+                $PIN1 target/release/loadgen --addr "$(cat "$WORK/$server.addr")" --connections "$conns" \
+                    --duration 0.5s --mix "$WORK/mix.txt" >/dev/null
+                read -r user0 sys0 < <(cpu_ticks "$server")
+                out="$($PIN1 target/release/loadgen --addr "$(cat "$WORK/$server.addr")" --connections "$conns" \
+                    --duration "${SECONDS_PER_ROUND}s" --mix "$WORK/mix.txt")"
+                read -r user1 sys1 < <(cpu_ticks "$server")
+                line="$(echo "$out" | sed -n 2p)"
+                echo "  $(echo "$out" | head -1) $line"
+                echo "$out" | head -1 | grep -q "unexpected=0 io_errors=0" || { echo "FAIL: errors under load"; exit 1; }
+                requests="$(echo "$out" | head -1 | sed 's/requests=\([0-9]*\).*/\1/')"
+                rps="$(echo "$line" | sed 's/.*rps=\([0-9]*\).*/\1/')"
+                p50="$(echo "$line" | sed 's/.*p50_ms=\([0-9.]*\).*/\1/')"
+                p99="$(echo "$line" | sed 's/.*p99_ms=\([0-9.]*\).*/\1/')"
+                printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$conns" "${route% *}" "$server" "$round" \
+                    "$rps" "$p50" "$p99" "$(rss_kib "$server")" "$((user1 - user0))" "$((sys1 - sys0))" "$requests" >>"$RESULTS"
+            done
         done
     done
 done
 
-{
-    echo "Measured $(date -u +%Y-%m-%d) on $(nproc) cores ($(uname -r)), ${SECONDS_PER_ROUND}s per round, server on CPU 0, load on CPU 1."
-    echo
-    echo "| conns | route | server | req/s | × native | p50 ms | p99 ms | server RSS MiB |"
-    echo "| ---: | --- | --- | ---: | ---: | ---: | ---: | ---: |"
-    awk -F'\t' '
-        $3 == "native" { base[$1 FS $2] = $4 }
-        { ratio = (base[$1 FS $2] > 0) ? sprintf("%.2f", $4 / base[$1 FS $2]) : "-";
-          split($2, r, " "); printf "| %s | %s %s | %s | %s | %s | %s | %s | %.1f |\n", $1, r[1], r[2], $3, $4, ratio, $5, $6, $7 / 1024 }
-    ' "$RESULTS"
-} >bench/results.md
+python3 bench/summarize.py "$RESULTS" "Measured $(date -u +%Y-%m-%d) on $(nproc) cores ($(uname -r)), median of $ROUNDS interleaved rounds of ${SECONDS_PER_ROUND}s, server on CPU 0, load on CPU 1." >bench/results.md
 
 if [ "${SKIP_STARTUP:-0}" != 1 ]; then
     echo "load $(cut -d' ' -f1-3 /proc/loadavg) | start-up"

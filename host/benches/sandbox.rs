@@ -7,6 +7,7 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use wasmroutes::limits::Limits;
@@ -57,6 +58,12 @@ fn sandbox(c: &mut Criterion) {
                 .expect("call")
         })
     });
+    phases(|| {
+        let mut timing = CallTiming::default();
+        rt.block_on(component.call(&runtime, Method::Get, &request, invocation(), &mut timing)).expect("call");
+        timing
+    });
+
     let pool = ReusePool::new(u32::MAX);
     c.bench_function("reused_instance_request", |b| {
         b.iter(|| {
@@ -71,6 +78,30 @@ fn sandbox(c: &mut Criterion) {
             .expect("call")
         })
     });
+}
+
+/// Splits a fresh-instance request into the phases `CallTiming` records (the
+/// same split `Server-Timing` reports) and prints their means: instantiate
+/// (from the `InstancePre`), handler (the first call into the new instance),
+/// and the rest (new store and WASI context, then dropping the store, which
+/// resets the pool slot).
+fn phases(mut request: impl FnMut() -> CallTiming) {
+    const N: u32 = 50_000;
+    let (mut instantiate, mut handler) = (Duration::ZERO, Duration::ZERO);
+    let started = Instant::now();
+    for _ in 0..N {
+        let timing = request();
+        instantiate += timing.instantiate;
+        handler += timing.handler;
+    }
+    let total = started.elapsed();
+    eprintln!(
+        "fresh_instance_request phases (mean of {N}): total {:?} = instantiate {:?} + handler {:?} + store set-up and drop {:?}",
+        total / N,
+        instantiate / N,
+        handler / N,
+        total.saturating_sub(instantiate + handler) / N
+    );
 }
 
 criterion_group!(benches, sandbox);

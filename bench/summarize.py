@@ -1,0 +1,74 @@
+#!/usr/bin/env python3
+"""Turns bench/run.sh's raw rounds into the Markdown results table.
+
+    bench/summarize.py RESULTS_TSV HEADER_LINE
+
+Each input row is one round: conns, route, server, round, req/s, p50 ms,
+p99 ms, server RSS KiB, server CPU time in clock ticks (user, then
+system), requests. Rounds of the same (conns, route, server) are folded
+into their median, so one noisy minute on a shared VM does not decide a
+ratio; every ratio compares medians of rounds that ran interleaved with the
+native baseline's.
+
+Server CPU per request (user + system, from /proc/PID/stat) is the steadier
+figure: it does not depend on how fast the load generator wakes up, and it
+says where a server spends its time (system = the kernel's TCP work and,
+for wasmroutes, the pool slot reset).
+"""
+import os
+import statistics
+import sys
+
+
+def main():
+    path, header = sys.argv[1], sys.argv[2]
+    tick = os.sysconf("SC_CLK_TCK")
+    groups = {}
+    order = []
+    with open(path) as f:
+        for line in f:
+            conns, route, server, _round, rps, p50, p99, rss, user, system, requests = line.rstrip("\n").split("\t")
+            key = (conns, route, server)
+            if key not in groups:
+                groups[key] = []
+                order.append(key)
+            requests = max(int(requests), 1)
+            groups[key].append(
+                {
+                    "rps": float(rps),
+                    "p50": float(p50),
+                    "p99": float(p99),
+                    "rss": int(rss),
+                    "user_us": int(user) / tick * 1e6 / requests,
+                    "sys_us": int(system) / tick * 1e6 / requests,
+                }
+            )
+
+    def median(key, field):
+        return statistics.median(r[field] for r in groups[key])
+
+    print(header)
+    print()
+    print(
+        "| conns | route | server | req/s | × native | p50 ms | p99 ms | p99 × native "
+        "| CPU µs/req (user+sys) | server RSS MiB |"
+    )
+    print("| ---: | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for key in order:
+        conns, route, server = key
+        base = (conns, route, "native")
+        rps = median(key, "rps")
+        ratio = rps / median(base, "rps") if base in groups else float("nan")
+        p99 = median(key, "p99")
+        p99_ratio = p99 / median(base, "p99") if base in groups else float("nan")
+        user, system = median(key, "user_us"), median(key, "sys_us")
+        method, target = route.split(" ")[:2]
+        print(
+            f"| {conns} | {method} {target} | {server} | {rps:.0f} | {ratio:.2f} | {median(key, 'p50'):.3f} "
+            f"| {p99:.3f} | {p99_ratio:.1f} | {user + system:.1f} ({user:.1f}+{system:.1f}) "
+            f"| {max(r['rss'] for r in groups[key]) / 1024:.1f} |"
+        )
+
+
+if __name__ == "__main__":
+    main()
