@@ -42,11 +42,12 @@ fn sandbox(c: &mut Criterion) {
     let outbound = Arc::default();
     let log_budget = Arc::new(LogBudget::default());
     let route: Arc<str> = Arc::from("/api/hello");
+    let env: Arc<[(String, String)]> = Arc::from(Vec::new());
     let request_id: Arc<str> = Arc::from("bench");
     let invocation = || Invocation {
         route: Arc::clone(&route),
         request_id: Arc::clone(&request_id),
-        env: &[],
+        env: &env,
         limits: &limits,
         outbound: &outbound,
         log_budget: &log_budget,

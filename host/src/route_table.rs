@@ -27,8 +27,8 @@ pub struct Route {
     pub name: Arc<str>,
     /// The compiled component (shared if several routes use one file).
     pub component: Arc<RouteComponent>,
-    /// Environment the guest sees.
-    pub env: Vec<(String, String)>,
+    /// Environment the guest sees (shared with each request's store).
+    pub env: Arc<[(String, String)]>,
     /// Resource limits.
     pub limits: Limits,
     /// Where the guest may send HTTP requests.
@@ -276,7 +276,7 @@ impl RouteTable {
             let entry = Route {
                 name: Arc::from(route.pattern.as_str()),
                 component,
-                env: route.env.clone(),
+                env: Arc::from(route.env.as_slice()),
                 limits: route.limits,
                 outbound: Arc::new(route.outbound.clone()),
                 log_budget: before.map_or_else(Arc::default, |r| Arc::clone(&r.log_budget)),

@@ -15,7 +15,11 @@ use crate::outbound::OutboundPolicy;
 
 /// The `T` of every `Store<T>`.
 pub struct GuestState {
-    wasi: WasiCtx,
+    /// Built on the guest's first WASI call: many handlers never make one,
+    /// and building it (streams, clocks, three seeded RNGs) is a measurable
+    /// part of a fresh instance's cost.
+    wasi: Option<WasiCtx>,
+    env: Arc<[(String, String)]>,
     stdout: GuestOutput,
     stderr: GuestOutput,
     http: WasiHttpCtx,
@@ -30,7 +34,7 @@ impl GuestState {
     /// HTTP only where the route allows it, stdout and stderr into the host
     /// log.
     pub fn new(
-        env: &[(String, String)],
+        env: Arc<[(String, String)]>,
         memory_limit: u64,
         outbound: Arc<OutboundPolicy>,
         log_budget: Arc<LogBudget>,
@@ -39,10 +43,9 @@ impl GuestState {
     ) -> Self {
         let stdout = GuestOutput::new("stdout", Arc::clone(&route), Arc::clone(&request_id), Arc::clone(&log_budget));
         let stderr = GuestOutput::new("stderr", Arc::clone(&route), Arc::clone(&request_id), log_budget);
-        let mut wasi = WasiCtxBuilder::new();
-        wasi.envs(env).stdout(stdout.clone()).stderr(stderr.clone());
         GuestState {
-            wasi: wasi.build(),
+            wasi: None,
+            env,
             stdout,
             stderr,
             http: WasiHttpCtx::new(),
@@ -72,7 +75,10 @@ impl GuestState {
 
 impl WasiView for GuestState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+        let ctx = self.wasi.get_or_insert_with(|| {
+            WasiCtxBuilder::new().envs(&self.env).stdout(self.stdout.clone()).stderr(self.stderr.clone()).build()
+        });
+        WasiCtxView { ctx, table: &mut self.table }
     }
 }
 

@@ -24,7 +24,7 @@ pub struct Invocation<'a> {
     /// The request id.
     pub request_id: Arc<str>,
     /// The route's environment.
-    pub env: &'a [(String, String)],
+    pub env: &'a Arc<[(String, String)]>,
     /// The route's limits.
     pub limits: &'a Limits,
     /// Where the guest may send HTTP requests.
@@ -91,7 +91,7 @@ impl RouteComponent {
     /// A store for one instance of this component, under the route's limits.
     pub(crate) fn new_store(&self, runtime: &Runtime, inv: Invocation<'_>) -> Store<GuestState> {
         let state = GuestState::new(
-            inv.env,
+            Arc::clone(inv.env),
             inv.limits.memory,
             Arc::clone(inv.outbound),
             Arc::clone(inv.log_budget),
