@@ -169,8 +169,9 @@ impl OutputState {
 }
 
 impl Drop for OutputState {
-    // A fresh instance's store is dropped after its request, and with it the
-    // last handle to the stream.
+    // Normally `end_request` has already reported everything. This catches a
+    // call that never got there: its future was dropped mid-flight because
+    // the client went away.
     fn drop(&mut self) {
         self.finish();
     }
