@@ -3,35 +3,41 @@
 
 use std::io::{Read, Write};
 use std::net::TcpListener;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 use e2e_support::{TestHost, artifacts, route};
 use serde_json::json;
 
-/// A one-line HTTP server on 127.0.0.1 that counts the requests it gets.
-fn upstream() -> (u16, Arc<AtomicUsize>) {
+/// What [`upstream`] received: one request head per connection.
+type Heads = Arc<Mutex<Vec<String>>>;
+
+/// A one-line HTTP server on 127.0.0.1 that counts the requests it gets and
+/// keeps their heads.
+fn upstream() -> (u16, Arc<AtomicUsize>, Heads) {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind upstream");
     let port = listener.local_addr().expect("addr").port();
     let hits = Arc::new(AtomicUsize::new(0));
-    let counter = Arc::clone(&hits);
+    let heads: Heads = Arc::default();
+    let (counter, seen) = (Arc::clone(&hits), Arc::clone(&heads));
     std::thread::spawn(move || {
         for stream in listener.incoming() {
             let Ok(mut stream) = stream else { continue };
             counter.fetch_add(1, Ordering::SeqCst);
             let mut buf = [0u8; 4096];
-            let _ = stream.read(&mut buf);
+            let n = stream.read(&mut buf).unwrap_or(0);
+            seen.lock().expect("heads").push(String::from_utf8_lossy(&buf[..n]).into_owned());
             let body = "upstream says hi";
             let _ =
                 write!(stream, "HTTP/1.1 200 OK\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}", body.len());
         }
     });
-    (port, hits)
+    (port, hits, heads)
 }
 
 #[test]
 fn fetch_reaches_only_allow_listed_hosts() {
-    let (port, hits) = upstream();
+    let (port, hits, _) = upstream();
     let hostile = artifacts().component("hostile");
     let mut toml = String::new();
     route(&mut toml, "/allowed", &hostile, &format!("allowed_outbound_hosts = [\"http://127.0.0.1:{port}\"]\n"));
@@ -75,4 +81,25 @@ fn a_failing_upstream_is_the_guests_to_answer() {
     let resp = host.get(&format!("/allowed?do=fetch&url=http://127.0.0.1:{closed}/"));
     assert_eq!(resp.status, 502, "{}", resp.text());
     assert!(resp.json()["error"].as_str().is_some_and(|m| m.starts_with("Upstream request failed")));
+}
+
+#[test]
+fn an_outbound_request_carries_one_host_header_the_guest_cannot_set() {
+    let (port, hits, heads) = upstream();
+    let hostile = artifacts().component("hostile");
+    let mut toml = String::new();
+    route(&mut toml, "/allowed", &hostile, &format!("allowed_outbound_hosts = [\"http://127.0.0.1:{port}\"]\n"));
+    let host = TestHost::start(&toml);
+
+    let resp = host.get(&format!("/allowed?do=fetch&url=http://127.0.0.1:{port}/"));
+    assert_eq!(resp.status, 200, "{}", resp.text());
+    let head = heads.lock().expect("heads")[0].to_ascii_lowercase();
+    let hosts: Vec<&str> = head.lines().filter(|l| l.starts_with("host:")).collect();
+    assert_eq!(hosts, [format!("host: 127.0.0.1:{port}")], "exactly the authority's Host: {head}");
+
+    // A guest-chosen Host is refused when the guest builds its headers, so
+    // the request never leaves and the SDK reports the failure.
+    let resp = host.get(&format!("/allowed?do=fetch&url=http://127.0.0.1:{port}/&host=evil.example"));
+    assert_eq!(resp.status, 502, "{}", resp.text());
+    assert_eq!(hits.load(Ordering::SeqCst), 1, "the request with a guest-set Host never left");
 }

@@ -57,7 +57,12 @@ fn misbehave(req: &Request) -> Response {
         }
         "fetch" => {
             let url = req.query("url").unwrap_or("http://127.0.0.1:9/");
-            match wasmroutes_sdk::fetch::get(url).send() {
+            let mut fetch = wasmroutes_sdk::fetch::get(url);
+            if let Some(host) = req.query("host") {
+                // A guest may not pick the `Host` the upstream sees.
+                fetch = fetch.header("host", host);
+            }
+            match fetch.send() {
                 Ok(resp) => Response::json(&serde_json::json!({ "status": resp.status(), "body": resp.text() })),
                 Err(e) if e.is_denied() => wasmroutes_sdk::Error::forbidden(e.message()).into(),
                 Err(e) => wasmroutes_sdk::Error::from(e).into(),
