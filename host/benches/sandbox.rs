@@ -1,7 +1,9 @@
 //! Per-request sandbox cost: new store + instantiate + one handler call +
-//! drop, on the hello component, fresh and reused.
-//! Build the component first: `cargo build --release --target wasm32-wasip2 -p hello`,
-//! then `cargo bench -p wasmroutes --bench sandbox`.
+//! drop, on the hello component, fresh and reused; and, when it is built,
+//! fresh on `floor-hello`, the same answer from a component with no WASI
+//! imports (the floor for what imports cost per instance).
+//! Build the components first: `cargo build --release --target wasm32-wasip2 -p hello -p floor-hello`,
+//! then `cargo bench -p wasmroutes --bench sandbox` (or run `bench/sandbox.sh`).
 
 #![allow(missing_docs)] // criterion_group! generates undocumented functions
 
@@ -16,16 +18,15 @@ use wasmroutes::runtime::{
     CallTiming, EngineConfig, GuestRequest, Invocation, LogBudget, ReusePool, RouteComponent, Runtime, WitMethod,
 };
 
-fn hello_wasm() -> Option<PathBuf> {
+fn component_wasm(name: &str) -> Option<PathBuf> {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
-    let path = root.join("target/wasm32-wasip2/release/hello.wasm");
+    let path = root.join(format!("target/wasm32-wasip2/release/{name}.wasm"));
     path.exists().then_some(path)
 }
 
 fn sandbox(c: &mut Criterion) {
-    let Some(wasm) = hello_wasm() else {
-        eprintln!("skipping: build target/wasm32-wasip2/release/hello.wasm first (see the file's doc comment)");
-        return;
+    let Some(wasm) = component_wasm("hello") else {
+        panic!("build target/wasm32-wasip2/release/hello.wasm first (see the file's doc comment)");
     };
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("tokio");
     let runtime = Runtime::new(&EngineConfig { cache: None, ..EngineConfig::default() }).expect("runtime");
@@ -53,30 +54,33 @@ fn sandbox(c: &mut Criterion) {
         log_budget: &log_budget,
     };
 
-    c.bench_function("fresh_instance_request", |b| {
-        b.iter(|| {
-            rt.block_on(component.call(&runtime, Method::Get, &request, invocation(), &mut CallTiming::default()))
-                .expect("call")
-        })
-    });
-    phases(|| {
+    // One fresh-instance request, its store dropped inline: the server drops
+    // it after writing the response, but the work is the same.
+    let fresh = |component: &RouteComponent| {
         let mut timing = CallTiming::default();
-        rt.block_on(component.call(&runtime, Method::Get, &request, invocation(), &mut timing)).expect("call");
+        let (answer, spent) = rt.block_on(component.call(&runtime, Method::Get, &request, invocation(), &mut timing));
+        drop(spent);
+        answer.expect("call");
         timing
-    });
+    };
+
+    c.bench_function("fresh_instance_request", |b| b.iter(|| fresh(&component)));
+    phases("fresh_instance_request", || fresh(&component));
+
+    if let Some(floor) = component_wasm("floor_hello") {
+        let (floor, _) = RouteComponent::load(&runtime, &floor).expect("load floor-hello");
+        c.bench_function("fresh_instance_request_no_wasi_imports", |b| b.iter(|| fresh(&floor)));
+        phases("fresh_instance_request_no_wasi_imports", || fresh(&floor));
+    }
 
     let pool = ReusePool::new(u32::MAX);
     c.bench_function("reused_instance_request", |b| {
         b.iter(|| {
-            rt.block_on(pool.call(
-                &component,
-                &runtime,
-                Method::Get,
-                &request,
-                invocation(),
-                &mut CallTiming::default(),
-            ))
-            .expect("call")
+            let mut timing = CallTiming::default();
+            let (answer, spent) =
+                rt.block_on(pool.call(&component, &runtime, Method::Get, &request, invocation(), &mut timing));
+            drop(spent);
+            answer.expect("call")
         })
     });
 }
@@ -86,7 +90,7 @@ fn sandbox(c: &mut Criterion) {
 /// (from the `InstancePre`), handler (the first call into the new instance),
 /// and the rest (new store and WASI context, then dropping the store, which
 /// resets the pool slot).
-fn phases(mut request: impl FnMut() -> CallTiming) {
+fn phases(name: &str, mut request: impl FnMut() -> CallTiming) {
     const N: u32 = 50_000;
     let (mut instantiate, mut handler) = (Duration::ZERO, Duration::ZERO);
     let started = Instant::now();
@@ -97,7 +101,7 @@ fn phases(mut request: impl FnMut() -> CallTiming) {
     }
     let total = started.elapsed();
     eprintln!(
-        "fresh_instance_request phases (mean of {N}): total {:?} = instantiate {:?} + handler {:?} + store set-up and drop {:?}",
+        "{name} phases (mean of {N}): total {:?} = instantiate {:?} + handler {:?} + store set-up and drop {:?}",
         total / N,
         instantiate / N,
         handler / N,

@@ -15,7 +15,7 @@ use wasmtime::component::Instance;
 use super::component::RouteComponent;
 use super::engine::Runtime;
 use super::guest_state::GuestState;
-use super::invoke::{CallTiming, GuestError, Invocation};
+use super::invoke::{CallTiming, GuestError, Invocation, SpentInstance};
 use super::{GuestRequest, GuestResponse};
 use crate::method::Method;
 
@@ -46,7 +46,7 @@ impl ReusePool {
         request: &GuestRequest,
         inv: Invocation<'_>,
         timing: &mut CallTiming,
-    ) -> Result<GuestResponse, GuestError> {
+    ) -> (Result<GuestResponse, GuestError>, SpentInstance) {
         let timeout = inv.limits.timeout;
         let warm = self.idle.lock().ok().and_then(|mut idle| idle.pop());
         let (mut store, instance, served) = match warm {
@@ -56,14 +56,19 @@ impl ReusePool {
             }
             None => (component.new_store(runtime, inv), None, 0),
         };
-        // On error the store is dropped here: a failed instance is never reused.
-        let (response, instance) = component.call_in(&mut store, instance, export, request, timeout, timing).await?;
+        let (response, instance) = match component.call_in(&mut store, instance, export, request, timeout, timing).await
+        {
+            Ok(answer) => answer,
+            // A failed instance is never reused.
+            Err(e) => return (Err(e), SpentInstance::of(store)),
+        };
         let served = served + 1;
         if served < self.max_requests
             && let Ok(mut idle) = self.idle.lock()
         {
             idle.push(WarmInstance { store, instance, served });
+            return (Ok(response), SpentInstance::none());
         }
-        Ok(response)
+        (Ok(response), SpentInstance::of(store))
     }
 }
