@@ -3,6 +3,11 @@
 # measured interleaved in one run on the same machine.
 #
 #   bench/run.sh [SECONDS_PER_ROUND]      (default 5)
+#   BASELINE=REV bench/run.sh [SECONDS]   also REV's host (bench/baseline.sh),
+#                                         fresh and reuse, on the same guests
+#
+# "floor" is hello built without WASI imports (bench/floor-hello), GET
+# /api/hello rows only: what an import-light route could reach.
 #
 # ROUNDS (default 3) rounds per server, route and connection count; the
 # table shows each figure's median over its rounds (bench/summarize.py).
@@ -25,9 +30,12 @@ ROUNDS="${ROUNDS:-3}"
 scripts/setup.sh
 cargo build --release -p wasmroutes -p loadgen -p native-baseline
 cargo build --release --target wasm32-wasip2 -p hello -p posts -p posts-id -p users -p search -p user-id -p todos -p docs-slug -p shop-slug
+# hello without WASI imports, for the "floor" rows (its own workspace: see its Cargo.toml).
+CARGO_TARGET_DIR="$PWD/target" cargo build --release --target wasm32-wasip2 --manifest-path bench/floor-hello/Cargo.toml
 
 if command -v taskset >/dev/null; then PIN0="taskset -c 0"; PIN1="taskset -c 1"; else PIN0=""; PIN1=""; fi
 WORK="$(mktemp -d)"
+rev=""
 PIDS=()
 cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$WORK"; }
 trap cleanup EXIT
@@ -46,7 +54,15 @@ start() {
 start native target/release/native-baseline 127.0.0.1:0
 start fresh target/release/wasmroutes serve sample-routes/routes.toml --addr 127.0.0.1:0
 start reuse target/release/wasmroutes serve bench/reuse-routes.toml --addr 127.0.0.1:0
-SERVERS=(native fresh reuse)
+start floor target/release/wasmroutes serve bench/floor-routes.toml --addr 127.0.0.1:0
+SERVERS=(native fresh reuse floor)
+if [ -n "${BASELINE:-}" ]; then
+    base="$(bench/baseline.sh "$BASELINE")"
+    rev="$(cd "$base" && git rev-parse --short HEAD)"
+    start "fresh@$rev" "$base/target/release/wasmroutes" serve sample-routes/routes.toml --addr 127.0.0.1:0
+    start "reuse@$rev" "$base/target/release/wasmroutes" serve bench/reuse-routes.toml --addr 127.0.0.1:0
+    SERVERS+=("fresh@$rev" "reuse@$rev")
+fi
 
 ROUTES=(
     "GET /api/hello 200"
@@ -66,6 +82,8 @@ for conns in 64 1; do
         echo "1 $route" >"$WORK/mix.txt"
         for round in $(seq "$ROUNDS"); do
             for server in "${SERVERS[@]}"; do
+                # floor-hello answers /api/hello only.
+                [ "$server" = floor ] && [ "$route" != "GET /api/hello 200" ] && continue
                 echo "load $(cut -d' ' -f1-3 /proc/loadavg) | $server | $conns conns | $route | round $round/$ROUNDS"
                 # A short warm-up per round keeps the previous server's caches out.
                 $PIN1 target/release/loadgen --addr "$(cat "$WORK/$server.addr")" --connections "$conns" \
@@ -88,7 +106,8 @@ for conns in 64 1; do
     done
 done
 
-python3 bench/summarize.py "$RESULTS" "Measured $(date -u +%Y-%m-%d) on $(nproc) cores ($(uname -r)), median of $ROUNDS interleaved rounds of ${SECONDS_PER_ROUND}s, server on CPU 0, load on CPU 1." >bench/results.md
+this="$(git rev-parse --short HEAD)"; git diff --quiet HEAD || this="$this with uncommitted changes"
+python3 bench/summarize.py "$RESULTS" "Measured $(date -u +%Y-%m-%d) on this checkout ($this)${rev:+ and, as fresh@$rev / reuse@$rev, the host of $rev on the same guests}, $(nproc) cores ($(uname -r)), median of $ROUNDS interleaved rounds of ${SECONDS_PER_ROUND}s, server on CPU 0, load on CPU 1." >bench/results.md
 
 if [ "${SKIP_STARTUP:-0}" != 1 ]; then
     echo "load $(cut -d' ' -f1-3 /proc/loadavg) | start-up"
