@@ -16,8 +16,10 @@ use super::guest_state::GuestState;
 /// so other requests keep flowing and a timeout is noticed within one tick.
 pub const EPOCH_TICK: Duration = Duration::from_millis(10);
 
-/// Bytes of each pooled linear memory kept resident between instances.
-const KEEP_RESIDENT_MEMORY: usize = 2 << 20;
+/// Bytes at the start of each pooled linear memory reset in place between
+/// instances (the rest is decommitted): a Rust guest's 128 KiB shadow stack,
+/// its data and a small heap.
+const KEEP_RESIDENT_MEMORY: usize = 256 << 10;
 
 /// Bytes of each pooled table and fiber stack kept resident.
 const KEEP_RESIDENT_OTHER: usize = 64 << 10;
@@ -68,13 +70,21 @@ impl Runtime {
         // Resetting a pool slot is the largest per-request cost after the
         // socket: by default wasmtime `madvise`s the slot's memory, table and
         // fiber stack away, and the next request page-faults them back in.
-        // Keeping the first pages resident and letting the kernel's
-        // PAGEMAP_SCAN find the dirty ones (Linux 6.7+; `Auto` falls back on
-        // older kernels) resets only what the guest touched. Measured on the
-        // hello route, 64 connections: 17.0k → 36.9k req/s. 2 MiB covers a
-        // Rust guest's data and shadow stack (~1.1 MiB); RSS grows by at most
-        // that per concurrently used slot.
-        pool.pagemap_scan(wasmtime::Enabled::Auto)
+        // Keeping the first pages resident and resetting them in place (zero,
+        // or copy back from the memory image) avoids those faults: on
+        // wasmtime 48, hello at 64 connections went 17.0k → 36.9k req/s.
+        //
+        // Without PAGEMAP_SCAN. On 48 the kernel's scan found the few pages a
+        // guest had dirtied. wasmtime 50 no longer restricts it to present
+        // pages (so that swapped-out dirty pages are reset too); on this
+        // kernel the scan then looks at every page of the window and reports
+        // most of it dirty. `perf` of a fresh hello: the walk is 20% and
+        // zeroing 12%, where 48 had a 4% walk and no zeroing to speak of.
+        // Resetting the window outright costs that zeroing without the walk:
+        // a fresh hello went 13.4 → 8.9 µs in the sandbox bench
+        // (bench/README.md, "wasmtime 48 → 50"). RSS grows by at most the
+        // window per slot in use.
+        pool.pagemap_scan(wasmtime::Enabled::No)
             .linear_memory_keep_resident(KEEP_RESIDENT_MEMORY)
             .table_keep_resident(KEEP_RESIDENT_OTHER)
             .async_stack_keep_resident(KEEP_RESIDENT_OTHER);
