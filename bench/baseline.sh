@@ -19,6 +19,12 @@ dir="target/ab/$rev"
 if [ ! -e "$dir/.git" ]; then
     git worktree prune
     git worktree add --detach "$dir" "$rev" >&2
+    # Same dependencies as this checkout: start from its compiled ones, so
+    # that only the workspace's own crates build (minutes, not a wasmtime).
+    if git diff --quiet "$rev" HEAD -- Cargo.lock && [ -d target/release/deps ]; then
+        mkdir -p "$dir/target"
+        cp -a target/release "$dir/target/"
+    fi
 fi
 toolchain="$(rustup show active-toolchain | cut -d' ' -f1)"
 (

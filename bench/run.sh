@@ -3,8 +3,9 @@
 # measured interleaved in one run on the same machine.
 #
 #   bench/run.sh [SECONDS_PER_ROUND]      (default 5)
-#   BASELINE=REV bench/run.sh [SECONDS]   also REV's host (bench/baseline.sh),
+#   BASELINE="REV..." bench/run.sh        also each REV's host (bench/baseline.sh),
 #                                         fresh and reuse, on the same guests
+#   ROUTES_MATCH=REGEX bench/run.sh       only the routes whose line matches
 #
 # "floor" is hello built without WASI imports (bench/floor-hello), GET
 # /api/hello rows only: what an import-light route could reach.
@@ -35,7 +36,7 @@ CARGO_TARGET_DIR="$PWD/target" cargo build --release --target wasm32-wasip2 --ma
 
 if command -v taskset >/dev/null; then PIN0="taskset -c 0"; PIN1="taskset -c 1"; else PIN0=""; PIN1=""; fi
 WORK="$(mktemp -d)"
-rev=""
+revs=""
 PIDS=()
 cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$WORK"; }
 trap cleanup EXIT
@@ -56,13 +57,14 @@ start fresh target/release/wasmroutes serve sample-routes/routes.toml --addr 127
 start reuse target/release/wasmroutes serve bench/reuse-routes.toml --addr 127.0.0.1:0
 start floor target/release/wasmroutes serve bench/floor-routes.toml --addr 127.0.0.1:0
 SERVERS=(native fresh reuse floor)
-if [ -n "${BASELINE:-}" ]; then
-    base="$(bench/baseline.sh "$BASELINE")"
+for baseline in ${BASELINE:-}; do
+    base="$(bench/baseline.sh "$baseline")"
     rev="$(cd "$base" && git rev-parse --short HEAD)"
+    revs="${revs:+$revs, }$rev"
     start "fresh@$rev" "$base/target/release/wasmroutes" serve sample-routes/routes.toml --addr 127.0.0.1:0
     start "reuse@$rev" "$base/target/release/wasmroutes" serve bench/reuse-routes.toml --addr 127.0.0.1:0
     SERVERS+=("fresh@$rev" "reuse@$rev")
-fi
+done
 
 ROUTES=(
     "GET /api/hello 200"
@@ -70,6 +72,11 @@ ROUTES=(
     'POST /api/users 201 {"name":"Ada","email":"ada@example.com"}'
     "GET /api/search?q=rust&limit=5 200"
 )
+if [ -n "${ROUTES_MATCH:-}" ]; then
+    matching=()
+    for route in "${ROUTES[@]}"; do [[ "$route" =~ $ROUTES_MATCH ]] && matching+=("$route"); done
+    ROUTES=("${matching[@]}")
+fi
 
 rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$(cat "$WORK/$1.pid")/status"; }
 # cpu_ticks NAME: the server's user and system CPU time so far, in clock ticks.
@@ -107,7 +114,7 @@ for conns in 64 1; do
 done
 
 this="$(git rev-parse --short HEAD)"; git diff --quiet HEAD || this="$this with uncommitted changes"
-python3 bench/summarize.py "$RESULTS" "Measured $(date -u +%Y-%m-%d) on this checkout ($this)${rev:+ and, as fresh@$rev / reuse@$rev, the host of $rev on the same guests}, $(nproc) cores ($(uname -r)), median of $ROUNDS interleaved rounds of ${SECONDS_PER_ROUND}s, server on CPU 0, load on CPU 1." >bench/results.md
+python3 bench/summarize.py "$RESULTS" "Measured $(date -u +%Y-%m-%d) on this checkout ($this)${revs:+ and, as fresh@REV / reuse@REV, the host of $revs on the same guests}, $(nproc) cores ($(uname -r)), median of $ROUNDS interleaved rounds of ${SECONDS_PER_ROUND}s, server on CPU 0, load on CPU 1." >bench/results.md
 
 if [ "${SKIP_STARTUP:-0}" != 1 ]; then
     echo "load $(cut -d' ' -f1-3 /proc/loadavg) | start-up"

@@ -5,8 +5,8 @@
 # floor: hello built with no WASI imports (bench/floor-hello).
 #
 #   bench/sandbox.sh                  this checkout, ROUNDS (default 3) runs
-#   BASELINE=REV bench/sandbox.sh     and REV (built by bench/baseline.sh),
-#                                     alternating round by round, same guest
+#   BASELINE="REV..." bench/sandbox.sh   and each REV (built by bench/baseline.sh),
+#                                     alternating round by round, same guests
 #
 # Prints each run's estimates, then the median per benchmark and side.
 set -euo pipefail
@@ -28,13 +28,14 @@ bench_binary() {
 }
 
 SIDES=(".")
-if [ -n "${BASELINE:-}" ]; then
-    base="$(bench/baseline.sh "$BASELINE")"
-    # The baseline bench loads hello from its own target dir: give it ours.
+for baseline in ${BASELINE:-}; do
+    base="$(bench/baseline.sh "$baseline")"
+    # A baseline's bench loads its components from its own target dir: give
+    # it ours, so every side runs the same guests.
     mkdir -p "$base/target/wasm32-wasip2/release"
-    cp target/wasm32-wasip2/release/hello.wasm "$base/target/wasm32-wasip2/release/hello.wasm"
+    cp target/wasm32-wasip2/release/{hello,floor_hello}.wasm "$base/target/wasm32-wasip2/release/"
     SIDES+=("$base")
-fi
+done
 declare -A EXE
 for side in "${SIDES[@]}"; do EXE[$side]="$(bench_binary "$side")"; done
 
