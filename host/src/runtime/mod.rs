@@ -23,5 +23,5 @@ pub use compile_cache::{CacheOutcome, CompileCache, ContentHash, content_hash};
 pub use component::{ComponentError, RouteComponent};
 pub use engine::{EngineConfig, Runtime};
 pub use guest_output::LogBudget;
-pub use invoke::{CallTiming, GuestError, Invocation, SpentInstance};
+pub use invoke::{CallTiming, GuestError, Invocation};
 pub use reuse::ReusePool;

@@ -15,7 +15,7 @@ use wasmtime::component::Instance;
 use super::component::RouteComponent;
 use super::engine::Runtime;
 use super::guest_state::GuestState;
-use super::invoke::{CallTiming, GuestError, Invocation, SpentInstance};
+use super::invoke::{CallTiming, GuestError, Invocation};
 use super::{GuestRequest, GuestResponse};
 use crate::method::Method;
 
@@ -46,7 +46,7 @@ impl ReusePool {
         request: &GuestRequest,
         inv: Invocation<'_>,
         timing: &mut CallTiming,
-    ) -> (Result<GuestResponse, GuestError>, SpentInstance) {
+    ) -> Result<GuestResponse, GuestError> {
         let timeout = inv.limits.timeout;
         let warm = self.idle.lock().ok().and_then(|mut idle| idle.pop());
         let (mut store, instance, served) = match warm {
@@ -56,19 +56,14 @@ impl ReusePool {
             }
             None => (component.new_store(runtime, inv), None, 0),
         };
-        let (response, instance) = match component.call_in(&mut store, instance, export, request, timeout, timing).await
-        {
-            Ok(answer) => answer,
-            // A failed instance is never reused.
-            Err(e) => return (Err(e), SpentInstance::of(store)),
-        };
+        // On error the store is dropped here: a failed instance is never reused.
+        let (response, instance) = component.call_in(&mut store, instance, export, request, timeout, timing).await?;
         let served = served + 1;
         if served < self.max_requests
             && let Ok(mut idle) = self.idle.lock()
         {
             idle.push(WarmInstance { store, instance, served });
-            return (Ok(response), SpentInstance::none());
         }
-        (Ok(response), SpentInstance::of(store))
+        Ok(response)
     }
 }

@@ -142,15 +142,12 @@ async fn route<'t>(
     };
     let mut timing = CallTiming::default();
     let in_flight = route.metrics.instance_started();
-    let (answer, spent) = match &route.reuse {
+    let answer = match &route.reuse {
         None => route.component.call(&host.runtime, export, &guest_req, invocation, &mut timing).await,
         Some(pool) => pool.call(&route.component, &host.runtime, export, &guest_req, invocation, &mut timing).await,
     };
     drop(in_flight);
     drop(permit);
-    // Resetting the instance's pool slot waits until hyper has written the
-    // response (see `SpentInstance`).
-    spent.drop_later();
     observed.guest = Some(timing);
     let mut resp = translate::http_response(answer.map_err(HostError::Guest)?).map_err(HostError::InvalidResponse)?;
     if strip_body {
