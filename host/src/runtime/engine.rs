@@ -82,7 +82,7 @@ impl Runtime {
         // zeroing 12%, where 48 had a 4% walk and no zeroing to speak of.
         // Resetting the window outright costs that zeroing without the walk:
         // a fresh hello went 13.4 → 8.9 µs in the sandbox bench
-        // (bench/README.md, "wasmtime 48 → 50"). RSS grows by at most the
+        // (bench/README.md, "Sandbox: 48 vs 50 vs now"). RSS grows by at most the
         // window per slot in use.
         pool.pagemap_scan(wasmtime::Enabled::No)
             .linear_memory_keep_resident(KEEP_RESIDENT_MEMORY)
