@@ -5,6 +5,7 @@
 mod compile_cache;
 mod explain;
 mod file_routing;
+mod floor;
 mod guest_failures;
 mod hot_reload;
 mod http_protocol;

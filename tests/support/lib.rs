@@ -83,6 +83,25 @@ pub fn run_wasmroutes(args: &[&str], cwd: &Path, env: &[(&str, &Path)]) -> std::
     command.output().expect("run wasmroutes")
 }
 
+/// `bench/floor-hello`'s component, built once per process. It is its own
+/// workspace (std-free: see its Cargo.toml), built into ours.
+pub fn floor_hello() -> &'static Path {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let a = artifacts();
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let status = Command::new(&cargo)
+            .args(["build", "--locked", "--release", "--target", "wasm32-wasip2", "--manifest-path"])
+            .arg(a.root.join("bench/floor-hello/Cargo.toml"))
+            .env("CARGO_TARGET_DIR", &a.target_dir)
+            .current_dir(&a.root)
+            .status()
+            .unwrap_or_else(|e| panic!("cannot run {cargo}: {e}"));
+        assert!(status.success(), "building bench/floor-hello failed: {status}");
+        a.component("floor-hello")
+    })
+}
+
 fn cargo(root: &Path, args: &[&str]) {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let status = Command::new(&cargo)
