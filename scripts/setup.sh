@@ -5,7 +5,7 @@
 # everything is there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-rustup toolchain install
+rustup toolchain install --no-self-update
 if ! rustup target list --installed | grep -qx wasm32-wasip2; then
     rustup target add wasm32-wasip2
 fi
