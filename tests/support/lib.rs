@@ -89,23 +89,23 @@ pub fn floor_hello() -> &'static Path {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
     BUILT.get_or_init(|| {
         let a = artifacts();
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let status = Command::new(&cargo)
-            .args(["build", "--locked", "--release", "--target", "wasm32-wasip2", "--manifest-path"])
-            .arg(a.root.join("bench/floor-hello/Cargo.toml"))
-            .env("CARGO_TARGET_DIR", &a.target_dir)
-            .current_dir(&a.root)
-            .status()
-            .unwrap_or_else(|e| panic!("cannot run {cargo}: {e}"));
-        assert!(status.success(), "building bench/floor-hello failed: {status}");
+        let manifest = a.root.join("bench/floor-hello/Cargo.toml");
+        let manifest = manifest.to_str().expect("a UTF-8 checkout path");
+        let args = ["build", "--locked", "--release", "--target", "wasm32-wasip2", "--manifest-path", manifest];
+        cargo_with(&a.root, &args, &[("CARGO_TARGET_DIR", &a.target_dir)]);
         a.component("floor-hello")
     })
 }
 
 fn cargo(root: &Path, args: &[&str]) {
+    cargo_with(root, args, &[]);
+}
+
+fn cargo_with(root: &Path, args: &[&str], env: &[(&str, &Path)]) {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let status = Command::new(&cargo)
         .args(args)
+        .envs(env.iter().copied())
         .current_dir(root)
         .status()
         .unwrap_or_else(|e| panic!("cannot run {cargo}: {e}"));
