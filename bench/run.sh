@@ -31,8 +31,8 @@ ROUNDS="${ROUNDS:-3}"
 scripts/setup.sh
 cargo build --release -p wasmroutes -p loadgen -p native-baseline
 cargo build --release --target wasm32-wasip2 -p hello -p posts -p posts-id -p users -p search -p user-id -p todos -p docs-slug -p shop-slug
-# hello without WASI imports, for the "floor" rows (its own workspace: see its Cargo.toml).
-CARGO_TARGET_DIR="$PWD/target" cargo build --release --target wasm32-wasip2 --manifest-path bench/floor-hello/Cargo.toml
+# hello without WASI imports (bench/floor-hello), for the floor figures.
+bench/floor-hello/build.sh
 
 if command -v taskset >/dev/null; then PIN0="taskset -c 0"; PIN1="taskset -c 1"; else PIN0=""; PIN1=""; fi
 WORK="$(mktemp -d)"

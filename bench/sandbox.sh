@@ -14,8 +14,8 @@ cd "$(dirname "$0")/.."
 ROUNDS="${ROUNDS:-3}"
 scripts/setup.sh
 cargo build --release --target wasm32-wasip2 -p hello
-# Its own workspace (std-free; see its Cargo.toml), built into ours.
-CARGO_TARGET_DIR="$PWD/target" cargo build --release --target wasm32-wasip2 --manifest-path bench/floor-hello/Cargo.toml
+# hello without WASI imports (bench/floor-hello), for the floor figures.
+bench/floor-hello/build.sh
 PIN=""; command -v taskset >/dev/null && PIN="taskset -c 0"
 
 # bench_binary DIR: builds DIR's sandbox bench, prints its executable's path.

@@ -2,8 +2,9 @@
 //! drop, on the hello component, fresh and reused; and, when it is built,
 //! fresh on `floor-hello`, the same answer from a component with no WASI
 //! imports (the floor for what imports cost per instance).
-//! Build the components first: `cargo build --release --target wasm32-wasip2 -p hello -p floor-hello`,
-//! then `cargo bench -p wasmroutes --bench sandbox` (or run `bench/sandbox.sh`).
+//! Build the components first (`cargo build --release --target wasm32-wasip2 -p hello`,
+//! `bench/floor-hello/build.sh`), then `cargo bench -p wasmroutes --bench sandbox`,
+//! or run `bench/sandbox.sh`, which does all of it.
 
 #![allow(missing_docs)] // criterion_group! generates undocumented functions
 

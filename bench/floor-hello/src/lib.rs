@@ -1,10 +1,10 @@
 //! `GET /api/hello` answering exactly what `sample-routes/hello` answers, but
 //! built without std, so the component imports nothing from WASI: the floor
-//! for the per-instance cost of imports (bench/README.md, "Imports").
+//! for the per-instance cost of imports (bench/README.md, "Imports per instance").
 //!
 //! Not a pattern for routes: a panic here is a bare `unreachable` trap with
 //! no message in the host log, and there is no env, clock, random or
-//! outbound HTTP. Its own workspace; `bench/sandbox.sh` and `bench/run.sh` build it.
+//! outbound HTTP. Its own workspace: build it with `bench/floor-hello/build.sh`.
 #![cfg(target_arch = "wasm32")]
 #![no_std]
 // wit-bindgen's generated export glue is `unsafe` and undocumented.
@@ -65,7 +65,7 @@ static ALLOCATOR: LibcMalloc = LibcMalloc;
 /// without std the component must.
 #[unsafe(no_mangle)]
 unsafe extern "C" fn cabi_realloc(old: *mut u8, old_len: usize, align: usize, new_len: usize) -> *mut u8 {
-    use alloc::alloc::{Layout, alloc, realloc};
+    use alloc::alloc::{alloc, realloc};
     if new_len == 0 {
         return align as *mut u8;
     }
