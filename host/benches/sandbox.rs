@@ -42,6 +42,7 @@ fn sandbox(c: &mut Criterion) {
     };
     let limits = Limits::default();
     let outbound = Arc::default();
+    let kv_stores = Arc::default();
     let log_budget = Arc::new(LogBudget::default());
     let route: Arc<str> = Arc::from("/api/hello");
     let env: Arc<[(String, String)]> = Arc::from(Vec::new());
@@ -52,6 +53,7 @@ fn sandbox(c: &mut Criterion) {
         env: &env,
         limits: &limits,
         outbound: &outbound,
+        kv_stores: &kv_stores,
         log_budget: &log_budget,
     };
 

@@ -90,6 +90,9 @@ pub struct RouteConfig {
     pub outbound: OutboundPolicy,
     /// Fresh instance per request (default), or reuse.
     pub isolation: Isolation,
+    /// The key-value stores the guest may open (default: none). Each names
+    /// a store of [`RoutesConfig::stores`].
+    pub key_value_stores: Vec<String>,
     /// Where the entry starts, for later errors (missing component, …).
     pub at: Location,
 }
@@ -122,6 +125,75 @@ pub struct RoutesConfig {
     pub base_dir: PathBuf,
     /// The routes in file order.
     pub routes: Vec<RouteConfig>,
+    /// The key-value stores by name; always holds [`StoreConfig::DEFAULT`].
+    pub stores: BTreeMap<String, StoreConfig>,
+}
+
+impl RoutesConfig {
+    /// Where embedded stores live unless `--data-dir` says otherwise:
+    /// `.wasmroutes/` beside `routes.toml` (beside the tree for `--dir`).
+    pub fn default_data_dir(&self) -> PathBuf {
+        let beside = if self.file == self.base_dir {
+            self.base_dir.parent().map(Path::to_owned).unwrap_or_default()
+        } else {
+            self.base_dir.clone()
+        };
+        beside.join(".wasmroutes")
+    }
+}
+
+/// One `[key_value_store.NAME]` table, or the implicit `default` store.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoreConfig {
+    /// The name routes open it by.
+    pub name: String,
+    /// Where its data lives.
+    pub backend: StoreBackend,
+    /// Largest value a `set` may store, in bytes.
+    pub max_value: u64,
+}
+
+impl StoreConfig {
+    /// The store that exists without a table: embedded, default limits.
+    pub const DEFAULT: &'static str = "default";
+
+    /// `max_value` unless the table says otherwise.
+    pub const DEFAULT_MAX_VALUE: u64 = 1 << 20;
+
+    /// The largest `max_value` a table may set: a value passes whole through
+    /// the guest's memory and, for Redis, one command.
+    pub const MAX_MAX_VALUE: u64 = 64 << 20;
+
+    /// The store `default` is when `routes.toml` does not configure it.
+    pub fn implicit_default() -> StoreConfig {
+        StoreConfig {
+            name: Self::DEFAULT.to_owned(),
+            backend: StoreBackend::Embedded,
+            max_value: Self::DEFAULT_MAX_VALUE,
+        }
+    }
+}
+
+/// A store's backend.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StoreBackend {
+    /// A redb file under the data directory: durable, one host.
+    Embedded,
+    /// A Redis server, shared by every host that names it.
+    Redis {
+        /// `redis://[user:password@]host[:port][/db]`, `${VAR}` interpolated.
+        url: String,
+    },
+}
+
+impl StoreBackend {
+    /// `"embedded"` or `"redis"`, as written in `type`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            StoreBackend::Embedded => "embedded",
+            StoreBackend::Redis { .. } => "redis",
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -129,6 +201,17 @@ pub struct RoutesConfig {
 struct FileToml {
     #[serde(default)]
     route: Vec<Spanned<RouteKeys>>,
+    #[serde(default)]
+    key_value_store: BTreeMap<Spanned<String>, Spanned<StoreToml>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StoreToml {
+    #[serde(rename = "type")]
+    kind: Option<Spanned<String>>,
+    url: Option<Spanned<String>>,
+    max_value: Option<Spanned<String>>,
 }
 
 /// The keys of one route: a `[[route]]` table of `routes.toml`, or a whole
@@ -156,6 +239,8 @@ struct RouteKeys {
     isolation: Option<Spanned<String>>,
     #[serde(default)]
     max_requests_per_instance: Option<Spanned<u32>>,
+    #[serde(default)]
+    key_value_stores: Vec<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -189,13 +274,28 @@ impl RoutesConfig {
         }
 
         let base_dir = path.parent().map(Path::to_owned).unwrap_or_default();
+        let stores = parse_stores(parsed.key_value_store, &toml_text, lookup_env)?;
         let mut routes = Vec::with_capacity(parsed.route.len());
         for entry in parsed.route {
             let span = entry.span();
+            let stores_named = entry.get_ref().key_value_stores.clone();
             let source = RouteSource::Manifest { base_dir: &base_dir, at: toml_text.at(span.clone()), span };
             routes.push(route_from_keys(entry.into_inner(), source, &toml_text, lookup_env)?);
+            if let Some(unknown) = stores_named.iter().find(|n| !stores.contains_key(n.get_ref())) {
+                let configured: Vec<&str> = stores.keys().map(String::as_str).collect();
+                return Err(toml_text.invalid(
+                    unknown.span(),
+                    format!(
+                        "key_value_stores: no store `{}` is configured; add a `[key_value_store.{}]` table \
+                         (configured: {})",
+                        unknown.get_ref(),
+                        unknown.get_ref(),
+                        configured.join(", ")
+                    ),
+                ));
+            }
         }
-        Ok(RoutesConfig { file: path.to_owned(), base_dir, routes })
+        Ok(RoutesConfig { file: path.to_owned(), base_dir, routes, stores })
     }
 }
 
@@ -215,6 +315,18 @@ pub(crate) fn tree_route(
         }
         None => (TomlText::new(&component, ""), RouteKeys::default()),
     };
+    // A route tree has no place to configure stores: only the implicit
+    // embedded `default` exists.
+    if let Some(other) = keys.key_value_stores.iter().find(|n| n.get_ref() != StoreConfig::DEFAULT) {
+        return Err(toml_text.invalid(
+            other.span(),
+            format!(
+                "key_value_stores: a route tree (--dir) has only the `default` store, not `{}`; configure other \
+                 stores in a routes.toml",
+                other.get_ref()
+            ),
+        ));
+    }
     let at = Location::whole_file(&component);
     route_from_keys(keys, RouteSource::Tree { pattern, component, at }, &toml_text, lookup_env)
 }
@@ -226,8 +338,8 @@ fn only_route_toml_keys_expected(error: ConfigError) -> ConfigError {
         ConfigError::Invalid { at, message } if message.starts_with("unknown field") => {
             let unknown = message.split_once(", expected").map_or(message.as_str(), |(head, _)| head);
             let message = format!(
-                "{unknown}; a route.toml may hold `env`, `limits`, `allowed_outbound_hosts`, `isolation` and \
-                 `max_requests_per_instance`"
+                "{unknown}; a route.toml may hold `env`, `limits`, `allowed_outbound_hosts`, `isolation`, \
+                 `max_requests_per_instance` and `key_value_stores`"
             );
             ConfigError::Invalid { at, message }
         }
@@ -321,6 +433,14 @@ fn route_from_keys(
         .collect::<Result<Vec<_>, _>>()?;
     let isolation = parse_isolation(keys.isolation.as_ref(), keys.max_requests_per_instance.as_ref())
         .map_err(|(span, m)| invalid(span, m))?;
+    let mut key_value_stores: Vec<String> = Vec::with_capacity(keys.key_value_stores.len());
+    for name in &keys.key_value_stores {
+        check_store_name(name.get_ref()).map_err(|m| invalid(name.span(), format!("key_value_stores: {m}")))?;
+        if key_value_stores.contains(name.get_ref()) {
+            return Err(invalid(name.span(), format!("key_value_stores: `{}` is listed twice", name.get_ref())));
+        }
+        key_value_stores.push(name.get_ref().clone());
+    }
     Ok(RouteConfig {
         pattern,
         component,
@@ -330,8 +450,80 @@ fn route_from_keys(
         limits,
         outbound: OutboundPolicy::new(outbound),
         isolation,
+        key_value_stores,
         at,
     })
+}
+
+/// The `[key_value_store.NAME]` tables, plus `default` if none configures it.
+fn parse_stores(
+    tables: BTreeMap<Spanned<String>, Spanned<StoreToml>>,
+    toml_text: &TomlText<'_>,
+    lookup_env: &dyn Fn(&str) -> Option<String>,
+) -> Result<BTreeMap<String, StoreConfig>, ConfigError> {
+    let mut stores = BTreeMap::new();
+    for (name, table) in tables {
+        let invalid = |span: Range<usize>, message: String| toml_text.invalid(span, message);
+        let label = format!("key_value_store.{}", name.get_ref());
+        check_store_name(name.get_ref()).map_err(|m| invalid(name.span(), format!("{label}: {m}")))?;
+        let table_span = table.span();
+        let table = table.into_inner();
+        let kind = table.kind.ok_or_else(|| {
+            invalid(table_span.clone(), format!("{label}: missing `type`: write type = \"embedded\" or \"redis\""))
+        })?;
+        let backend = match kind.get_ref().as_str() {
+            "embedded" => {
+                if let Some(url) = &table.url {
+                    return Err(invalid(url.span(), format!("{label}: `url` is for type = \"redis\"; remove it")));
+                }
+                StoreBackend::Embedded
+            }
+            "redis" => {
+                let url = table.url.ok_or_else(|| {
+                    invalid(table_span.clone(), format!("{label}: missing `url`, e.g. url = \"${{REDIS_URL}}\""))
+                })?;
+                let resolved = interpolate(url.get_ref(), lookup_env).map_err(|m| invalid(url.span(), m))?;
+                if !(resolved.starts_with("redis://") || resolved.starts_with("redis+unix://")) {
+                    return Err(invalid(
+                        url.span(),
+                        format!(
+                            "{label}: `url` must start with redis:// or redis+unix://, e.g. redis://127.0.0.1:6379/0"
+                        ),
+                    ));
+                }
+                StoreBackend::Redis { url: resolved }
+            }
+            other => {
+                return Err(invalid(
+                    kind.span(),
+                    format!("{label}: type must be \"embedded\" or \"redis\", not {other:?}"),
+                ));
+            }
+        };
+        let max_value = match &table.max_value {
+            None => StoreConfig::DEFAULT_MAX_VALUE,
+            Some(v) => {
+                let bytes =
+                    parse_size(v.get_ref()).map_err(|m| invalid(v.span(), format!("{label}.max_value: {m}")))?;
+                if bytes == 0 || bytes > StoreConfig::MAX_MAX_VALUE {
+                    return Err(invalid(v.span(), format!("{label}.max_value must be between 1B and 64MiB")));
+                }
+                bytes
+            }
+        };
+        stores.insert(name.get_ref().clone(), StoreConfig { name: name.into_inner(), backend, max_value });
+    }
+    stores.entry(StoreConfig::DEFAULT.to_owned()).or_insert_with(StoreConfig::implicit_default);
+    Ok(stores)
+}
+
+/// Store names: what a route passes to `open`, and a file name for
+/// embedded stores, so letters, digits, `_` and `-` only.
+pub(crate) fn check_store_name(name: &str) -> Result<(), String> {
+    let ok = (1..=64).contains(&name.len())
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        && !name.starts_with('-');
+    if ok { Ok(()) } else { Err(format!("`{name}` is not a valid store name (1 to 64 letters, digits, `_` or `-`)")) }
 }
 
 /// A TOML file's text, to turn byte spans into `file:line:column`.
@@ -597,6 +789,91 @@ component = "hello.wasm"
         ];
         for (text, at, message) in cases {
             let err = error(text);
+            assert!(err.starts_with(at), "{text:?}: {err}");
+            assert!(err.contains(message), "{text:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn key_value_stores_are_configured_once_and_declared_per_route() {
+        let cfg = parse(
+            r#"
+[key_value_store.sessions]
+type = "redis"
+url = "redis://:${API_KEY}@127.0.0.1:6379/2"
+max_value = "64KiB"
+
+[[route]]
+path = "/a"
+component = "a.wasm"
+key_value_stores = ["default", "sessions"]
+
+[[route]]
+path = "/b"
+component = "b.wasm"
+"#,
+        )
+        .unwrap();
+        assert_eq!(cfg.stores.len(), 2, "`default` exists without a table");
+        assert_eq!(cfg.stores["default"], StoreConfig::implicit_default());
+        let sessions = &cfg.stores["sessions"];
+        assert_eq!(sessions.backend, StoreBackend::Redis { url: "redis://:s3cret@127.0.0.1:6379/2".into() });
+        assert_eq!(sessions.max_value, 64 << 10);
+        assert_eq!(cfg.routes[0].key_value_stores, ["default", "sessions"]);
+        assert!(cfg.routes[1].key_value_stores.is_empty(), "no store unless declared");
+        assert_eq!(cfg.default_data_dir(), Path::new("deploy/.wasmroutes"));
+    }
+
+    #[test]
+    fn store_errors_name_file_line_and_problem() {
+        let route = "[[route]]\npath = \"/a\"\ncomponent = \"a.wasm\"\n";
+        let cases = [
+            (
+                format!("{route}key_value_stores = [\"nope\"]\n"),
+                "deploy/routes.toml:4:21",
+                "no store `nope` is configured",
+            ),
+            (format!("{route}key_value_stores = [\"a b\"]\n"), "deploy/routes.toml:4:", "not a valid store name"),
+            (
+                format!("{route}key_value_stores = [\"default\", \"default\"]\n"),
+                "deploy/routes.toml:4:",
+                "listed twice",
+            ),
+            (
+                format!("[key_value_store.x]\ntype = \"memcached\"\n{route}"),
+                "deploy/routes.toml:2:8",
+                "\"embedded\" or \"redis\"",
+            ),
+            (format!("[key_value_store.x]\ntype = \"redis\"\n{route}"), "deploy/routes.toml:", "missing `url`"),
+            (
+                format!("[key_value_store.x]\ntype = \"redis\"\nurl = \"http://x\"\n{route}"),
+                "deploy/routes.toml:3:",
+                "redis://",
+            ),
+            (
+                format!("[key_value_store.x]\ntype = \"redis\"\nurl = \"${{NOPE}}\"\n{route}"),
+                "deploy/routes.toml:3:",
+                "`NOPE` is not set",
+            ),
+            (
+                format!("[key_value_store.x]\ntype = \"embedded\"\nurl = \"redis://x\"\n{route}"),
+                "deploy/routes.toml:3:",
+                "remove it",
+            ),
+            (format!("[key_value_store.x]\n{route}"), "deploy/routes.toml:", "missing `type`"),
+            (
+                format!("[key_value_store.x]\ntype = \"embedded\"\nmax_value = \"1GiB\"\n{route}"),
+                "deploy/routes.toml:3:",
+                "between 1B and 64MiB",
+            ),
+            (
+                format!("[key_value_store.x]\ntype = \"embedded\"\nttl = \"1s\"\n{route}"),
+                "deploy/routes.toml:3:",
+                "unknown field `ttl`",
+            ),
+        ];
+        for (text, at, message) in cases {
+            let err = error(&text);
             assert!(err.starts_with(at), "{text:?}: {err}");
             assert!(err.contains(message), "{text:?}: {err}");
         }

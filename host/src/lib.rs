@@ -22,6 +22,7 @@
 pub mod build_routes;
 pub mod config;
 pub mod hot_reload;
+pub mod kv;
 pub mod limits;
 pub mod load_progress;
 pub mod manifest_source;

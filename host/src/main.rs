@@ -20,6 +20,7 @@ struct Cli {
 enum Command {
     Build(cli::build::BuildArgs),
     Check(cli::check::CheckArgs),
+    Kv(cli::kv::KvArgs),
     New(cli::new::NewArgs),
     Routes(cli::routes::RoutesArgs),
     Serve(cli::serve::ServeArgs),
@@ -31,6 +32,7 @@ fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Build(args) => cli::build::run(args),
         Command::Check(args) => cli::check::run(args),
+        Command::Kv(args) => cli::kv::run(args),
         Command::New(args) => cli::new::run(args),
         Command::Routes(args) => cli::routes::run(args),
         Command::Serve(args) => cli::serve::run(args),

@@ -42,7 +42,7 @@ impl fmt::Display for ReloadReport {
 pub async fn reload(host: &Host, config: &RoutesConfig) -> Result<ReloadReport, LoadError> {
     let started = Instant::now();
     let current = host.routes();
-    let table = RouteTable::load_reusing(config, &host.runtime, Some(&current)).await?;
+    let table = RouteTable::load_reusing(config, &host.runtime, &host.stores, Some(&current)).await?;
     let report = ReloadReport { routes: table.len(), took: started.elapsed(), stats: table.stats() };
     host.replace_routes(table);
     Ok(report)

@@ -20,7 +20,7 @@ use std::collections::BTreeMap;
 use std::ffi::OsStr;
 use std::path::{Component, Path, PathBuf};
 
-use crate::config::{ConfigError, Location, RoutesConfig, tree_route};
+use crate::config::{ConfigError, Location, RoutesConfig, StoreConfig, tree_route};
 use crate::pattern::RoutePattern;
 use crate::router::Router;
 
@@ -89,7 +89,8 @@ impl RoutesConfig {
                 ),
             ));
         }
-        Ok(RoutesConfig { file: dir.to_owned(), base_dir: dir.to_owned(), routes })
+        let stores = [(StoreConfig::DEFAULT.to_owned(), StoreConfig::implicit_default())].into();
+        Ok(RoutesConfig { file: dir.to_owned(), base_dir: dir.to_owned(), routes, stores })
     }
 }
 

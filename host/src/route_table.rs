@@ -11,6 +11,7 @@ use std::sync::Arc;
 use tokio::sync::Semaphore;
 
 use crate::config::{ConfigError, Isolation, Location, RouteConfig, RoutesConfig};
+use crate::kv::{RouteStores, Stores, StoresError};
 use crate::limits::Limits;
 use crate::load_progress::LoadProgress;
 use crate::observability::{self, RouteMetrics};
@@ -33,6 +34,8 @@ pub struct Route {
     pub limits: Limits,
     /// Where the guest may send HTTP requests.
     pub outbound: Arc<OutboundPolicy>,
+    /// The key-value stores the guest may open.
+    pub kv_stores: Arc<RouteStores>,
     /// The route's allowance of guest log lines, shared by its requests.
     pub log_budget: Arc<LogBudget>,
     /// Idle instances, for a route with `isolation = "reuse"`.
@@ -73,6 +76,15 @@ pub enum LoadError {
         asked: u64,
         /// Bytes each instance slot of the engine has.
         engine: u64,
+    },
+    /// The stores `routes.toml` configures are not the ones this host
+    /// opened (only a restart opens stores).
+    #[error("{}: {source}", file.display())]
+    Stores {
+        /// The manifest.
+        file: PathBuf,
+        /// What changed.
+        source: StoresError,
     },
     /// A route's component cannot be used.
     #[error("{at}: route `{route}`: {source}")]
@@ -191,9 +203,10 @@ fn load_all(
 }
 
 impl RouteTable {
-    /// Checks the routes for conflicts, then loads every component.
-    pub async fn load(config: &RoutesConfig, runtime: &Runtime) -> Result<RouteTable, LoadError> {
-        Self::load_reusing(config, runtime, None).await
+    /// Checks the routes for conflicts, then loads every component. Each
+    /// route gets the `stores` its `key_value_stores` lists.
+    pub async fn load(config: &RoutesConfig, runtime: &Runtime, stores: &Stores) -> Result<RouteTable, LoadError> {
+        Self::load_reusing(config, runtime, stores, None).await
     }
 
     /// Like [`RouteTable::load`], but a component whose file has the same
@@ -203,8 +216,12 @@ impl RouteTable {
     pub async fn load_reusing(
         config: &RoutesConfig,
         runtime: &Runtime,
+        stores: &Stores,
         previous: Option<&RouteTable>,
     ) -> Result<RouteTable, LoadError> {
+        stores
+            .check_unchanged(&config.stores)
+            .map_err(|source| LoadError::Stores { file: config.file.clone(), source })?;
         // Conflicts first: they are cheap to find and need no compilation.
         let mut check = Router::new();
         for route in &config.routes {
@@ -279,6 +296,9 @@ impl RouteTable {
                 env: Arc::from(route.env.as_slice()),
                 limits: route.limits,
                 outbound: Arc::new(route.outbound.clone()),
+                kv_stores: stores
+                    .for_route(&route.key_value_stores)
+                    .map_err(|source| LoadError::Stores { file: config.file.clone(), source })?,
                 log_budget: before.map_or_else(Arc::default, |r| Arc::clone(&r.log_budget)),
                 reuse: match route.isolation {
                     Isolation::Fresh => None,

@@ -5,6 +5,9 @@
 //!
 //! When a test fails, the server's log is printed (see [`TestHost`]'s `Drop`).
 
+pub mod keep_alive;
+pub mod redis_server;
+
 use std::fmt::Write as _;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -271,6 +274,17 @@ impl TestHost {
     pub fn terminate(&mut self) -> std::process::ExitStatus {
         let _ = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status();
         self.child.wait().expect("wait for host")
+    }
+
+    /// Kills the process with SIGKILL (no shutdown, no flushing) and waits.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 }
 

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use wasmroutes::config::RoutesConfig;
+use wasmroutes::kv::Stores;
 use wasmroutes::manifest_source::ManifestSource;
 use wasmroutes::route_table::RouteTable;
 use wasmroutes::runtime::{CompileCache, EngineConfig, Runtime};
@@ -55,20 +56,21 @@ impl CacheArgs {
 /// it listens.
 pub async fn load(source: &ManifestSource, cache: Option<CompileCache>) -> anyhow::Result<(Runtime, RouteTable)> {
     let config = source.read()?;
-    load_config(&config, cache, 0).await
+    load_config(&config, cache, 0, &Stores::unopened(&config.stores)).await
 }
 
 /// Starts wasmtime sized for `config`'s routes (and for at least
 /// `min_memory` per instance, which later reloads may use without a
-/// restart), and loads every component.
+/// restart), and loads every component; routes get their stores from `stores`.
 pub async fn load_config(
     config: &RoutesConfig,
     cache: Option<CompileCache>,
     min_memory: u64,
+    stores: &Stores,
 ) -> anyhow::Result<(Runtime, RouteTable)> {
     let max_memory = config.routes.iter().map(|r| r.limits.memory).max().unwrap_or_default().max(min_memory);
     let engine_config = EngineConfig { max_memory, cache, ..EngineConfig::default() };
     let runtime = Runtime::new(&engine_config).map_err(anyhow::Error::from).context("starting wasmtime")?;
-    let table = RouteTable::load(config, &runtime).await?;
+    let table = RouteTable::load(config, &runtime, stores).await?;
     Ok((runtime, table))
 }

@@ -1,11 +1,13 @@
 //! `wasmroutes serve`: load every route, then serve HTTP until a signal.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use wasmroutes::hot_reload;
+use wasmroutes::kv::Stores;
 use wasmroutes::limits::Limits;
 use wasmroutes::observability;
 use wasmroutes::server::admin::Admin;
@@ -38,6 +40,9 @@ pub struct ServeArgs {
     /// Add a `Server-Timing` header (instantiate, handler, total; in ms) to routed responses.
     #[arg(long)]
     server_timing: bool,
+    /// Where embedded key-value stores keep their files [default: .wasmroutes/ beside ROUTES_TOML, or beside the --dir tree].
+    #[arg(long, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
 }
 
 fn duration(text: &str) -> Result<Duration, String> {
@@ -70,7 +75,10 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     // least the default limit, so a reload that adds a route with default
     // limits never needs a restart.
     let min_memory = if args.watch { Limits::DEFAULT_MEMORY } else { 0 };
-    let (runtime, table) = super::load::load_config(&config, cache, min_memory).await?;
+    let data_dir = args.data_dir.unwrap_or_else(|| config.default_data_dir());
+    let stores = Arc::new(Stores::new(&config.stores, &data_dir));
+    let (runtime, table) = super::load::load_config(&config, cache, min_memory, &stores).await?;
+    report_stores(&stores, &data_dir).await;
     let addr = args.addr;
     let listener = server::bind(addr).await.with_context(|| format!("cannot listen on {addr}"))?;
     let local = listener.local_addr()?;
@@ -85,9 +93,10 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         stats.from_cache,
     );
     if let Some(admin) = &admin {
+        admin.set_stores(Arc::clone(&stores));
         admin.set_ready(true);
     }
-    let host = Arc::new(Host::new(runtime, table));
+    let host = Arc::new(Host::new(runtime, stores, table));
     let _hot_reload = if args.watch {
         let handle = tokio::runtime::Handle::current();
         let what = source.to_string();
@@ -106,6 +115,28 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     server::serve(listener, host, options, shutdown).await;
     eprintln!("wasmroutes: stopped");
     Ok(())
+}
+
+/// One line per store the routes use. A Redis store that does not answer
+/// does not stop the start: its routes answer `503` until it does (the
+/// backend reconnects by itself), every other route serves, and `/readyz`
+/// says which store is down.
+async fn report_stores(stores: &Stores, data_dir: &std::path::Path) {
+    for health in stores.health().await {
+        let place = match health.kind {
+            "embedded" => Stores::embedded_path(data_dir, &health.name).display().to_string(),
+            _ => "redis".to_owned(),
+        };
+        match &health.error {
+            None => eprintln!("wasmroutes: key-value store `{}` ({}, {place}) ready", health.name, health.kind),
+            Some(error) => tracing::warn!(
+                store = %health.name,
+                "key-value store `{}` ({}) is not answering, starting without it: its routes answer 503 until it does ({error})",
+                health.name,
+                health.kind
+            ),
+        }
+    }
 }
 
 /// Installs the metrics recorder and serves the admin endpoints on `addr`.

@@ -12,3 +12,19 @@ wasmtime::component::bindgen!({
     world: "wasmroutes:api/any-route",
     exports: { default: async },
 });
+
+/// `wasi:keyvalue@0.2.0-draft2` (`wit/deps/keyvalue`), imported by routes
+/// that use key-value stores; implemented in `runtime::keyvalue`.
+pub mod keyvalue {
+    #![allow(missing_docs)]
+
+    wasmtime::component::bindgen!({
+        path: "../wit/deps/keyvalue",
+        world: "wasi:keyvalue/imports",
+        imports: { default: async | trappable },
+        with: {
+            "wasi:keyvalue/store.bucket": crate::runtime::keyvalue::BucketHandle,
+            "wasi:keyvalue/atomics.cas": crate::runtime::keyvalue::CasHandle,
+        },
+    });
+}

@@ -98,6 +98,9 @@ impl Runtime {
         // Every request the guest makes goes through `OutboundHooks`, which
         // refuses what the route's `allowed_outbound_hosts` does not list.
         wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
+        // Key-value stores: `open` refuses what the route's
+        // `key_value_stores` does not list.
+        super::keyvalue::add_to_linker(&mut linker)?;
 
         let ticker = EpochTicker::start(engine.clone());
         Ok(Runtime { engine, linker, cache: config.cache.clone(), max_memory: config.max_memory, _ticker: ticker })

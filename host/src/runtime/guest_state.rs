@@ -1,6 +1,6 @@
 //! What one store carries: the guest's WASI context (only what its route
-//! declares), its `wasi:http` context with the route's outbound policy, its
-//! resource table and its memory limiter.
+//! declares), its `wasi:http` context with the route's outbound policy, the
+//! key-value stores it may open, its resource table and its memory limiter.
 
 use std::sync::Arc;
 
@@ -9,8 +9,10 @@ use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
 use super::guest_output::{GuestOutput, LogBudget};
+use super::keyvalue::{KvContext, KvView};
 use super::memory_limiter::MemoryLimiter;
 use super::outbound_hooks::OutboundHooks;
+use crate::kv::RouteStores;
 use crate::outbound::OutboundPolicy;
 
 /// The `T` of every `Store<T>`.
@@ -24,6 +26,7 @@ pub struct GuestState {
     stderr: GuestOutput,
     http: WasiHttpCtx,
     hooks: OutboundHooks,
+    kv: KvContext,
     table: ResourceTable,
     pub(crate) limiter: MemoryLimiter,
 }
@@ -31,12 +34,14 @@ pub struct GuestState {
 impl GuestState {
     /// State for one request: the route's env vars and nothing else (no
     /// args, no preopened directories, no sockets, no host env), outbound
-    /// HTTP only where the route allows it, stdout and stderr into the host
-    /// log.
+    /// HTTP only where the route allows it, only the key-value stores it
+    /// declares, stdout and stderr into the host log.
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         env: Arc<[(String, String)]>,
         memory_limit: u64,
         outbound: Arc<OutboundPolicy>,
+        kv_stores: Arc<RouteStores>,
         log_budget: Arc<LogBudget>,
         route: Arc<str>,
         request_id: Arc<str>,
@@ -49,6 +54,7 @@ impl GuestState {
             stdout,
             stderr,
             http: WasiHttpCtx::new(),
+            kv: KvContext::new(kv_stores, Arc::clone(&route), Arc::clone(&request_id)),
             hooks: OutboundHooks::new(outbound, route, request_id),
             table: ResourceTable::new(),
             limiter: MemoryLimiter::new(memory_limit),
@@ -62,6 +68,7 @@ impl GuestState {
     pub fn begin_request(&mut self, request_id: Arc<str>) {
         self.stdout.next_request(Arc::clone(&request_id));
         self.stderr.next_request(Arc::clone(&request_id));
+        self.kv.set_request_id(Arc::clone(&request_id));
         self.hooks.set_request_id(request_id);
     }
 
@@ -70,6 +77,13 @@ impl GuestState {
     pub fn end_request(&self) {
         self.stdout.end_request();
         self.stderr.end_request();
+    }
+}
+
+impl GuestState {
+    /// What the `wasi:keyvalue` host functions work on.
+    pub(crate) fn keyvalue(&mut self) -> KvView<'_> {
+        KvView::new(&self.kv, &mut self.table)
     }
 }
 

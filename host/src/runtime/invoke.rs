@@ -13,6 +13,7 @@ use super::guest_output::LogBudget;
 use super::guest_state::GuestState;
 use super::memory_limiter::MemoryLimitExceeded;
 use super::{GuestRequest, GuestResponse};
+use crate::kv::RouteStores;
 use crate::limits::Limits;
 use crate::method::Method;
 use crate::outbound::OutboundPolicy;
@@ -29,6 +30,8 @@ pub struct Invocation<'a> {
     pub limits: &'a Limits,
     /// Where the guest may send HTTP requests.
     pub outbound: &'a Arc<OutboundPolicy>,
+    /// The key-value stores the guest may open.
+    pub kv_stores: &'a Arc<RouteStores>,
     /// The route's allowance of log lines.
     pub log_budget: &'a Arc<LogBudget>,
 }
@@ -100,6 +103,7 @@ impl RouteComponent {
             Arc::clone(inv.env),
             inv.limits.memory,
             Arc::clone(inv.outbound),
+            Arc::clone(inv.kv_stores),
             Arc::clone(inv.log_budget),
             inv.route,
             inv.request_id,

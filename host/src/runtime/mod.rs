@@ -12,6 +12,7 @@ mod engine;
 mod guest_output;
 mod guest_state;
 mod invoke;
+mod keyvalue;
 mod memory_limiter;
 mod outbound_hooks;
 mod reuse;

@@ -4,7 +4,11 @@
 //! - `/metrics`: Prometheus text format.
 //! - `/healthz`: `200` while the process is alive.
 //! - `/readyz`: `503` until every route is loaded (and again while shutting
-//!   down), `200` in between — what a load balancer should route by.
+//!   down), `200` in between — what a load balancer should route by. The
+//!   body lists the key-value stores in use and whether each answers; a
+//!   store that does not makes the status `"degraded"` but keeps the `200`:
+//!   a shared store (Redis) is down for every host alike, so taking hosts
+//!   out of the balancer would only fail the routes that do not use it.
 //!
 //! Anything else is a JSON `404`. Plain HTTP/1.1 on the hyper the host
 //! already uses, on a thread and tokio runtime of its own: loading the routes
@@ -13,6 +17,7 @@
 
 use std::convert::Infallible;
 use std::sync::Arc;
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
@@ -25,6 +30,7 @@ use metrics_exporter_prometheus::PrometheusHandle;
 use tokio::net::TcpListener;
 
 use super::host_error::json_response;
+use crate::kv::Stores;
 
 type AdminResponse = http::Response<Full<Bytes>>;
 
@@ -35,12 +41,18 @@ const METRICS_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 pub struct Admin {
     metrics: PrometheusHandle,
     ready: AtomicBool,
+    stores: OnceLock<Arc<Stores>>,
 }
 
 impl Admin {
     /// Not ready yet; `metrics` renders `/metrics`.
     pub fn new(metrics: PrometheusHandle) -> Self {
-        Admin { metrics, ready: AtomicBool::new(false) }
+        Admin { metrics, ready: AtomicBool::new(false), stores: OnceLock::new() }
+    }
+
+    /// The stores `/readyz` reports on.
+    pub fn set_stores(&self, stores: Arc<Stores>) {
+        let _ = self.stores.set(stores);
     }
 
     /// Marks the host ready for traffic (every route loaded) or not.
@@ -48,7 +60,7 @@ impl Admin {
         self.ready.store(ready, Ordering::Release);
     }
 
-    fn respond(&self, method: &Method, path: &str) -> AdminResponse {
+    async fn respond(&self, method: &Method, path: &str) -> AdminResponse {
         let known = matches!(path, "/metrics" | "/healthz" | "/readyz");
         if !known {
             return json_response(StatusCode::NOT_FOUND, json_error("Not found; try /metrics, /healthz or /readyz"));
@@ -68,9 +80,37 @@ impl Admin {
             "/readyz" if !self.ready.load(Ordering::Acquire) => {
                 json_response(StatusCode::SERVICE_UNAVAILABLE, r#"{"status":"not ready"}"#.to_owned())
             }
-            "/readyz" => json_response(StatusCode::OK, r#"{"status":"ready"}"#.to_owned()),
+            "/readyz" => self.readiness().await,
             _ => json_response(StatusCode::OK, r#"{"status":"alive"}"#.to_owned()),
         }
+    }
+}
+
+impl Admin {
+    /// `200` with `"ready"`, or `"degraded"` and each store's state.
+    async fn readiness(&self) -> AdminResponse {
+        let health = match self.stores.get() {
+            Some(stores) => stores.health().await,
+            None => Vec::new(),
+        };
+        let degraded = health.iter().any(|h| h.error.is_some());
+        let stores: serde_json::Map<String, serde_json::Value> = health
+            .into_iter()
+            .map(|h| {
+                let state = match h.error {
+                    None => serde_json::json!({ "type": h.kind, "ok": true }),
+                    Some(error) => serde_json::json!({ "type": h.kind, "ok": false, "error": error }),
+                };
+                (h.name, state)
+            })
+            .collect();
+        let status = if degraded { "degraded" } else { "ready" };
+        let body = if stores.is_empty() {
+            serde_json::json!({ "status": status })
+        } else {
+            serde_json::json!({ "status": status, "stores": stores })
+        };
+        json_response(StatusCode::OK, body.to_string())
     }
 }
 
@@ -107,8 +147,8 @@ async fn serve(listener: TcpListener, admin: Arc<Admin>) {
         };
         let admin = Arc::clone(&admin);
         let service = service_fn(move |req: http::Request<hyper::body::Incoming>| {
-            let resp = admin.respond(req.method(), req.uri().path());
-            async move { Ok::<_, Infallible>(resp) }
+            let admin = Arc::clone(&admin);
+            async move { Ok::<_, Infallible>(admin.respond(req.method(), req.uri().path()).await) }
         });
         tokio::spawn(async move {
             let conn = hyper::server::conn::http1::Builder::new()
@@ -133,6 +173,11 @@ mod tests {
         Admin::new(handle)
     }
 
+    fn call(admin: &Admin, method: &Method, path: &str) -> AdminResponse {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+        rt.block_on(admin.respond(method, path))
+    }
+
     fn body(resp: AdminResponse) -> String {
         use http_body_util::BodyExt as _;
         let rt = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
@@ -143,17 +188,17 @@ mod tests {
     #[test]
     fn readyz_is_503_until_ready_and_healthz_is_always_200() {
         let admin = admin();
-        assert_eq!(admin.respond(&Method::GET, "/healthz").status(), 200);
-        assert_eq!(admin.respond(&Method::GET, "/readyz").status(), 503);
+        assert_eq!(call(&admin, &Method::GET, "/healthz").status(), 200);
+        assert_eq!(call(&admin, &Method::GET, "/readyz").status(), 503);
         admin.set_ready(true);
-        assert_eq!(admin.respond(&Method::GET, "/readyz").status(), 200);
+        assert_eq!(call(&admin, &Method::GET, "/readyz").status(), 200);
         admin.set_ready(false);
-        assert_eq!(admin.respond(&Method::HEAD, "/readyz").status(), 503);
+        assert_eq!(call(&admin, &Method::HEAD, "/readyz").status(), 503);
     }
 
     #[test]
     fn metrics_render_in_prometheus_text_format() {
-        let resp = admin().respond(&Method::GET, "/metrics");
+        let resp = call(&admin(), &Method::GET, "/metrics");
         assert_eq!(resp.status(), 200);
         assert_eq!(resp.headers()[header::CONTENT_TYPE], METRICS_CONTENT_TYPE);
         let text = body(resp);
@@ -163,10 +208,10 @@ mod tests {
     #[test]
     fn unknown_paths_are_404_and_other_methods_405_in_json() {
         let admin = admin();
-        let resp = admin.respond(&Method::GET, "/nope");
+        let resp = call(&admin, &Method::GET, "/nope");
         assert_eq!(resp.status(), StatusCode::NOT_FOUND);
         assert_eq!(resp.headers()[header::CONTENT_TYPE], "application/json");
-        let resp = admin.respond(&Method::POST, "/metrics");
+        let resp = call(&admin, &Method::POST, "/metrics");
         assert_eq!(resp.status(), 405);
         assert_eq!(resp.headers()[header::ALLOW], "GET, HEAD");
     }

@@ -138,6 +138,7 @@ async fn route<'t>(
         env: &route.env,
         limits: &route.limits,
         outbound: &route.outbound,
+        kv_stores: &route.kv_stores,
         log_budget: &route.log_budget,
     };
     let mut timing = CallTiming::default();

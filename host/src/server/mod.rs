@@ -24,6 +24,7 @@ use tokio::net::TcpListener;
 
 pub use host_error::HostError;
 
+use crate::kv::Stores;
 use crate::route_table::RouteTable;
 use crate::runtime::Runtime;
 
@@ -53,10 +54,14 @@ impl Default for ServeOptions {
     }
 }
 
-/// What every request needs: the wasmtime runtime and the route table.
+/// What every request needs: the wasmtime runtime, the key-value stores and
+/// the route table.
 pub struct Host {
     /// Engine, linker, epoch ticker.
     pub runtime: Runtime,
+    /// Every configured key-value store, open for the host's whole life
+    /// (reloads keep them).
+    pub stores: Arc<Stores>,
     /// The loaded routes. Swapped whole by a reload; each request takes one
     /// snapshot ([`Host::routes`]) when it starts and keeps it to the end, so
     /// requests in flight finish on the table they began with.
@@ -64,9 +69,9 @@ pub struct Host {
 }
 
 impl Host {
-    /// A host serving `table`.
-    pub fn new(runtime: Runtime, table: RouteTable) -> Host {
-        Host { runtime, table: ArcSwap::from_pointee(table) }
+    /// A host serving `table`, whose routes use `stores`.
+    pub fn new(runtime: Runtime, stores: Arc<Stores>, table: RouteTable) -> Host {
+        Host { runtime, stores, table: ArcSwap::from_pointee(table) }
     }
 
     /// The current route table, for one request (or one report).

@@ -1,0 +1,248 @@
+//! The host side of `wasi:keyvalue@0.2.0-draft2` for guests: `open` checks
+//! the route's `key_value_stores` (deny by default), every other call goes
+//! to the [`Store`], which enforces the limits and reaches the backend.
+//!
+//! Calls are async: a guest waiting on a store (a group commit's fsync, a
+//! Redis round trip) parks its fiber and frees the tokio worker. They run
+//! inside the request's timeout like the rest of the handler, so a slow
+//! store cannot hold a request past its route's `timeout`.
+
+use std::sync::Arc;
+
+use wasmtime::component::{HasData, Linker, Resource, ResourceTable};
+
+use super::bindings::keyvalue::wasi::keyvalue::{atomics, batch, store};
+use super::guest_state::GuestState;
+use crate::kv::{KvError, RouteStores, Store};
+
+/// An open store, as the guest's `bucket` resource.
+pub struct BucketHandle {
+    store: Arc<Store>,
+}
+
+/// A compare-and-swap in progress: the key and the value read when it began.
+pub struct CasHandle {
+    store: Arc<Store>,
+    key: String,
+    current: Option<Vec<u8>>,
+}
+
+/// What one request's key-value calls need: the stores its route declared,
+/// and who is asking, for the log.
+pub struct KvContext {
+    stores: Arc<RouteStores>,
+    route: Arc<str>,
+    request_id: Arc<str>,
+}
+
+impl KvContext {
+    /// The context for a request of `route`.
+    pub fn new(stores: Arc<RouteStores>, route: Arc<str>, request_id: Arc<str>) -> KvContext {
+        KvContext { stores, route, request_id }
+    }
+
+    /// A reused instance's next request.
+    pub fn set_request_id(&mut self, request_id: Arc<str>) {
+        self.request_id = request_id;
+    }
+}
+
+/// The borrow of a store's data that the generated `Host` traits are
+/// implemented on.
+pub struct KvView<'a> {
+    ctx: &'a KvContext,
+    table: &'a mut ResourceTable,
+}
+
+impl<'a> KvView<'a> {
+    /// A view of `ctx` and the store's resource table.
+    pub fn new(ctx: &'a KvContext, table: &'a mut ResourceTable) -> Self {
+        KvView { ctx, table }
+    }
+}
+
+/// Marker for [`HasData`]: the linker hands host functions a [`KvView`].
+struct Kv;
+
+impl HasData for Kv {
+    type Data<'a> = KvView<'a>;
+}
+
+/// Adds `wasi:keyvalue/{store,atomics,batch}` to the linker.
+pub fn add_to_linker(linker: &mut Linker<GuestState>) -> wasmtime::Result<()> {
+    store::add_to_linker::<GuestState, Kv>(linker, GuestState::keyvalue)?;
+    atomics::add_to_linker::<GuestState, Kv>(linker, GuestState::keyvalue)?;
+    batch::add_to_linker::<GuestState, Kv>(linker, GuestState::keyvalue)?;
+    Ok(())
+}
+
+/// The guest's error for a store failure: the kind stays readable at the
+/// start of `other` (`unavailable: …`), which is how the SDK picks a status.
+fn guest_error(err: KvError) -> store::Error {
+    store::Error::Other(err.to_string())
+}
+
+impl KvView<'_> {
+    fn store(&self, bucket: &Resource<BucketHandle>) -> wasmtime::Result<Arc<Store>> {
+        Ok(Arc::clone(&self.table.get(bucket)?.store))
+    }
+}
+
+impl store::Host for KvView<'_> {
+    async fn open(&mut self, identifier: String) -> wasmtime::Result<Result<Resource<BucketHandle>, store::Error>> {
+        let Some(store) = self.ctx.stores.open(&identifier) else {
+            // A deployment error, not the client's: the route's code and its
+            // `key_value_stores` disagree.
+            tracing::error!(
+                request_id = %self.ctx.request_id,
+                route = %self.ctx.route,
+                store = %identifier,
+                "key-value store access denied: the route does not list it in key_value_stores"
+            );
+            return Ok(Err(store::Error::AccessDenied));
+        };
+        let bucket = self.table.push(BucketHandle { store: Arc::clone(store) })?;
+        Ok(Ok(bucket))
+    }
+}
+
+impl store::HostBucket for KvView<'_> {
+    async fn get(
+        &mut self,
+        bucket: Resource<BucketHandle>,
+        key: String,
+    ) -> wasmtime::Result<Result<Option<Vec<u8>>, store::Error>> {
+        let store = self.store(&bucket)?;
+        Ok(store.get(&key).await.map_err(guest_error))
+    }
+
+    async fn set(
+        &mut self,
+        bucket: Resource<BucketHandle>,
+        key: String,
+        value: Vec<u8>,
+    ) -> wasmtime::Result<Result<(), store::Error>> {
+        let store = self.store(&bucket)?;
+        Ok(store.set(key, value).await.map_err(guest_error))
+    }
+
+    async fn delete(
+        &mut self,
+        bucket: Resource<BucketHandle>,
+        key: String,
+    ) -> wasmtime::Result<Result<(), store::Error>> {
+        let store = self.store(&bucket)?;
+        Ok(store.delete(key).await.map_err(guest_error))
+    }
+
+    async fn exists(
+        &mut self,
+        bucket: Resource<BucketHandle>,
+        key: String,
+    ) -> wasmtime::Result<Result<bool, store::Error>> {
+        let store = self.store(&bucket)?;
+        Ok(store.exists(&key).await.map_err(guest_error))
+    }
+
+    async fn list_keys(
+        &mut self,
+        bucket: Resource<BucketHandle>,
+        cursor: Option<String>,
+    ) -> wasmtime::Result<Result<store::KeyResponse, store::Error>> {
+        let store = self.store(&bucket)?;
+        let page = store.list_keys(None, cursor.as_deref()).await.map_err(guest_error);
+        Ok(page.map(|page| store::KeyResponse { keys: page.keys, cursor: page.cursor }))
+    }
+
+    async fn drop(&mut self, bucket: Resource<BucketHandle>) -> wasmtime::Result<()> {
+        self.table.delete(bucket)?;
+        Ok(())
+    }
+}
+
+impl atomics::Host for KvView<'_> {
+    async fn increment(
+        &mut self,
+        bucket: Resource<BucketHandle>,
+        key: String,
+        delta: i64,
+    ) -> wasmtime::Result<Result<i64, store::Error>> {
+        let store = self.store(&bucket)?;
+        Ok(store.increment(key, delta).await.map_err(guest_error))
+    }
+
+    async fn swap(
+        &mut self,
+        cas: Resource<CasHandle>,
+        value: Vec<u8>,
+    ) -> wasmtime::Result<Result<(), atomics::CasError>> {
+        let CasHandle { store, key, current } = self.table.delete(cas)?;
+        match store.compare_and_swap(key.clone(), current, value).await {
+            Ok(true) => Ok(Ok(())),
+            // Someone else wrote first: hand back a `cas` holding the value
+            // now stored, so the guest can decide again from it.
+            Ok(false) => match store.get(&key).await {
+                Ok(current) => {
+                    let again = self.table.push(CasHandle { store, key, current })?;
+                    Ok(Err(atomics::CasError::CasFailed(again)))
+                }
+                Err(e) => Ok(Err(atomics::CasError::StoreError(guest_error(e)))),
+            },
+            Err(e) => Ok(Err(atomics::CasError::StoreError(guest_error(e)))),
+        }
+    }
+}
+
+impl atomics::HostCas for KvView<'_> {
+    async fn new(
+        &mut self,
+        bucket: Resource<BucketHandle>,
+        key: String,
+    ) -> wasmtime::Result<Result<Resource<CasHandle>, store::Error>> {
+        let store = self.store(&bucket)?;
+        let current = match store.get(&key).await {
+            Ok(current) => current,
+            Err(e) => return Ok(Err(guest_error(e))),
+        };
+        Ok(Ok(self.table.push(CasHandle { store, key, current })?))
+    }
+
+    async fn current(&mut self, cas: Resource<CasHandle>) -> wasmtime::Result<Result<Option<Vec<u8>>, store::Error>> {
+        Ok(Ok(self.table.get(&cas)?.current.clone()))
+    }
+
+    async fn drop(&mut self, cas: Resource<CasHandle>) -> wasmtime::Result<()> {
+        self.table.delete(cas)?;
+        Ok(())
+    }
+}
+
+impl batch::Host for KvView<'_> {
+    async fn get_many(
+        &mut self,
+        bucket: Resource<BucketHandle>,
+        keys: Vec<String>,
+    ) -> wasmtime::Result<Result<Vec<Option<(String, Vec<u8>)>>, store::Error>> {
+        let store = self.store(&bucket)?;
+        let values = store.get_many(&keys).await.map_err(guest_error);
+        Ok(values.map(|values| keys.into_iter().zip(values).map(|(k, v)| v.map(|v| (k, v))).collect()))
+    }
+
+    async fn set_many(
+        &mut self,
+        bucket: Resource<BucketHandle>,
+        key_values: Vec<(String, Vec<u8>)>,
+    ) -> wasmtime::Result<Result<(), store::Error>> {
+        let store = self.store(&bucket)?;
+        Ok(store.set_many(key_values).await.map_err(guest_error))
+    }
+
+    async fn delete_many(
+        &mut self,
+        bucket: Resource<BucketHandle>,
+        keys: Vec<String>,
+    ) -> wasmtime::Result<Result<(), store::Error>> {
+        let store = self.store(&bucket)?;
+        Ok(store.delete_many(keys).await.map_err(guest_error))
+    }
+}

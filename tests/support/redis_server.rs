@@ -1,0 +1,372 @@
+//! A real `redis-server` for tests: started on a free 127.0.0.1 port in a
+//! temp dir, stopped and restarted on the same port (so a host configured
+//! with its URL reconnects), killed when dropped, and killed too when the
+//! test process ends however it ends (a `static` server is never dropped).
+//!
+//! `redis-server` must be installed (`scripts/setup.sh` does it); without it
+//! [`RedisServer::start`] panics: tests never skip silently.
+//!
+//! Talks RESP over a plain `TcpStream` ([`RedisServer::command`]), so tests
+//! can look at what is stored, or store keys of other programs, without a
+//! Redis client library.
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// How long a server has to answer `PING` after it is started.
+const START_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// Runs `redis-server` with the arguments after the first (`$1`: its
+/// directory) and kills it with SIGKILL as soon as its stdin reaches end of
+/// file: the test process holds the only writer, so that happens on
+/// [`RedisServer::stop`] (which first writes a line: keep the directory, a
+/// restart needs it), on drop, and when the test process exits or dies
+/// (a `static` server is never dropped): then the guard also removes the
+/// directory. Exits when redis does.
+const GUARD_SCRIPT: &str = r#"
+dir=$1
+shift
+exec 3<&0
+redis-server "$@" </dev/null 3<&- &
+pid=$!
+(
+    if ! read -r _ <&3; then
+        : >"$dir/owner-gone"
+    fi
+    kill -9 "$pid" 2>/dev/null
+) &
+guard=$!
+exec 3<&- </dev/null
+wait "$pid"
+status=$?
+kill "$guard" 2>/dev/null
+wait "$guard"
+case "$dir" in
+    */redis-test-*) [ -e "$dir/owner-gone" ] && rm -rf "$dir" ;;
+esac
+exit "$status"
+"#;
+
+/// One reply of the server.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Resp {
+    /// `+OK`.
+    Simple(String),
+    /// `-ERR …`.
+    Error(String),
+    /// `:42`.
+    Integer(i64),
+    /// `$…` (`None`: the nil reply).
+    Bulk(Option<Vec<u8>>),
+    /// `*…` (`None`: the nil array).
+    Array(Option<Vec<Resp>>),
+}
+
+impl Resp {
+    /// The bytes of a bulk reply; `None` for nil. Panics on other replies.
+    pub fn bytes(&self) -> Option<&[u8]> {
+        match self {
+            Resp::Bulk(b) => b.as_deref(),
+            other => panic!("expected a bulk reply, got {other:?}"),
+        }
+    }
+}
+
+/// A running (or stopped) `redis-server`.
+pub struct RedisServer {
+    port: u16,
+    dir: tempfile::TempDir,
+    durable: bool,
+    /// The guard shell and the write end of its stdin, while running.
+    running: Option<(Child, ChildStdin)>,
+}
+
+impl RedisServer {
+    /// A server without persistence (`--save "" --appendonly no`).
+    pub fn start() -> RedisServer {
+        Self::launch(false)
+    }
+
+    /// A server that logs every write to its append-only file and fsyncs it
+    /// before answering (`--appendonly yes --appendfsync always`): what it
+    /// acknowledged survives [`RedisServer::stop`] (SIGKILL) and
+    /// [`RedisServer::restart`].
+    pub fn start_durable() -> RedisServer {
+        Self::launch(true)
+    }
+
+    fn launch(durable: bool) -> RedisServer {
+        let dir = tempfile::Builder::new().prefix("redis-test-").tempdir().expect("temp dir");
+        let mut server = RedisServer { port: 0, dir, durable, running: None };
+        let mut last_log = String::new();
+        for _ in 0..5 {
+            server.port = free_port();
+            match server.spawn() {
+                Ok(()) => return server,
+                // Another process took the port between our probe and
+                // redis binding it: try another one.
+                Err(log) => last_log = log,
+            }
+        }
+        panic!("redis-server did not start; its log:\n{last_log}");
+    }
+
+    /// `redis://127.0.0.1:PORT`.
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// The port it listens on (the same after a restart).
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Its working directory (where a durable server keeps its files).
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Whether it is running.
+    pub fn is_running(&self) -> bool {
+        self.running.is_some()
+    }
+
+    /// Kills it with SIGKILL (no shutdown, no save: a crash) and waits until
+    /// it is gone. Does nothing if it is not running.
+    pub fn stop(&mut self) {
+        if let Some((mut guard, mut stdin)) = self.running.take() {
+            let _ = stdin.write_all(b"stop\n");
+            drop(stdin);
+            let _ = guard.wait();
+        }
+    }
+
+    /// Stops it (if running) and starts it again on the same port and in the
+    /// same directory, waiting until it answers `PING` (for a durable server:
+    /// until it has loaded its append-only file).
+    pub fn restart(&mut self) {
+        self.stop();
+        // The port was just ours; retry briefly in case the kernel is slow
+        // to release it.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            match self.spawn() {
+                Ok(()) => return,
+                Err(log) if Instant::now() >= deadline => {
+                    panic!("redis-server did not restart on port {}; its log:\n{log}", self.port)
+                }
+                Err(_) => std::thread::sleep(Duration::from_millis(100)),
+            }
+        }
+    }
+
+    /// Sends one command and reads its reply. Panics if the server does not
+    /// answer.
+    pub fn command(&self, args: &[&[u8]]) -> Resp {
+        let mut stream = connect(self.port).unwrap_or_else(|e| panic!("redis on port {}: {e}", self.port));
+        stream.write_all(&encode(args)).expect("send to redis");
+        read_reply(&mut BufReader::new(stream)).expect("redis reply")
+    }
+
+    /// Sends commands one after the other on one connection (`AUTH` first,
+    /// say) and reads their replies.
+    pub fn commands(&self, commands: &[&[&str]]) -> Vec<Resp> {
+        let stream = connect(self.port).unwrap_or_else(|e| panic!("redis on port {}: {e}", self.port));
+        let mut reader = BufReader::new(stream.try_clone().expect("clone the stream"));
+        let mut stream = stream;
+        commands
+            .iter()
+            .map(|args| {
+                let args: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
+                stream.write_all(&encode(&args)).expect("send to redis");
+                read_reply(&mut reader).expect("redis reply")
+            })
+            .collect()
+    }
+
+    /// [`RedisServer::command`] with text arguments.
+    pub fn cmd(&self, args: &[&str]) -> Resp {
+        let args: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
+        self.command(&args)
+    }
+
+    /// Freezes it (SIGSTOP): it keeps its connections and port but answers
+    /// nothing, like a hung server or a network that drops packets, until
+    /// [`RedisServer::resume`].
+    pub fn pause(&self) {
+        self.signal("-STOP");
+    }
+
+    /// Undoes [`RedisServer::pause`] (SIGCONT).
+    pub fn resume(&self) {
+        self.signal("-CONT");
+    }
+
+    fn signal(&self, signal: &str) {
+        assert!(self.is_running(), "redis-server is not running");
+        let pid = std::fs::read_to_string(self.pid_path()).expect("redis pid file");
+        let status = Command::new("kill").arg(signal).arg(pid.trim()).status().expect("run kill");
+        assert!(status.success(), "kill {signal} {pid}: {status}");
+    }
+
+    fn pid_path(&self) -> PathBuf {
+        self.dir.path().join("redis.pid")
+    }
+
+    fn log_path(&self) -> PathBuf {
+        self.dir.path().join("redis.log")
+    }
+
+    fn log_text(&self) -> String {
+        let output = std::fs::read_to_string(self.dir.path().join("redis.out")).unwrap_or_default();
+        output + &std::fs::read_to_string(self.log_path()).unwrap_or_default()
+    }
+
+    /// Starts redis on `self.port` and waits for `PING`; `Err` with its log
+    /// if it exits first (it could not bind the port, say).
+    fn spawn(&mut self) -> Result<(), String> {
+        let port = self.port.to_string();
+        let dir = self.dir.path().to_str().expect("a UTF-8 temp dir");
+        let log = self.log_path();
+        let log = log.to_str().expect("a UTF-8 temp dir");
+        let pidfile = self.pid_path();
+        let _ = std::fs::remove_file(&pidfile);
+        let pidfile = pidfile.to_str().expect("a UTF-8 temp dir");
+        let mut options = vec![
+            ("--port", port.as_str()),
+            ("--bind", "127.0.0.1"),
+            ("--dir", dir),
+            ("--logfile", log),
+            ("--pidfile", pidfile),
+            ("--daemonize", "no"),
+            ("--save", ""),
+        ];
+        if self.durable {
+            options.extend([("--appendonly", "yes"), ("--appendfsync", "always")]);
+        } else {
+            options.push(("--appendonly", "no"));
+        }
+        let args = options.iter().flat_map(|(name, value)| [name, value]);
+        if let Err(e) = Command::new("redis-server").arg("--version").stdout(Stdio::null()).status() {
+            if e.kind() == std::io::ErrorKind::NotFound {
+                panic!("redis-server not found: run scripts/setup.sh");
+            }
+            panic!("cannot run redis-server: {e}");
+        }
+        // What redis prints before its log file is open (a bad option, …).
+        let output = std::fs::File::create(self.dir.path().join("redis.out")).expect("output file");
+        let mut child = Command::new("sh")
+            .arg("-c")
+            .arg(GUARD_SCRIPT)
+            .arg("redis-guard")
+            .arg(dir)
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(output.try_clone().expect("output file"))
+            .stderr(output)
+            .spawn()
+            .expect("run sh");
+        let stdin = child.stdin.take().expect("piped stdin");
+        let deadline = Instant::now() + START_TIMEOUT;
+        loop {
+            if let Ok(Some(status)) = child.try_wait() {
+                return Err(format!("(exited: {status})\n{}", self.log_text()));
+            }
+            if ping(self.port) {
+                self.running = Some((child, stdin));
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                drop(stdin);
+                let _ = child.wait();
+                panic!(
+                    "redis-server on port {port} did not answer PING within {START_TIMEOUT:?}; its log:\n{}",
+                    self.log_text()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        self.stop();
+        if std::thread::panicking() {
+            eprintln!("----- redis-server log -----\n{}\n----------------------------", self.log_text());
+        }
+    }
+}
+
+/// A port that was free a moment ago.
+fn free_port() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+    listener.local_addr().expect("local addr").port()
+}
+
+fn connect(port: u16) -> std::io::Result<TcpStream> {
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let stream = TcpStream::connect_timeout(&addr, Duration::from_secs(1))?;
+    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+    stream.set_write_timeout(Some(Duration::from_secs(10)))?;
+    Ok(stream)
+}
+
+/// Whether redis answers `PING` with `PONG` (not `-LOADING`) on `port`.
+fn ping(port: u16) -> bool {
+    let Ok(mut stream) = connect(port) else { return false };
+    if stream.write_all(&encode(&[b"PING"])).is_err() {
+        return false;
+    }
+    matches!(read_reply(&mut BufReader::new(stream)), Ok(Resp::Simple(s)) if s == "PONG")
+}
+
+/// A command as a RESP array of bulk strings.
+fn encode(args: &[&[u8]]) -> Vec<u8> {
+    let mut out = format!("*{}\r\n", args.len()).into_bytes();
+    for arg in args {
+        out.extend_from_slice(format!("${}\r\n", arg.len()).as_bytes());
+        out.extend_from_slice(arg);
+        out.extend_from_slice(b"\r\n");
+    }
+    out
+}
+
+fn read_reply(reader: &mut impl BufRead) -> std::io::Result<Resp> {
+    let bad = |what: &str| std::io::Error::new(std::io::ErrorKind::InvalidData, what.to_owned());
+    let mut line = Vec::new();
+    reader.read_until(b'\n', &mut line)?;
+    if !line.ends_with(b"\r\n") {
+        return Err(bad("a reply line without CRLF"));
+    }
+    line.truncate(line.len() - 2);
+    let (kind, rest) = line.split_first().ok_or_else(|| bad("an empty reply line"))?;
+    let text = String::from_utf8_lossy(rest).into_owned();
+    let number = || text.parse::<i64>().map_err(|_| bad("a malformed length"));
+    Ok(match kind {
+        b'+' => Resp::Simple(text),
+        b'-' => Resp::Error(text),
+        b':' => Resp::Integer(number()?),
+        b'$' => match number()? {
+            -1 => Resp::Bulk(None),
+            n => {
+                let mut data = vec![0; usize::try_from(n).map_err(|_| bad("a negative length"))? + 2];
+                reader.read_exact(&mut data)?;
+                data.truncate(data.len() - 2);
+                Resp::Bulk(Some(data))
+            }
+        },
+        b'*' => match number()? {
+            -1 => Resp::Array(None),
+            n => {
+                let n = usize::try_from(n).map_err(|_| bad("a negative length"))?;
+                let items = (0..n).map(|_| read_reply(reader)).collect::<std::io::Result<_>>()?;
+                Resp::Array(Some(items))
+            }
+        },
+        _ => return Err(bad("an unknown reply type")),
+    })
+}
