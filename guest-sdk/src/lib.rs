@@ -35,10 +35,13 @@
 //! Environment variables declared for the route in `routes.toml` are read with
 //! [`std::env::var`]; nothing else from the host's environment is visible.
 //! Outbound HTTP goes through [`fetch`], to the hosts the route's
-//! `allowed_outbound_hosts` lists and nowhere else.
+//! `allowed_outbound_hosts` lists and nowhere else. Data that outlives a
+//! request goes to the key-value stores of [`kv`], those the route's
+//! `key_value_stores` lists.
 
 mod error;
 pub mod fetch;
+pub mod kv;
 mod method;
 mod request;
 mod response;

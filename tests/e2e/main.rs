@@ -9,6 +9,7 @@ mod floor;
 mod guest_failures;
 mod hot_reload;
 mod http_protocol;
+mod kv;
 mod methods;
 mod observability;
 mod outbound;

@@ -16,7 +16,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-/// Components the tests use: every sample route plus the hostile ones.
+/// Components the tests use: every sample route, the hostile ones, and
+/// `kv-plain` (wasi:keyvalue without the SDK).
 const COMPONENT_PACKAGES: &[&str] = &[
     "hello",
     "posts",
@@ -27,6 +28,9 @@ const COMPONENT_PACKAGES: &[&str] = &[
     "todos",
     "docs-slug",
     "shop-slug",
+    "tasks",
+    "tasks-id",
+    "kv-plain",
     "hostile",
     "no-handler",
     "wrong-type",
