@@ -183,3 +183,48 @@ fn shown(key: &str) -> String {
         None => key.to_owned(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kv::embedded::EmbeddedBackend;
+
+    fn store(dir: &tempfile::TempDir, max_value: u64) -> Store {
+        let backend = EmbeddedBackend::open(&dir.path().join("s.redb")).expect("open");
+        Store::new("s", "embedded", StoreLimits { max_value }, Arc::new(backend))
+    }
+
+    fn is_limit<T: std::fmt::Debug>(result: Result<T, KvError>) -> String {
+        match result {
+            Err(KvError::Limit(message)) => message,
+            other => panic!("expected a limit error, got {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn keys_values_and_batches_over_the_limits_are_refused_whole() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = store(&dir, 1024);
+        assert!(is_limit(store.get("").await).contains("empty"));
+        let long = "k".repeat(StoreLimits::MAX_KEY_BYTES + 1);
+        assert!(is_limit(store.set(long.clone(), b"v".to_vec()).await).contains("257 bytes"));
+        // 256 bytes of UTF-8, not 256 characters: 86 three-byte characters are 258 bytes.
+        assert!(is_limit(store.exists(&"€".repeat(86)).await).contains("258 bytes"));
+        store.set("k".repeat(StoreLimits::MAX_KEY_BYTES), b"v".to_vec()).await.expect("256 bytes is a key");
+
+        store.set("big".into(), vec![1; 1024]).await.expect("exactly max_value");
+        let message = is_limit(store.set("big".into(), vec![2; 1025]).await);
+        assert!(message.contains("1025 bytes") && message.contains("1KiB"), "{message}");
+        is_limit(store.compare_and_swap("big".into(), Some(vec![1; 1024]), vec![3; 1025]).await);
+        assert_eq!(store.get("big").await.expect("get"), Some(vec![1; 1024]), "unchanged");
+
+        let too_many: Vec<String> = (0..=StoreLimits::MAX_BATCH).map(|i| format!("k{i}")).collect();
+        assert!(is_limit(store.get_many(&too_many).await).contains("1001 keys"));
+        let entries = too_many.iter().map(|k| (k.clone(), b"v".to_vec())).collect();
+        is_limit(store.set_many(entries).await);
+        let one_too_big = vec![("a".to_owned(), b"v".to_vec()), ("b".to_owned(), vec![0; 1025])];
+        is_limit(store.set_many(one_too_big).await);
+        assert_eq!(store.get("a").await.expect("get"), None, "a refused batch writes nothing");
+        is_limit(store.list_keys(Some(&long), None).await);
+    }
+}

@@ -144,6 +144,34 @@ fn the_host_starts_degraded_without_redis_and_readyz_says_so() {
     assert_eq!(post_task(&mut Connection::open(host.addr), "x").status, 201);
 }
 
+/// Store calls count against the route's `timeout`: with Redis frozen
+/// (SIGSTOP), a route with a 500 ms timeout answers 504 after about 500 ms,
+/// not after the backend's own 2 s response timeout, and the host serves
+/// the next request normally once Redis resumes.
+#[test]
+fn store_calls_count_against_the_route_timeout() {
+    let redis = RedisServer::start();
+    let a = e2e_support::artifacts();
+    let mut toml = super::store_table(&backend(&redis), "default", "");
+    e2e_support::route(
+        &mut toml,
+        "/api/tasks/[id]",
+        &a.component("tasks-id"),
+        "key_value_stores = [\"default\"]\nlimits = { timeout = \"500ms\" }\n",
+    );
+    let deployment = Deployment::from_toml(&toml);
+    let host = deployment.start();
+    assert_eq!(host.get("/api/tasks/1").status, 404, "Redis answers");
+    redis.pause();
+    let started = Instant::now();
+    let resp = host.get("/api/tasks/1");
+    let took = started.elapsed();
+    redis.resume();
+    assert_eq!(resp.status, 504, "{}", resp.text());
+    assert!(took < Duration::from_millis(1900), "cut at the route's timeout, not the backend's: {took:?}");
+    assert_eq!(host.get("/api/tasks/1").status, 404, "serves normally afterwards");
+}
+
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
 }
