@@ -10,6 +10,16 @@
 # "floor" is hello built without WASI imports (bench/floor-hello), GET
 # /api/hello rows only: what an import-light route could reach.
 #
+# "kv-embedded" and "kv-redis" serve the tasks samples (sample-routes/tasks,
+# tasks-id) on an embedded store (a redb file in a temp dir) and on a
+# redis-server of their own, pinned to CPU 1 with the load generator: in a
+# deployment Redis runs elsewhere, and sharing CPU 0 would bill the host for
+# Redis's own work (about a quarter of that core at 17k GET/s); their rows are
+# GET /api/tasks/1 (one store read) and POST /api/tasks (an increment and a
+# durable write). bench/summarize.py compares them with fresh hello.
+# Afterwards the host's RSS is measured with a store of KV_RSS_KEYS tasks
+# (default 1,000,000) against an empty one; SKIP_KV_RSS=1 skips that.
+#
 # ROUNDS (default 3) rounds per server, route and connection count; the
 # table shows each figure's median over its rounds (bench/summarize.py).
 #
@@ -30,7 +40,8 @@ ROUNDS="${ROUNDS:-3}"
 
 scripts/setup.sh
 cargo build --release -p wasmroutes -p loadgen -p native-baseline
-cargo build --release --target wasm32-wasip2 -p hello -p posts -p posts-id -p users -p search -p user-id -p todos -p docs-slug -p shop-slug
+cargo build --release -p wasmroutes --example kv_fill
+cargo build --release --target wasm32-wasip2 -p hello -p posts -p posts-id -p users -p search -p user-id -p todos -p docs-slug -p shop-slug -p tasks -p tasks-id
 # hello without WASI imports (bench/floor-hello), for the floor figures.
 bench/floor-hello/build.sh
 
@@ -52,16 +63,42 @@ start() {
     [ -s "$WORK/$name.addr" ] || { cat "$WORK/$name.log"; exit 1; }
 }
 
+# The tutorial's routes without the key-value samples, so the hosts of other
+# revisions (BASELINE) read the same file and nothing writes under sample-routes/.
+python3 - "$WORK/tutorial-routes.toml" <<'PY'
+import os, sys
+root = os.path.abspath("sample-routes")
+blocks = open("sample-routes/routes.toml").read().split("\n\n")
+kept = [b for b in blocks if "key_value_stores" not in b]
+text = "\n\n".join(kept).replace('component = "../', 'component = "' + os.path.dirname(root) + "/")
+open(sys.argv[1], "w").write(text.rstrip() + "\n")
+PY
+TUTORIAL="$WORK/tutorial-routes.toml"
+
+# free_port: a loopback port nothing listens on.
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+REDIS_PORT="$(free_port)"
+$PIN1 redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --dir "$WORK" --save "" --appendonly no >"$WORK/redis.log" 2>&1 &
+PIDS+=($!)
+for _ in $(seq 100); do redis-cli -p "$REDIS_PORT" ping 2>/dev/null | grep -q PONG && break; sleep 0.05; done
+
 start native target/release/native-baseline 127.0.0.1:0
-start fresh target/release/wasmroutes serve sample-routes/routes.toml --addr 127.0.0.1:0
+start fresh target/release/wasmroutes serve "$TUTORIAL" --addr 127.0.0.1:0
 start reuse target/release/wasmroutes serve bench/reuse-routes.toml --addr 127.0.0.1:0
 start floor target/release/wasmroutes serve bench/floor-routes.toml --addr 127.0.0.1:0
-SERVERS=(native fresh reuse floor)
+start kv-embedded target/release/wasmroutes serve bench/kv-routes.toml --data-dir "$WORK/kv-embedded" --addr 127.0.0.1:0
+BENCH_REDIS_URL="redis://127.0.0.1:$REDIS_PORT" start kv-redis target/release/wasmroutes serve bench/kv-redis-routes.toml --addr 127.0.0.1:0
+SERVERS=(native fresh reuse floor kv-embedded kv-redis)
+# Task 1 for the GET rows.
+printf '1 POST /api/tasks 201 {"title":"bench"}\n' >"$WORK/seed.txt"
+for server in kv-embedded kv-redis; do
+    target/release/loadgen --addr "$(cat "$WORK/$server.addr")" --connections 1 --requests 1 --mix "$WORK/seed.txt" >/dev/null
+done
 for baseline in ${BASELINE:-}; do
     base="$(bench/baseline.sh "$baseline")"
     rev="$(cd "$base" && git rev-parse --short HEAD)"
     revs="${revs:+$revs, }$rev"
-    start "fresh@$rev" "$base/target/release/wasmroutes" serve sample-routes/routes.toml --addr 127.0.0.1:0
+    start "fresh@$rev" "$base/target/release/wasmroutes" serve "$TUTORIAL" --addr 127.0.0.1:0
     start "reuse@$rev" "$base/target/release/wasmroutes" serve bench/reuse-routes.toml --addr 127.0.0.1:0
     SERVERS+=("fresh@$rev" "reuse@$rev")
 done
@@ -71,12 +108,24 @@ ROUTES=(
     "GET /api/posts/42 200"
     'POST /api/users 201 {"name":"Ada","email":"ada@example.com"}'
     "GET /api/search?q=rust&limit=5 200"
+    "GET /api/tasks/1 200"
+    'POST /api/tasks 201 {"title":"bench"}'
 )
 if [ -n "${ROUTES_MATCH:-}" ]; then
     matching=()
     for route in "${ROUTES[@]}"; do [[ "$route" =~ $ROUTES_MATCH ]] && matching+=("$route"); done
     ROUTES=("${matching[@]}")
 fi
+
+# serves SERVER ROUTE: whether SERVER has ROUTE (floor: hello only; the kv
+# servers: the tasks routes only; the others: all but the tasks routes).
+serves() {
+    case "$1" in
+        floor) [ "$2" = "GET /api/hello 200" ] ;;
+        kv-*) [[ "$2" == *" /api/tasks"* ]] ;;
+        *) [[ "$2" != *" /api/tasks"* ]] ;;
+    esac
+}
 
 rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$(cat "$WORK/$1.pid")/status"; }
 # cpu_ticks NAME: the server's user and system CPU time so far, in clock ticks.
@@ -89,8 +138,7 @@ for conns in 64 1; do
         echo "1 $route" >"$WORK/mix.txt"
         for round in $(seq "$ROUNDS"); do
             for server in "${SERVERS[@]}"; do
-                # floor-hello answers /api/hello only.
-                [ "$server" = floor ] && [ "$route" != "GET /api/hello 200" ] && continue
+                serves "$server" "$route" || continue
                 echo "load $(cut -d' ' -f1-3 /proc/loadavg) | $server | $conns conns | $route | round $round/$ROUNDS"
                 # A short warm-up per round keeps the previous server's caches out.
                 $PIN1 target/release/loadgen --addr "$(cat "$WORK/$server.addr")" --connections "$conns" \
@@ -115,6 +163,43 @@ done
 
 this="$(git rev-parse --short HEAD)"; git diff --quiet HEAD || this="$this with uncommitted changes"
 python3 bench/summarize.py "$RESULTS" "Measured $(date -u +%Y-%m-%d) on this checkout ($this)${revs:+ and, as fresh@REV / reuse@REV, the host of $revs on the same guests}, $(nproc) cores ($(uname -r)), median of $ROUNDS interleaved rounds of ${SECONDS_PER_ROUND}s, server on CPU 0, load on CPU 1." >bench/results.md
+
+if [ "${SKIP_KV_RSS:-0}" != 1 ]; then
+    # Host RSS with a store of KV_RSS_KEYS tasks vs an empty store, each
+    # after the same 10 s of GETs spread over 1,000 task ids.
+    keys="${KV_RSS_KEYS:-1000000}"
+    echo "load $(cut -d' ' -f1-3 /proc/loadavg) | RSS with $keys tasks"
+    target/release/examples/kv_fill "$WORK/kv-full" "$keys"
+    python3 - "$keys" "$WORK" <<'PY'
+import random, sys
+keys, work = int(sys.argv[1]), sys.argv[2]
+ids = random.Random(1).sample(range(1, keys + 1), 1000)
+for name, status in (("full", 200), ("empty", 404)):
+    with open(f"{work}/rss-{name}.txt", "w") as f:
+        f.writelines(f"1 GET /api/tasks/{i} {status}\n" for i in ids)
+PY
+    for kind in empty full; do
+        start "kv-$kind" target/release/wasmroutes serve bench/kv-routes.toml --data-dir "$WORK/kv-$kind" --addr 127.0.0.1:0
+        idle="$(rss_kib "kv-$kind")"
+        out="$($PIN1 target/release/loadgen --addr "$(cat "$WORK/kv-$kind.addr")" --connections 64 --duration 10s \
+            --mix "$WORK/rss-$kind.txt")"
+        # (No `echo | head` under pipefail: echo of a long output dies of SIGPIPE.)
+        [[ "${out%%$'\n'*}" == *"unexpected=0 io_errors=0"* ]] || { echo "$out"; echo "FAIL: kv-$kind"; exit 1; }
+        echo "$kind $idle $(rss_kib "kv-$kind")" >>"$WORK/kv-rss.txt"
+        kill "$(cat "$WORK/kv-$kind.pid")"
+    done
+    {
+        echo
+        echo "Host RSS with an embedded store of $keys tasks vs an empty one ($(date -u +%Y-%m-%d)): after start, and after 10 s of GET /api/tasks/[id] over 1,000 ids at 64 connections."
+        echo
+        echo "| store | RSS after start MiB | RSS after load MiB | store file MiB |"
+        echo "| --- | ---: | ---: | ---: |"
+        while read -r kind idle loaded; do
+            size="$(du -m "$WORK/kv-$kind/kv/default.redb" | cut -f1)"
+            echo "| $kind | $((idle / 1024)) | $((loaded / 1024)) | $size |"
+        done <"$WORK/kv-rss.txt"
+    } >>bench/results.md
+fi
 
 if [ "${SKIP_STARTUP:-0}" != 1 ]; then
     echo "load $(cut -d' ' -f1-3 /proc/loadavg) | start-up"

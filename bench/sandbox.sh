@@ -2,7 +2,8 @@
 # The per-request sandbox cost (criterion, host/benches/sandbox.rs): a fresh
 # instance (new store + instantiate + one call + drop) and a reused one, on
 # the hello component, with where a fresh request's time goes; and the
-# floor: hello built with no WASI imports (bench/floor-hello).
+# floor: hello built with no WASI imports (bench/floor-hello); and one
+# key-value read per request on tasks-id (SDK) and kv-plain (no SDK).
 #
 #   bench/sandbox.sh                  this checkout, ROUNDS (default 3) runs
 #   BASELINE="REV..." bench/sandbox.sh   and each REV (built by bench/baseline.sh),
@@ -13,7 +14,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROUNDS="${ROUNDS:-3}"
 scripts/setup.sh
-cargo build --release --target wasm32-wasip2 -p hello
+cargo build --release --target wasm32-wasip2 -p hello -p tasks-id -p kv-plain
 # hello without WASI imports (bench/floor-hello), for the floor figures.
 bench/floor-hello/build.sh
 PIN=""; command -v taskset >/dev/null && PIN="taskset -c 0"

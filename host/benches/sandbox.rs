@@ -1,7 +1,10 @@
 //! Per-request sandbox cost: new store + instantiate + one handler call +
 //! drop, on the hello component, fresh and reused; and, when it is built,
 //! fresh on `floor-hello`, the same answer from a component with no WASI
-//! imports (the floor for what imports cost per instance).
+//! imports (the floor for what imports cost per instance); and, when they
+//! are built, fresh `GET /api/tasks/1` on `tasks-id` (one key-value read,
+//! the SDK, JSON in and out) and fresh `GET ?key=k` on `kv-plain` (one read,
+//! no SDK), both on an embedded store in a temp dir: what a store read adds.
 //! Build the components first (`cargo build --release --target wasm32-wasip2 -p hello`,
 //! `bench/floor-hello/build.sh`), then `cargo bench -p wasmroutes --bench sandbox`,
 //! or run `bench/sandbox.sh`, which does all of it.
@@ -13,10 +16,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
+use wasmroutes::config::StoreConfig;
+use wasmroutes::kv::Stores;
 use wasmroutes::limits::Limits;
 use wasmroutes::method::Method;
 use wasmroutes::runtime::{
     CallTiming, EngineConfig, GuestRequest, Invocation, LogBudget, ReusePool, RouteComponent, Runtime, WitMethod,
+    WitParamValue,
 };
 
 fn component_wasm(name: &str) -> Option<PathBuf> {
@@ -67,6 +73,8 @@ fn sandbox(c: &mut Criterion) {
     c.bench_function("fresh_instance_request", |b| b.iter(|| fresh(&component)));
     phases("fresh_instance_request", || fresh(&component));
 
+    kv_reads(c, &rt, &runtime, &limits, &outbound, &log_budget, &env);
+
     if let Some(floor) = component_wasm("floor_hello") {
         let (floor, _) = RouteComponent::load(&runtime, &floor).expect("load floor-hello");
         c.bench_function("fresh_instance_request_no_wasi_imports", |b| b.iter(|| fresh(&floor)));
@@ -87,6 +95,70 @@ fn sandbox(c: &mut Criterion) {
             .expect("call")
         })
     });
+}
+
+/// Fresh-instance requests that read one key of an embedded store.
+fn kv_reads(
+    c: &mut Criterion,
+    rt: &tokio::runtime::Runtime,
+    runtime: &Runtime,
+    limits: &Limits,
+    outbound: &Arc<wasmroutes::outbound::OutboundPolicy>,
+    log_budget: &Arc<LogBudget>,
+    env: &Arc<[(String, String)]>,
+) {
+    let (Some(tasks_id), Some(kv_plain)) = (component_wasm("tasks_id"), component_wasm("kv_plain")) else {
+        eprintln!("(no kv rows: build tasks-id and kv-plain for wasm32-wasip2)");
+        return;
+    };
+    let dir = tempfile::tempdir().expect("temp dir");
+    let configs = [(StoreConfig::DEFAULT.to_owned(), StoreConfig::implicit_default())].into();
+    let _guard = rt.enter();
+    let stores = Stores::new(&configs, dir.path());
+    let kv_stores = stores.for_route(&[StoreConfig::DEFAULT.to_owned()]).expect("open the store");
+    let store = stores.opened().pop().expect("the default store");
+    let task = br#"{"id":1,"title":"bench","done":false}"#.to_vec();
+    rt.block_on(store.set("task:00000000000000000001".into(), task)).expect("seed");
+    rt.block_on(store.set("k".into(), b"v".to_vec())).expect("seed");
+
+    let route: Arc<str> = Arc::from("/kv");
+    let request_id: Arc<str> = Arc::from("bench");
+    let invocation = || Invocation {
+        route: Arc::clone(&route),
+        request_id: Arc::clone(&request_id),
+        env,
+        limits,
+        outbound,
+        kv_stores: &kv_stores,
+        log_budget,
+    };
+    let get = |path: &str, params: Vec<(String, WitParamValue)>, query: Vec<(String, String)>| GuestRequest {
+        method: WitMethod::Get,
+        path: path.into(),
+        params,
+        query,
+        headers: Vec::new(),
+        body: Vec::new(),
+    };
+    let cases = [
+        (
+            "fresh_instance_request_kv_get_sdk",
+            tasks_id,
+            get("/api/tasks/1", vec![("id".into(), WitParamValue::Single("1".into()))], Vec::new()),
+        ),
+        ("fresh_instance_request_kv_get_plain", kv_plain, get("/kv", Vec::new(), vec![("key".into(), "k".into())])),
+    ];
+    for (name, wasm, request) in cases {
+        let (component, _) = RouteComponent::load(runtime, &wasm).expect("load");
+        let fresh = || {
+            let mut timing = CallTiming::default();
+            let resp = rt.block_on(component.call(runtime, Method::Get, &request, invocation(), &mut timing));
+            assert_eq!(resp.expect("call").status, 200);
+            timing
+        };
+        c.bench_function(name, |b| b.iter(fresh));
+        phases(name, fresh);
+    }
 }
 
 /// Splits a fresh-instance request into the phases `CallTiming` records (the
