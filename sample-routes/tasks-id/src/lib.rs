@@ -1,9 +1,8 @@
 //! `/api/tasks/[id]`: `GET`, `PATCH` and `DELETE` one task of the key-value
 //! store `default`, as `/api/tasks` (the `tasks` crate) creates them: the
 //! task with id N is the JSON `{"id":N,"title":"…","done":false}` at key
-//! `task:{N:020}`. The layout is repeated here rather than shared, because a
-//! route crate that depends on another route crate would export its
-//! handlers too; keep the two in step.
+//! `task:{N:020}` (the layout and the record are in the `tasks-model`
+//! crate, shared with the `tasks` crate).
 //!
 //! - `GET` → `200` with the task.
 //! - `PATCH` with `{"done": bool}` and/or `{"title": string}` (trimmed, 1 to
@@ -16,32 +15,10 @@
 //! A task that does not exist is `404 {"error":"Task not found"}`; an id that
 //! is not a positive integer is `400`.
 
-use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
+use tasks_model::{STORE, Task, done, task_key, title};
 use wasmroutes_sdk::kv::Store;
 use wasmroutes_sdk::{Error, Request, Response, Result, route};
-
-/// The store tasks live in.
-pub const STORE: &str = "default";
-
-/// Longest title, in characters.
-pub const MAX_TITLE_CHARS: usize = 200;
-
-/// The key of task `id` (as in the `tasks` crate).
-pub fn task_key(id: u64) -> String {
-    format!("task:{id:020}")
-}
-
-/// A task as stored and as sent (as in the `tasks` crate).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Task {
-    /// Positive.
-    pub id: u64,
-    /// Trimmed, 1 to [`MAX_TITLE_CHARS`] characters.
-    pub title: String,
-    /// Whether it is done.
-    pub done: bool,
-}
 
 /// What a `PATCH` changes.
 #[derive(Debug, Default)]
@@ -64,32 +41,10 @@ fn task_id(req: &Request) -> Result<u64, Error> {
     raw.parse::<u64>().ok().filter(|id| *id > 0).ok_or_else(invalid)
 }
 
-/// A title from the JSON body: a string, trimmed, 1 to
-/// [`MAX_TITLE_CHARS`] characters (as `POST /api/tasks` checks it).
-fn title(value: &Value) -> Result<String, Error> {
-    let Value::String(text) = value else {
-        return Err(Error::bad_request("title must be a string"));
-    };
-    let text = text.trim();
-    if text.is_empty() {
-        return Err(Error::bad_request("title must not be empty"));
-    }
-    if text.chars().count() > MAX_TITLE_CHARS {
-        return Err(Error::bad_request(format!("title must be at most {MAX_TITLE_CHARS} characters")));
-    }
-    Ok(text.to_owned())
-}
-
 fn changes(req: &Request) -> Result<Changes, Error> {
     let body: Map<String, Value> = req.json()?;
-    let changes = Changes {
-        title: body.get("title").map(title).transpose()?,
-        done: match body.get("done") {
-            None => None,
-            Some(Value::Bool(done)) => Some(*done),
-            Some(_) => return Err(Error::bad_request("done must be true or false")),
-        },
-    };
+    let changes =
+        Changes { title: body.get("title").map(title).transpose()?, done: body.get("done").map(done).transpose()? };
     if changes.title.is_none() && changes.done.is_none() {
         return Err(Error::bad_request("Nothing to update: send `title` and/or `done`"));
     }
@@ -146,6 +101,8 @@ impl TaskById {
 mod tests {
     use wasmroutes_sdk::Method;
     use wasmroutes_sdk::kv::{KvError, testing};
+
+    use tasks_model::MAX_TITLE_CHARS;
 
     use super::*;
 

@@ -2,13 +2,8 @@
 //! the key-value store `default`, so they outlive the request (the route's
 //! `routes.toml` entry lists the store in `key_value_stores`).
 //!
-//! Layout of the store (shared with `/api/tasks/[id]`, the `tasks-id` crate):
-//!
-//! - `next-task-id`: a counter ([`Store::increment`]); each `POST` takes the
-//!   next id from it, so two concurrent `POST`s never get the same id.
-//! - `task:{id:020}`, e.g. `task:00000000000000000042`: the task as JSON,
-//!   `{"id":42,"title":"…","done":false}`. Ids are zero-padded so that key
-//!   order is id order.
+//! The store's layout and the task record are in the `tasks-model` crate,
+//! shared with `/api/tasks/[id]` (the `tasks-id` crate).
 //!
 //! `GET` answers one page of the store's keys at a time:
 //! `{"tasks":[…],"next_cursor":"…"}`, the tasks of that page in id order;
@@ -18,60 +13,17 @@
 //! it until it is `null`. A store of its own for tasks would make every key
 //! a task; `default` is used here to keep `routes.toml` short.
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::{Map, Value};
+use tasks_model::{NEXT_ID_KEY, STORE, TASK_PREFIX, Task, done, task_key, title};
 use wasmroutes_sdk::kv::{self, KvError, Store};
 use wasmroutes_sdk::{Error, Request, Response, Result, route};
-
-/// The store tasks live in.
-pub const STORE: &str = "default";
-
-/// The counter the ids come from.
-pub const NEXT_ID_KEY: &str = "next-task-id";
-
-/// What every task key starts with.
-pub const TASK_PREFIX: &str = "task:";
-
-/// Longest title, in characters.
-pub const MAX_TITLE_CHARS: usize = 200;
-
-/// The key of task `id`: zero-padded, so key order is id order.
-pub fn task_key(id: u64) -> String {
-    format!("{TASK_PREFIX}{id:020}")
-}
-
-/// A task as stored and as sent.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Task {
-    /// Positive, from [`NEXT_ID_KEY`].
-    pub id: u64,
-    /// Trimmed, 1 to [`MAX_TITLE_CHARS`] characters.
-    pub title: String,
-    /// Whether it is done.
-    pub done: bool,
-}
 
 /// One page of `GET /api/tasks`.
 #[derive(Serialize)]
 struct TaskPage {
     tasks: Vec<Task>,
     next_cursor: Option<String>,
-}
-
-/// A title from the JSON body: a string, trimmed, 1 to
-/// [`MAX_TITLE_CHARS`] characters.
-fn title(value: &Value) -> Result<String, Error> {
-    let Value::String(text) = value else {
-        return Err(Error::bad_request("title must be a string"));
-    };
-    let text = text.trim();
-    if text.is_empty() {
-        return Err(Error::bad_request("title must not be empty"));
-    }
-    if text.chars().count() > MAX_TITLE_CHARS {
-        return Err(Error::bad_request(format!("title must be at most {MAX_TITLE_CHARS} characters")));
-    }
-    Ok(text.to_owned())
 }
 
 /// The `/api/tasks` route.
@@ -104,11 +56,7 @@ impl Tasks {
     pub fn post(req: Request) -> Result {
         let body: Map<String, Value> = req.json()?;
         let title = title(body.get("title").ok_or_else(|| Error::bad_request("title is required"))?)?;
-        let done = match body.get("done") {
-            None => false,
-            Some(Value::Bool(done)) => *done,
-            Some(_) => return Err(Error::bad_request("done must be true or false")),
-        };
+        let done = body.get("done").map(done).transpose()?.unwrap_or(false);
         let store = Store::open(STORE)?;
         let id = store.increment(NEXT_ID_KEY, 1)?;
         let id = u64::try_from(id).ok().filter(|id| *id > 0).ok_or_else(|| {
@@ -125,6 +73,8 @@ impl Tasks {
 mod tests {
     use wasmroutes_sdk::Method;
     use wasmroutes_sdk::kv::testing;
+
+    use tasks_model::MAX_TITLE_CHARS;
 
     use super::*;
 
