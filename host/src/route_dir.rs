@@ -317,7 +317,7 @@ mod tests {
                     "env/route.toml",
                     "env = { KEY = \"${API_KEY}\" }\nlimits = { timeout = \"2s\" }\n\
                      allowed_outbound_hosts = [\"https://api.example.com\"]\nisolation = \"reuse\"\n\
-                     max_requests_per_instance = 5\n",
+                     max_requests_per_instance = 5\nkey_value_stores = [\"default\"]\n",
                 ),
                 ("plain/route.wasm", ""),
             ],
@@ -328,6 +328,10 @@ mod tests {
         assert_eq!(configured.limits.timeout, std::time::Duration::from_secs(2));
         assert!(configured.outbound.allows("https", "api.example.com", 443));
         assert_eq!(configured.isolation, Isolation::Reuse { max_requests: 5 });
+        assert_eq!(configured.key_value_stores, ["default"]);
+        assert!(plain.key_value_stores.is_empty());
+        assert_eq!(config.stores.keys().collect::<Vec<_>>(), ["default"], "a tree has the implicit store only");
+        assert_eq!(config.default_data_dir(), dir.parent().expect("tree in a temp dir").join(".wasmroutes"));
         assert!(configured.build.is_none());
         assert!(plain.env.is_empty() && plain.outbound.is_deny_all());
         assert_eq!(plain.isolation, Isolation::Fresh);
@@ -344,6 +348,11 @@ mod tests {
             ("build = \"make\"\n", "route.toml:1:", "`build` is not allowed"),
             ("env = { K = \"${NOPE}\" }\n", "route.toml:1:", "`NOPE` is not set"),
             ("isolation = [", "route.toml:1:", ""),
+            (
+                "key_value_stores = [\"default\", \"sessions\"]\n",
+                "route.toml:1:32",
+                "a route tree (--dir) has only the `default` store, not `sessions`",
+            ),
         ];
         for (text, at, message) in cases {
             let (_temp, dir) = tree("api", &[("x/route.wasm", ""), ("x/route.toml", text)]);
