@@ -83,7 +83,7 @@ impl GuestState {
 impl GuestState {
     /// What the `wasi:keyvalue` host functions work on.
     pub(crate) fn keyvalue(&mut self) -> KvView<'_> {
-        KvView::new(&self.kv, &mut self.table)
+        KvView::new(&mut self.kv, &mut self.table)
     }
 }
 

@@ -27,18 +27,26 @@ pub struct CasHandle {
     current: Option<Vec<u8>>,
 }
 
+/// Bytes of values one instance may hold in open `cas` resources. Each
+/// holds a copy of the value it read, outside the guest's memory limit, so
+/// without a bound a loop of `cas::new` on a large value would grow the
+/// host (the resource table alone allows a million entries).
+const CAS_BUDGET: usize = crate::config::StoreConfig::MAX_MAX_VALUE as usize;
+
 /// What one request's key-value calls need: the stores its route declared,
-/// and who is asking, for the log.
+/// who is asking (for the log), and what its open `cas` resources hold.
 pub struct KvContext {
     stores: Arc<RouteStores>,
     route: Arc<str>,
     request_id: Arc<str>,
+    /// Bytes of values held by this instance's open `cas` resources.
+    cas_bytes: usize,
 }
 
 impl KvContext {
     /// The context for a request of `route`.
     pub fn new(stores: Arc<RouteStores>, route: Arc<str>, request_id: Arc<str>) -> KvContext {
-        KvContext { stores, route, request_id }
+        KvContext { stores, route, request_id, cas_bytes: 0 }
     }
 
     /// A reused instance's next request.
@@ -50,13 +58,13 @@ impl KvContext {
 /// The borrow of a store's data that the generated `Host` traits are
 /// implemented on.
 pub struct KvView<'a> {
-    ctx: &'a KvContext,
+    ctx: &'a mut KvContext,
     table: &'a mut ResourceTable,
 }
 
 impl<'a> KvView<'a> {
     /// A view of `ctx` and the store's resource table.
-    pub fn new(ctx: &'a KvContext, table: &'a mut ResourceTable) -> Self {
+    pub fn new(ctx: &'a mut KvContext, table: &'a mut ResourceTable) -> Self {
         KvView { ctx, table }
     }
 }
@@ -85,6 +93,27 @@ fn guest_error(err: KvError) -> store::Error {
 impl KvView<'_> {
     fn store(&self, bucket: &Resource<BucketHandle>) -> wasmtime::Result<Arc<Store>> {
         Ok(Arc::clone(&self.table.get(bucket)?.store))
+    }
+
+    /// Keeps `cas` in the table, counting the value it holds.
+    fn push_cas(&mut self, cas: CasHandle) -> wasmtime::Result<Resource<CasHandle>> {
+        let held = cas.held();
+        let resource = self.table.push(cas)?;
+        self.ctx.cas_bytes += held;
+        Ok(resource)
+    }
+
+    /// Takes `cas` out of the table.
+    fn take_cas(&mut self, cas: Resource<CasHandle>) -> wasmtime::Result<CasHandle> {
+        let cas = self.table.delete(cas)?;
+        self.ctx.cas_bytes = self.ctx.cas_bytes.saturating_sub(cas.held());
+        Ok(cas)
+    }
+}
+
+impl CasHandle {
+    fn held(&self) -> usize {
+        self.current.as_ref().map_or(0, Vec::len)
     }
 }
 
@@ -176,14 +205,14 @@ impl atomics::Host for KvView<'_> {
         cas: Resource<CasHandle>,
         value: Vec<u8>,
     ) -> wasmtime::Result<Result<(), atomics::CasError>> {
-        let CasHandle { store, key, current } = self.table.delete(cas)?;
+        let CasHandle { store, key, current } = self.take_cas(cas)?;
         match store.compare_and_swap(key.clone(), current, value).await {
             Ok(true) => Ok(Ok(())),
             // Someone else wrote first: hand back a `cas` holding the value
             // now stored, so the guest can decide again from it.
             Ok(false) => match store.get(&key).await {
                 Ok(current) => {
-                    let again = self.table.push(CasHandle { store, key, current })?;
+                    let again = self.push_cas(CasHandle { store, key, current })?;
                     Ok(Err(atomics::CasError::CasFailed(again)))
                 }
                 Err(e) => Ok(Err(atomics::CasError::StoreError(guest_error(e)))),
@@ -204,7 +233,14 @@ impl atomics::HostCas for KvView<'_> {
             Ok(current) => current,
             Err(e) => return Ok(Err(guest_error(e))),
         };
-        Ok(Ok(self.table.push(CasHandle { store, key, current })?))
+        let held = current.as_ref().map_or(0, Vec::len);
+        if self.ctx.cas_bytes.saturating_add(held) > CAS_BUDGET {
+            return Ok(Err(guest_error(KvError::Limit(format!(
+                "open compare-and-swaps would hold more than {}; drop or swap the ones open first",
+                crate::limits::format_size(CAS_BUDGET as u64)
+            )))));
+        }
+        Ok(Ok(self.push_cas(CasHandle { store, key, current })?))
     }
 
     async fn current(&mut self, cas: Resource<CasHandle>) -> wasmtime::Result<Result<Option<Vec<u8>>, store::Error>> {
@@ -212,7 +248,7 @@ impl atomics::HostCas for KvView<'_> {
     }
 
     async fn drop(&mut self, cas: Resource<CasHandle>) -> wasmtime::Result<()> {
-        self.table.delete(cas)?;
+        self.take_cas(cas)?;
         Ok(())
     }
 }

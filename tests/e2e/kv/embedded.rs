@@ -141,3 +141,20 @@ fn the_kv_command_reads_and_writes_the_store() {
         "the file lives under .wasmroutes/ beside routes.toml"
     );
 }
+
+/// Each open compare-and-swap holds a copy of the value on the host,
+/// outside the guest's memory limit: an instance may hold at most 64 MiB
+/// that way, and a guest that hoards them gets a `limit` error, not a
+/// bigger host.
+#[test]
+fn open_compare_and_swaps_are_bounded() {
+    let deployment = Deployment::new(&Backend::Embedded, "");
+    let host = deployment.start();
+    let mut conn = Connection::open(host.addr);
+    assert_eq!(conn.request("POST", "/kv?key=big", &vec![b'x'; 512 << 10]).status, 204);
+    assert_eq!(conn.request("GET", "/kv?op=cas-hoard&key=big&n=128", b"").text(), "128", "64 MiB is allowed");
+    let refused = conn.request("GET", "/kv?op=cas-hoard&key=big&n=129", b"");
+    assert_eq!(refused.status, 500, "{}", refused.text());
+    assert!(refused.text().contains("limit: open compare-and-swaps would hold more than 64MiB"), "{}", refused.text());
+    assert_eq!(conn.request("GET", "/kv?op=cas-hoard&key=big&n=128", b"").text(), "128", "per instance, not per host");
+}

@@ -18,6 +18,7 @@
 //! | `GET ?op=cas&key=K&value=V` | `cas::new(K)`, `cas.current()`, `atomics::swap(cas, V)`, once | `200` `swapped`, or `409` `conflict` on `cas-failed` |
 //! | `GET ?op=cas&key=K&value=V&interfere=W` | as above, but `bucket.set(K, W)` between `current` and `swap` (a concurrent writer), so the host must answer `cas-failed` | `409` `conflict` (or `200` `swapped` if the host failed to notice) |
 //! | `GET ?op=casincr&key=K` | `cas::new(K)`, `cas.current()` read as a decimal number (missing: 0), `atomics::swap(cas, n + 1)`, once | `200` with `n + 1`, or `409` `conflict` on `cas-failed` |
+//! | `GET ?op=cas-hoard&key=K&n=N` | `cas::new(K)` N times, keeping every one open | `200` with N, or the store error of the first refused |
 //! | `GET ?op=list` (`&cursor=C`) | `bucket.list-keys(C)` | `200` JSON `{"cursor":"…"\|null,"keys":[…]}` |
 //! | `GET ?op=many&keys=a,b` | `batch::get-many([a, b])` | `200` JSON array in key order: `{"key":"a","value":"<UTF-8, lossy>"}` or `null` per key |
 //! | `GET ?op=delete-many&keys=a,b` | `batch::delete-many([a, b])` | `204` |
@@ -147,6 +148,17 @@ fn handle_get(req: &Request) -> Outcome {
                 Err(atomics::CasError::CasFailed(_)) => Ok(text(409, "conflict")),
                 Err(atomics::CasError::StoreError(e)) => Err(store_error(e)),
             }
+        }
+        "cas-hoard" => {
+            // Keeps `n` compare-and-swaps of `key` open at once (a guest
+            // trying to make the host hold many copies of a value).
+            let key = required(req, "key")?;
+            let n: usize = required(req, "n")?.parse().map_err(|_| text(400, "n must be a number"))?;
+            let mut open = Vec::with_capacity(n);
+            for _ in 0..n {
+                open.push(atomics::Cas::new(&bucket, key).map_err(store_error)?);
+            }
+            Ok(text(200, &open.len().to_string()))
         }
         "list" => {
             let page = bucket.list_keys(query(req, "cursor")).map_err(store_error)?;
