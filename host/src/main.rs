@@ -10,7 +10,7 @@ use clap::{Parser, Subcommand};
 #[command(version, about)]
 struct Cli {
     /// How log lines are written to stderr: `pretty` (readable) or `json` (one object per line).
-    #[arg(long, global = true, value_enum, default_value_t)]
+    #[arg(long, global = true, env = "WASMROUTES_LOG_FORMAT", value_enum, default_value_t)]
     log_format: cli::logging::LogFormat,
     #[command(subcommand)]
     command: Command,

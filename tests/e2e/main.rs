@@ -18,4 +18,5 @@ mod routing;
 mod sample_routes;
 mod sandbox;
 mod scaffold;
+mod settings_from_env;
 mod startup;

@@ -25,7 +25,7 @@ pub struct KvArgs {
     #[arg(long, default_value = StoreConfig::DEFAULT)]
     store: String,
     /// Where embedded stores keep their files [default: .wasmroutes/ beside ROUTES_TOML].
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, env = "WASMROUTES_DATA_DIR", value_name = "DIR")]
     data_dir: Option<PathBuf>,
     #[command(subcommand)]
     op: KvOp,

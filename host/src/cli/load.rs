@@ -33,10 +33,11 @@ impl ManifestArgs {
 #[derive(clap::Args)]
 pub struct CacheArgs {
     /// Where compiled components are cached [default: $XDG_CACHE_HOME/wasmroutes or ~/.cache/wasmroutes].
-    #[arg(long)]
+    #[arg(long, env = "WASMROUTES_CACHE_DIR")]
     cache_dir: Option<PathBuf>,
-    /// Always compile; neither read nor write the compile cache.
-    #[arg(long, conflicts_with = "cache_dir")]
+    /// Always compile; neither read nor write the compile cache (wins over --cache-dir and
+    /// WASMROUTES_CACHE_DIR, so a command line can turn off a cache the environment sets).
+    #[arg(long)]
     no_cache: bool,
 }
 

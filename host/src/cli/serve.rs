@@ -19,13 +19,13 @@ pub struct ServeArgs {
     #[command(flatten)]
     manifest: super::load::ManifestArgs,
     /// Address to listen on.
-    #[arg(long, default_value = "127.0.0.1:3000")]
+    #[arg(long, env = "WASMROUTES_ADDR", default_value = "127.0.0.1:3000")]
     addr: SocketAddr,
     /// Close a connection whose request headers take longer than this.
-    #[arg(long, default_value = "10s", value_parser = duration)]
+    #[arg(long, env = "WASMROUTES_HEADER_READ_TIMEOUT", default_value = "10s", value_parser = duration)]
     header_read_timeout: Duration,
     /// On SIGINT/SIGTERM, how long in-flight requests get to finish.
-    #[arg(long, default_value = "10s", value_parser = duration)]
+    #[arg(long, env = "WASMROUTES_SHUTDOWN_GRACE", default_value = "10s", value_parser = duration)]
     shutdown_grace: Duration,
     #[command(flatten)]
     cache: super::load::CacheArgs,
@@ -35,13 +35,13 @@ pub struct ServeArgs {
     #[arg(long)]
     watch: bool,
     /// Serve Prometheus `/metrics`, `/healthz` and `/readyz` on this address (off unless given).
-    #[arg(long, value_name = "ADDR")]
+    #[arg(long, env = "WASMROUTES_ADMIN_ADDR", value_name = "ADDR")]
     admin_addr: Option<SocketAddr>,
     /// Add a `Server-Timing` header (instantiate, handler, total; in ms) to routed responses.
     #[arg(long)]
     server_timing: bool,
     /// Where embedded key-value stores keep their files [default: .wasmroutes/ beside ROUTES_TOML, or beside the --dir tree].
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, env = "WASMROUTES_DATA_DIR", value_name = "DIR")]
     data_dir: Option<PathBuf>,
 }
 
