@@ -300,7 +300,7 @@ impl Backend for RedisBackend {
     ///
     /// A page holds at most `limit` keys: a `SCAN` step that finds more
     /// than the page has room for is asked again with a smaller `COUNT`
-    /// (from the same cursor, so nothing is skipped), or left for the next
+    /// (from the same cursor, so no key is missed), or left for the next
     /// page. The one exception: a single step asked for one key returns a
     /// whole hash bucket (and, while Redis resizes its table, the buckets it
     /// maps to in the new one), and if that holds more than `limit` keys of

@@ -40,6 +40,9 @@ pub enum StoresError {
         /// Why.
         message: String,
     },
+    /// A route lists a store the configuration does not have.
+    #[error("key-value store `{0}` is not configured; add a `[key_value_store.{0}]` table")]
+    Unconfigured(String),
     /// `routes.toml` no longer configures the stores this host opened.
     #[error("key-value stores changed ({0}); stores are opened once, restart `wasmroutes serve` to apply the change")]
     Changed(String),
@@ -123,14 +126,15 @@ impl Stores {
     }
 
     /// The stores a route may open: the ones it lists, opened now if no
-    /// route opened them before. A name that is not configured is skipped
-    /// (`routes.toml` was validated against the same configuration).
+    /// route opened them before. `routes.toml` was validated against the
+    /// same configuration, so every name is configured; one that is not is
+    /// an error, never a store quietly left out.
     pub fn for_route(&self, names: &[String]) -> Result<Arc<RouteStores>, StoresError> {
         let Some(data_dir) = &self.data_dir else { return Ok(Arc::default()) };
         let mut open = self.open.lock().unwrap_or_else(PoisonError::into_inner);
         let mut allowed = Vec::with_capacity(names.len());
         for name in names {
-            let Some(config) = self.configs.get(name) else { continue };
+            let config = self.configs.get(name).ok_or_else(|| StoresError::Unconfigured(name.clone()))?;
             let store = match open.get(name) {
                 Some(store) => Arc::clone(store),
                 None => {
@@ -191,5 +195,43 @@ impl RouteStores {
     /// The names the route declared.
     pub fn names(&self) -> impl Iterator<Item = &str> {
         self.allowed.iter().map(|s| s.name())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn configs() -> BTreeMap<String, StoreConfig> {
+        [(StoreConfig::DEFAULT.to_owned(), StoreConfig::implicit_default())].into()
+    }
+
+    #[test]
+    fn stores_open_when_a_route_lists_them_and_only_then() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let stores = Stores::new(&configs(), dir.path());
+        assert!(stores.for_route(&[]).expect("no stores").names().next().is_none());
+        assert!(!Stores::embedded_path(dir.path(), "default").exists(), "nothing opened yet");
+        let route = stores.for_route(&["default".to_owned()]).expect("open");
+        assert!(route.open("default").is_some() && route.open("other").is_none());
+        assert!(Stores::embedded_path(dir.path(), "default").is_file());
+        let again = stores.for_route(&["default".to_owned()]).expect("already open");
+        assert!(Arc::ptr_eq(route.open("default").expect("a"), again.open("default").expect("b")), "opened once");
+        let err = stores.for_route(&["nope".to_owned()]).err().expect("an unconfigured store is an error");
+        assert!(err.to_string().contains("`nope` is not configured"), "{err}");
+    }
+
+    #[test]
+    fn unopened_stores_touch_nothing_and_a_changed_configuration_is_named() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let stores = Stores::unopened(&configs());
+        assert!(stores.for_route(&["default".to_owned()]).expect("nothing to open").names().next().is_none());
+        assert!(std::fs::read_dir(dir.path()).expect("dir").next().is_none());
+        stores.check_unchanged(&configs()).expect("same configuration");
+        let mut changed = configs();
+        changed.get_mut("default").expect("default").max_value = 10;
+        changed.insert("x".into(), StoreConfig { name: "x".into(), ..StoreConfig::implicit_default() });
+        let err = stores.check_unchanged(&changed).expect_err("changed").to_string();
+        assert!(err.contains("`default` changed") && err.contains("`x` added") && err.contains("restart"), "{err}");
     }
 }

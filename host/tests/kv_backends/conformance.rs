@@ -7,13 +7,10 @@
 //! ```
 //!
 //! The argument is an expression `make` such that `make()` is a future
-//! (`|| async { … }`, or an `async fn` with no arguments) whose output is
-//! either
-//!
-//! - `Arc<dyn Backend>`: a fresh, empty store (its own temporary file, its
-//!   own Redis key namespace, …), or
-//! - `Option<Arc<dyn Backend>>`: `None` skips the test (say, no Redis server
-//!   is configured; print why from `make`).
+//! (`|| async { … }`, or an `async fn` with no arguments) whose output is an
+//! `Arc<dyn Backend>`: a fresh, empty store (its own temporary file, its own
+//! Redis key namespace, …). There is no way to skip: a backend whose service
+//! is missing fails its tests (`scripts/setup.sh` installs what they need).
 //!
 //! `make` is called once per test. Each test is a
 //! `#[tokio::test(flavor = "multi_thread", worker_threads = 2)]` function
@@ -55,32 +52,13 @@ macro_rules! backend_conformance {
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn $name() {
                 let make = $make;
-                if let Some(backend) = crate::conformance::Fresh::into_backend(make().await) {
-                    crate::conformance::$name(backend).await;
-                }
+                let backend: std::sync::Arc<dyn wasmroutes::kv::Backend> = make().await;
+                crate::conformance::$name(backend).await;
             }
         )*
     };
 }
 pub(crate) use backend_conformance;
-
-/// What `make` may return: a backend, or `None` to skip.
-pub trait Fresh {
-    /// The backend to test, if any.
-    fn into_backend(self) -> Option<Arc<dyn Backend>>;
-}
-
-impl Fresh for Arc<dyn Backend> {
-    fn into_backend(self) -> Option<Arc<dyn Backend>> {
-        Some(self)
-    }
-}
-
-impl Fresh for Option<Arc<dyn Backend>> {
-    fn into_backend(self) -> Option<Arc<dyn Backend>> {
-        self
-    }
-}
 
 /// Every page of keys starting with `prefix`, `limit` at a time, checking
 /// each page's size.
