@@ -4,7 +4,7 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use e2e_support::{TestHost, TestResponse, send, test_routes_toml};
+use e2e_support::{KillOnDrop, TestHost, TestResponse, send, test_routes_toml};
 
 /// The distinct components in `test_routes_toml()`.
 const DISTINCT_COMPONENTS: f64 = 10.0;
@@ -210,16 +210,6 @@ fn an_insane_client_request_id_is_replaced_everywhere() {
         assert_ne!(id, sent);
         assert!(id.len() == 16 && id.bytes().all(|b| b.is_ascii_hexdigit()), "a generated id: {id}");
         assert_eq!(guest_seen_ids(&resp), [id], "the guest sees the replacement, not the client's value");
-    }
-}
-
-/// Kills the child on drop, so a failing assert leaves no server behind.
-struct KillOnDrop(std::process::Child);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
     }
 }
 

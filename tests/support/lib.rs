@@ -302,6 +302,24 @@ impl Drop for TestHost {
     }
 }
 
+/// A loopback port that was free a moment ago (for a server a test starts
+/// on an address it must know beforehand).
+pub fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+    listener.local_addr().expect("local addr").port()
+}
+
+/// A process a test started by hand, killed on drop, so a failing assert
+/// leaves no server behind.
+pub struct KillOnDrop(pub Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// A response as read off the wire.
 #[derive(Debug)]
 pub struct TestResponse {

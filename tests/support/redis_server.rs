@@ -11,10 +11,12 @@
 //! Redis client library.
 
 use std::io::{BufRead, BufReader, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::time::{Duration, Instant};
+
+use crate::free_port;
 
 /// How long a server has to answer `PING` after it is started.
 const START_TIMEOUT: Duration = Duration::from_secs(20);
@@ -299,12 +301,6 @@ impl Drop for RedisServer {
             eprintln!("----- redis-server log -----\n{}\n----------------------------", self.log_text());
         }
     }
-}
-
-/// A port that was free a moment ago.
-fn free_port() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
-    listener.local_addr().expect("local addr").port()
 }
 
 fn connect(port: u16) -> std::io::Result<TcpStream> {

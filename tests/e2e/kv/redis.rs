@@ -3,12 +3,11 @@
 //! back while the host keeps serving, and stores on one server that never
 //! see each other's keys.
 
-use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
-use e2e_support::TestHost;
 use e2e_support::keep_alive::Connection;
 use e2e_support::redis_server::RedisServer;
+use e2e_support::{TestHost, free_port};
 
 use super::{Backend, Deployment, post_task, task_title};
 
@@ -170,8 +169,4 @@ fn store_calls_count_against_the_route_timeout() {
     assert_eq!(resp.status, 504, "{}", resp.text());
     assert!(took < Duration::from_millis(1900), "cut at the route's timeout, not the backend's: {took:?}");
     assert_eq!(host.get("/api/tasks/1").status, 404, "serves normally afterwards");
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
 }
