@@ -22,6 +22,7 @@ enum Command {
     Check(cli::check::CheckArgs),
     Kv(cli::kv::KvArgs),
     New(cli::new::NewArgs),
+    Precompile(cli::precompile::PrecompileArgs),
     Routes(cli::routes::RoutesArgs),
     Serve(cli::serve::ServeArgs),
 }
@@ -34,6 +35,7 @@ fn main() -> anyhow::Result<()> {
         Command::Check(args) => cli::check::run(args),
         Command::Kv(args) => cli::kv::run(args),
         Command::New(args) => cli::new::run(args),
+        Command::Precompile(args) => cli::precompile::run(args),
         Command::Routes(args) => cli::routes::run(args),
         Command::Serve(args) => cli::serve::run(args),
     }

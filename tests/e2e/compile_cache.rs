@@ -52,3 +52,39 @@ fn restarts_load_from_the_cache_and_bad_entries_are_rebuilt() {
     let fourth = start(&toml, cache.path());
     assert!(fourth.log_text().contains("(0 compiled, 2 from cache)"), "rebuilt entries are used again");
 }
+
+#[test]
+fn precompile_fills_the_cache_serve_then_uses_and_refuses_a_cache_it_cannot_write() {
+    let a = artifacts();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut toml = String::new();
+    route(&mut toml, "/api/hello", &a.component("hello"), "");
+    route(&mut toml, "/api/posts/[id]", &a.component("posts-id"), "");
+    let manifest = dir.path().join("routes.toml");
+    std::fs::write(&manifest, &toml).expect("write routes.toml");
+    let cache = dir.path().join("cache");
+    let precompile = |cache: &std::path::Path| {
+        let args = ["precompile".as_ref(), manifest.as_os_str(), "--cache-dir".as_ref(), cache.as_os_str()];
+        let output = std::process::Command::new(&a.binary).args(args).output().expect("run wasmroutes");
+        let printed = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+        (output.status.code(), printed)
+    };
+
+    let (code, printed) = precompile(&cache);
+    assert_eq!(code, Some(0), "{printed}");
+    assert!(printed.contains("2 route(s); 2 component(s) compiled, 0 already in"), "{printed}");
+    let (code, printed) = precompile(&cache);
+    assert_eq!(code, Some(0), "{printed}");
+    assert!(printed.contains("0 component(s) compiled, 2 already in"), "{printed}");
+    // `serve` without --watch sizes its engine as precompile does, so it
+    // finds every entry.
+    let host = start(&toml, &cache);
+    assert!(host.log_text().contains("(0 compiled, 2 from cache)"), "{}", host.log_text());
+
+    // Its whole job is to write: a cache that cannot be written is an error.
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, "").expect("write a file");
+    let (code, printed) = precompile(&file.join("cache"));
+    assert_eq!(code, Some(1), "{printed}");
+    assert!(printed.contains("cannot write the compile cache"), "{printed}");
+}

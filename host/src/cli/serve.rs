@@ -123,12 +123,14 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
 /// says which store is down.
 async fn report_stores(stores: &Stores, data_dir: &std::path::Path) {
     for health in stores.health().await {
+        // The file of an embedded store; a Redis store's server is in the
+        // backend's own "connected to" line (never the URL: it may hold a password).
         let place = match health.kind {
-            "embedded" => Stores::embedded_path(data_dir, &health.name).display().to_string(),
-            _ => "redis".to_owned(),
+            "embedded" => format!(", {}", Stores::embedded_path(data_dir, &health.name).display()),
+            _ => String::new(),
         };
         match &health.error {
-            None => eprintln!("wasmroutes: key-value store `{}` ({}, {place}) ready", health.name, health.kind),
+            None => eprintln!("wasmroutes: key-value store `{}` ({}{place}) ready", health.name, health.kind),
             Some(error) => tracing::warn!(
                 store = %health.name,
                 "key-value store `{}` ({}) is not answering, starting without it: its routes answer 503 until it does ({error})",

@@ -21,6 +21,8 @@
 use std::hash::{Hash, Hasher};
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use wasmtime::Engine;
 use wasmtime::component::Component;
@@ -33,6 +35,10 @@ const MAGIC: &[u8; 8] = b"WRCWASM2";
 #[derive(Clone, Debug)]
 pub struct CompileCache {
     dir: PathBuf,
+    /// Set after the first failed write. A read-only cache (a container
+    /// image's pre-warmed cache on a read-only root filesystem) fails every
+    /// write the same way: one warning says it, not one per component.
+    write_failed: Arc<AtomicBool>,
 }
 
 /// What loading a component cost.
@@ -49,7 +55,18 @@ pub enum CacheOutcome {
 impl CompileCache {
     /// A cache in `dir` (created with owner-only permissions on first write).
     pub fn new(dir: impl Into<PathBuf>) -> Self {
-        CompileCache { dir: dir.into() }
+        CompileCache { dir: dir.into(), write_failed: Arc::new(AtomicBool::new(false)) }
+    }
+
+    /// Creates the directory if needed and proves a file can be written in
+    /// it, for callers whose whole job is to fill the cache
+    /// (`wasmroutes precompile`): there a cache that cannot be written is an
+    /// error, not the warning `serve` logs.
+    pub fn ensure_writable(&self) -> std::io::Result<()> {
+        create_private_dir(&self.dir)?;
+        let probe = self.dir.join(format!(".tmp-probe-{}", std::process::id()));
+        std::fs::write(&probe, b"")?;
+        std::fs::remove_file(&probe)
     }
 
     /// `$XDG_CACHE_HOME/wasmroutes` or `~/.cache/wasmroutes`.
@@ -74,8 +91,13 @@ impl CompileCache {
             return Ok((component, CacheOutcome::Hit));
         }
         let component = Component::new(engine, bytes)?;
-        if let Err(e) = self.write(&path, &component) {
-            tracing::warn!("compile cache: cannot write {}: {e}", path.display());
+        if let Err(e) = self.write(&path, &component)
+            && !self.write_failed.swap(true, Ordering::Relaxed)
+        {
+            tracing::warn!(
+                "compile cache: cannot write {}: {e}; components missing from the cache are compiled at every start",
+                path.display()
+            );
         }
         Ok((component, CacheOutcome::Miss))
     }
