@@ -10,22 +10,29 @@ if ! rustup target list --installed | grep -qx wasm32-wasip2; then
     rustup target add wasm32-wasip2
 fi
 
-# redis-server, for the Redis key-value backend's tests (they start their own
-# servers on free ports: see tests/support/redis_server.rs). Debian's package
-# starts and enables a system redis on 6379; nothing needs it, so it is
-# stopped and disabled again.
-if ! command -v redis-server >/dev/null 2>&1; then
+# Services the tests start for themselves, on free loopback ports in temp
+# dirs: redis-server (the Redis key-value backend; tests/support/redis_server.rs)
+# and, for the local cluster of deploy/local (tests/e2e/many_hosts.rs), nginx
+# and curl. Debian's packages start and enable system services on 6379 and
+# 80; nothing needs those, so they are stopped and disabled again.
+missing=()
+command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+command -v nginx >/dev/null 2>&1 || missing+=(nginx-light)
+command -v curl >/dev/null 2>&1 || missing+=(curl)
+if [ ${#missing[@]} -gt 0 ]; then
     as_root=() # empty when root (or without sudo: apt-get then says why)
     if [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null 2>&1; then
         as_root=(sudo)
     fi
     ${as_root[@]+"${as_root[@]}"} apt-get update
-    ${as_root[@]+"${as_root[@]}"} env DEBIAN_FRONTEND=noninteractive apt-get install -y redis-server
+    ${as_root[@]+"${as_root[@]}"} env DEBIAN_FRONTEND=noninteractive apt-get install -y "${missing[@]}"
     # Whichever init this machine has (a container may have neither running).
-    if command -v systemctl >/dev/null 2>&1; then
-        ${as_root[@]+"${as_root[@]}"} systemctl disable --now redis-server >/dev/null 2>&1 || true
-    fi
-    if command -v service >/dev/null 2>&1; then
-        ${as_root[@]+"${as_root[@]}"} service redis-server stop >/dev/null 2>&1 || true
-    fi
+    for service in redis-server nginx; do
+        if command -v systemctl >/dev/null 2>&1; then
+            ${as_root[@]+"${as_root[@]}"} systemctl disable --now "$service" >/dev/null 2>&1 || true
+        fi
+        if command -v service >/dev/null 2>&1; then
+            ${as_root[@]+"${as_root[@]}"} service "$service" stop >/dev/null 2>&1 || true
+        fi
+    done
 fi

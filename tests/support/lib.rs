@@ -5,6 +5,7 @@
 //!
 //! When a test fails, the server's log is printed (see [`TestHost`]'s `Drop`).
 
+pub mod cluster;
 pub mod keep_alive;
 pub mod redis_server;
 
@@ -359,8 +360,21 @@ impl TestResponse {
 
 /// Writes one HTTP/1.1 request (connection: close) and reads the response.
 pub fn send(addr: SocketAddr, method: &str, target: &str, headers: &[(&str, &str)], body: &[u8]) -> TestResponse {
-    let mut stream = TcpStream::connect(addr).expect("connect");
-    stream.set_read_timeout(Some(Duration::from_secs(60))).expect("timeout");
+    try_send(addr, method, target, headers, body).unwrap_or_else(|e| panic!("{method} {target} on {addr}: {e}"))
+}
+
+/// [`send`] for tests where a request may fail (a host killed under load):
+/// a refused connection, a reset, or a response cut short is an error, not
+/// a panic.
+pub fn try_send(
+    addr: SocketAddr,
+    method: &str,
+    target: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> std::io::Result<TestResponse> {
+    let mut stream = TcpStream::connect(addr)?;
+    stream.set_read_timeout(Some(Duration::from_secs(60)))?;
     let mut head = format!("{method} {target} HTTP/1.1\r\nhost: {addr}\r\nconnection: close\r\n");
     if !headers
         .iter()
@@ -372,21 +386,28 @@ pub fn send(addr: SocketAddr, method: &str, target: &str, headers: &[(&str, &str
         let _ = write!(head, "{k}: {v}\r\n");
     }
     head.push_str("\r\n");
-    stream.write_all(head.as_bytes()).expect("write head");
-    stream.write_all(body).expect("write body");
+    stream.write_all(head.as_bytes())?;
+    stream.write_all(body)?;
     let mut raw = Vec::new();
-    let _ = stream.read_to_end(&mut raw);
-    parse_response(&raw, method == "HEAD")
+    let read = stream.read_to_end(&mut raw);
+    match parse_response(&raw, method == "HEAD") {
+        Some(response) => Ok(response),
+        None => Err(read.err().unwrap_or_else(|| {
+            std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                format!("incomplete response: {:?}", String::from_utf8_lossy(&raw)),
+            )
+        })),
+    }
 }
 
-fn parse_response(raw: &[u8], head_request: bool) -> TestResponse {
-    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap_or_else(|| {
-        panic!("incomplete response: {:?}", String::from_utf8_lossy(raw));
-    });
+/// The response in `raw`; `None` if its head is incomplete.
+fn parse_response(raw: &[u8], head_request: bool) -> Option<TestResponse> {
+    let split = raw.windows(4).position(|w| w == b"\r\n\r\n")?;
     let head = String::from_utf8_lossy(&raw[..split]);
     let mut lines = head.split("\r\n");
     let status_line = lines.next().unwrap_or_default();
-    let status = status_line.split(' ').nth(1).and_then(|s| s.parse().ok()).expect("status code");
+    let status = status_line.split(' ').nth(1).and_then(|s| s.parse().ok())?;
     let headers: Vec<(String, String)> = lines
         .filter_map(|l| l.split_once(':'))
         .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
@@ -396,7 +417,7 @@ fn parse_response(raw: &[u8], head_request: bool) -> TestResponse {
     if chunked && !head_request {
         body = dechunk(&body);
     }
-    TestResponse { status, headers, body }
+    Some(TestResponse { status, headers, body })
 }
 
 fn dechunk(mut data: &[u8]) -> Vec<u8> {

@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Builds what one host serves and lays it out as the container image's /app:
+#
+#   OUT/bin/wasmroutes      the host
+#   OUT/routes.toml         deploy/kubernetes/routes.toml
+#   OUT/components/*.wasm   every component routes.toml names
+#   OUT/cache/              the compile cache, pre-warmed (`wasmroutes precompile`)
+#
+# The Dockerfile runs it to build the image, deploy/local/cluster.sh runs it
+# to start a local cluster, and the end-to-end tests run it: one tested way
+# to build a deployment.
+#
+# Usage: deploy/stage.sh OUT_DIR
+# A component `components/posts_id.wasm` is built from the workspace package
+# `posts-id` (cargo writes package names with `_`).
+set -euo pipefail
+if [ $# -ne 1 ]; then
+    echo "usage: $0 OUT_DIR" >&2
+    exit 2
+fi
+root="$(cd "$(dirname "$0")/.." && pwd)"
+mkdir -p "$1"
+out="$(cd "$1" && pwd)"
+manifest="$root/deploy/kubernetes/routes.toml"
+target="${CARGO_TARGET_DIR:-$root/target}"
+
+components=$(sed -n 's|^component = "components/\(.*\)\.wasm"$|\1|p' "$manifest" | sort -u)
+if [ -z "$components" ]; then
+    echo "$manifest names no components/*.wasm" >&2
+    exit 1
+fi
+packages=()
+for c in $components; do
+    packages+=(-p "${c//_/-}")
+done
+
+cd "$root"
+if ! rustup target list --installed | grep -qx wasm32-wasip2; then
+    rustup target add wasm32-wasip2
+fi
+cargo build --release --locked -p wasmroutes --bin wasmroutes
+cargo build --release --locked --target wasm32-wasip2 "${packages[@]}"
+
+mkdir -p "$out/bin" "$out/components"
+install -m 0755 "$target/release/wasmroutes" "$out/bin/wasmroutes"
+install -m 0644 "$manifest" "$out/routes.toml"
+for c in $components; do
+    install -m 0644 "$target/wasm32-wasip2/release/$c.wasm" "$out/components/$c.wasm"
+done
+# The manifest interpolates ${REDIS_URL}; compiling needs none of it (stores
+# open lazily), so any well-formed URL will do when none is set.
+REDIS_URL="${REDIS_URL:-redis://127.0.0.1:6379}" \
+    "$out/bin/wasmroutes" precompile "$out/routes.toml" --cache-dir "$out/cache"

@@ -1,0 +1,130 @@
+//! The local cluster of `deploy/local/cluster.sh` (Redis, three hosts,
+//! nginx), driven by the tests through the script itself: what the tests
+//! prove is what a user runs. Each cluster gets its own temp dir and free
+//! loopback ports, and is brought down on drop.
+//!
+//! The deployment it serves is `deploy/stage.sh`'s output (the container
+//! image's `/app`), staged once per test process.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+use crate::{artifacts, free_port};
+
+/// `deploy/stage.sh`'s layout (`bin/`, `routes.toml`, `components/`, the
+/// pre-warmed `cache/`), built once per test process under the target dir.
+pub fn staged() -> &'static Path {
+    static STAGED: OnceLock<PathBuf> = OnceLock::new();
+    STAGED.get_or_init(|| {
+        let a = artifacts();
+        let out = a.target_dir.join("e2e-stage");
+        let output = Command::new(a.root.join("deploy/stage.sh"))
+            .arg(&out)
+            .env("CARGO_TARGET_DIR", &a.target_dir)
+            .output()
+            .expect("run deploy/stage.sh");
+        assert!(output.status.success(), "deploy/stage.sh failed:\n{}", String::from_utf8_lossy(&output.stderr));
+        out
+    })
+}
+
+/// A running local cluster.
+pub struct Cluster {
+    dir: tempfile::TempDir,
+    /// nginx, in front of every host.
+    pub nginx: SocketAddr,
+    /// Each host's HTTP address (host `i` of the script is `hosts[i - 1]`).
+    pub hosts: Vec<SocketAddr>,
+    /// Each host's admin address.
+    pub admins: Vec<SocketAddr>,
+    /// The Redis server's port.
+    pub redis_port: u16,
+}
+
+impl Cluster {
+    /// `cluster.sh up` with three hosts; panics with the script's output if
+    /// it fails.
+    pub fn up() -> Cluster {
+        let loopback = |port| SocketAddr::from(([127, 0, 0, 1], port));
+        let cluster = Cluster {
+            dir: tempfile::tempdir().expect("temp dir"),
+            nginx: loopback(free_port()),
+            hosts: (0..3).map(|_| loopback(free_port())).collect(),
+            admins: (0..3).map(|_| loopback(free_port())).collect(),
+            redis_port: free_port(),
+        };
+        let ports = |addrs: &[SocketAddr]| addrs.iter().map(|a| a.port().to_string()).collect::<Vec<_>>().join(" ");
+        cluster.script_with(
+            &["up"],
+            &[
+                ("STAGE_DIR", staged().display().to_string()),
+                ("PORT", cluster.nginx.port().to_string()),
+                ("HOST_PORTS", ports(&cluster.hosts)),
+                ("ADMIN_PORTS", ports(&cluster.admins)),
+                ("REDIS_PORT", cluster.redis_port.to_string()),
+                ("SHUTDOWN_GRACE", "10s".to_owned()),
+            ],
+        );
+        cluster
+    }
+
+    /// Runs `cluster.sh ARGS` (e.g. `["host-kill", "2"]`) and returns what
+    /// it printed; panics with its output if it fails.
+    pub fn script(&self, args: &[&str]) -> String {
+        self.script_with(args, &[])
+    }
+
+    fn script_with(&self, args: &[&str], env: &[(&str, String)]) -> String {
+        let output = self.command(args, env).output().expect("run deploy/local/cluster.sh");
+        let printed = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+        assert!(output.status.success(), "`cluster.sh {}` failed:\n{printed}\n{}", args.join(" "), self.logs());
+        printed
+    }
+
+    fn command(&self, args: &[&str], env: &[(&str, String)]) -> Command {
+        let mut command = Command::new(artifacts().root.join("deploy/local/cluster.sh"));
+        command.args(args).env("CLUSTER_DIR", self.dir.path()).env("RUST_LOG", "info");
+        for (name, value) in env {
+            command.env(name, value);
+        }
+        command
+    }
+
+    /// The tail of every log the cluster wrote: for a failing test.
+    pub fn logs(&self) -> String {
+        let mut text = String::new();
+        let files = [
+            "host-1/log".to_owned(),
+            "host-2/log".to_owned(),
+            "host-3/log".to_owned(),
+            "nginx/error.log".to_owned(),
+            "redis/redis.log".to_owned(),
+        ];
+        for file in files {
+            let contents = std::fs::read_to_string(self.dir.path().join(&file)).unwrap_or_default();
+            let lines: Vec<&str> = contents.lines().collect();
+            let tail = lines[lines.len().saturating_sub(30)..].join("\n");
+            text.push_str(&format!("----- {file} (last 30 lines) -----\n{tail}\n"));
+        }
+        text
+    }
+
+    /// Where the script keeps state and logs.
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        let down = self.command(&["down"], &[]).output();
+        if std::thread::panicking() {
+            eprintln!("{}", self.logs());
+        }
+        if !down.as_ref().is_ok_and(|o| o.status.success()) {
+            eprintln!("`cluster.sh down` failed: {down:?}");
+        }
+    }
+}
