@@ -23,7 +23,8 @@
 #   ADMIN_PORTS   their admin ports          ["9001 9002 9003"]
 #   REDIS_PORT                               [6380]
 #   STAGE_DIR     an already staged deployment to serve (deploy/stage.sh's
-#                 output); without it `up` stages into $CLUSTER_DIR/app
+#                 output); without it `up` runs scripts/setup.sh and stages
+#                 into $CLUSTER_DIR/app
 #   SHUTDOWN_GRACE                           [10s]
 #   LOG_FORMAT    the hosts' log format      [pretty]
 # Needs redis-server, redis-cli, nginx and curl (scripts/setup.sh installs them).
@@ -242,13 +243,16 @@ undrain() {
 # --- Commands ------------------------------------------------------------------
 
 up() {
-    for tool in redis-server redis-cli nginx curl; do
-        command -v "$tool" >/dev/null || die "$tool is missing: run scripts/setup.sh"
-    done
     if [ -z "${STAGE_DIR:-}" ]; then
+        # Building from the checkout: set the machine up first (toolchain,
+        # wasm target, redis-server, nginx), as the README's commands do.
+        "$root/scripts/setup.sh"
         STAGE_DIR="$dir/app"
         "$root/deploy/stage.sh" "$STAGE_DIR"
     fi
+    for tool in redis-server redis-cli nginx curl; do
+        command -v "$tool" >/dev/null || die "$tool is missing: run scripts/setup.sh"
+    done
     STAGE_DIR="$(cd "$STAGE_DIR" && pwd)"
     load_settings
     save_settings
