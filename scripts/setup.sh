@@ -36,3 +36,11 @@ if [ ${#missing[@]} -gt 0 ]; then
         fi
     done
 fi
+
+# kubernetes-validate, for the e2e test deploy_manifests: it checks
+# deploy/kubernetes/ against the Kubernetes JSON schemas it bundles, offline.
+# Pinned, so a new release's schemas cannot fail CI on a Monday.
+KUBERNETES_VALIDATE_VERSION=1.37.0
+if [ "$(kubernetes-validate --version 2>/dev/null)" != "$KUBERNETES_VALIDATE_VERSION" ]; then
+    python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore "kubernetes-validate==$KUBERNETES_VALIDATE_VERSION"
+fi
