@@ -51,3 +51,9 @@ done
 # open lazily), so any well-formed URL will do when none is set.
 REDIS_URL="${REDIS_URL:-redis://127.0.0.1:6379}" \
     "$out/bin/wasmroutes" precompile "$out/routes.toml" --cache-dir "$out/cache"
+# The host creates its cache owner-only (host/src/runtime/compile_cache.rs),
+# and whoever staged owns it: a host running as another user (a pod's
+# non-root user, when the image was built as root) could not read it and
+# would compile at every start. Readable by all, writable by the owner only,
+# so nobody else can swap an artifact either.
+chmod -R u=rwX,go=rX "$out"

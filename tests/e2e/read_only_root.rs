@@ -1,7 +1,9 @@
-//! A pod runs the host with a read-only root filesystem: the host must need
-//! no writable path but the ones it is given. Here the staged image layout
-//! (`deploy/stage.sh`) is served inside a mount namespace whose `/` is
-//! remounted read-only, like `readOnlyRootFilesystem: true`.
+//! A pod runs the host as a non-root user with a read-only root filesystem:
+//! the host must need no writable path but the ones it is given, and must
+//! be able to read the image's files as that user. Here the staged image
+//! layout (`deploy/stage.sh`, staged by root as an image build is) is served
+//! as uid 10001 (the Dockerfile's user) inside a mount namespace whose `/`
+//! is remounted read-only, like `readOnlyRootFilesystem: true`.
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -12,8 +14,11 @@ use e2e_support::cluster::staged;
 use e2e_support::redis_server::RedisServer;
 use e2e_support::{KillOnDrop, free_port, send};
 
-/// `wasmroutes serve` of the staged deployment with `/` read-only; waits
-/// until it listens and returns it with its log so far.
+/// The Dockerfile's `USER`.
+const POD_USER: &str = "10001";
+
+/// `wasmroutes serve` of the staged deployment as [`POD_USER`] with `/`
+/// read-only; waits until it listens and returns it with its log so far.
 fn serve_read_only(redis: &RedisServer, cache_dir: &Path, log: &Path) -> (KillOnDrop, SocketAddr, String) {
     let stage = staged();
     let addr = SocketAddr::from(([127, 0, 0, 1], free_port()));
@@ -21,7 +26,9 @@ fn serve_read_only(redis: &RedisServer, cache_dir: &Path, log: &Path) -> (KillOn
     // The log file is opened out here, before `/` turns read-only: a pod's
     // logs go to stdout/stderr, which the kubelet collects.
     let child = Command::new("unshare")
-        .args(["--mount", "--propagation", "private", "sh", "-c", r#"mount -o remount,bind,ro / && exec "$@""#, "sh"])
+        .args(["--mount", "--propagation", "private", "sh", "-c"])
+        .arg(r#"mount -o remount,bind,ro / && exec setpriv --reuid "$0" --regid "$0" --clear-groups "$@""#)
+        .arg(POD_USER)
         .arg(stage.join("bin/wasmroutes"))
         .arg("serve")
         .arg(stage.join("routes.toml"))
@@ -40,7 +47,7 @@ fn serve_read_only(redis: &RedisServer, cache_dir: &Path, log: &Path) -> (KillOn
     let deadline = Instant::now() + Duration::from_secs(60);
     while !text().contains("listening on http://") {
         if let Ok(Some(status)) = child.0.try_wait() {
-            panic!("the host exited ({status}) on a read-only root (unshare needs root):\n{}", text());
+            panic!("the host exited ({status}) on a read-only root (unshare and setpriv need root):\n{}", text());
         }
         assert!(Instant::now() < deadline, "not listening:\n{}", text());
         std::thread::sleep(Duration::from_millis(20));
@@ -48,9 +55,12 @@ fn serve_read_only(redis: &RedisServer, cache_dir: &Path, log: &Path) -> (KillOn
     (child, addr, text())
 }
 
-/// Proves the namespace is what the test claims: `/` is mounted read-only
-/// for the host process.
-fn assert_root_is_read_only(pid: u32) {
+/// Proves the sandbox is what the test claims: the host runs as
+/// [`POD_USER`] and `/` is mounted read-only for it.
+fn assert_pod_like(pid: u32) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("the host's status");
+    let uid = status.lines().find_map(|l| l.strip_prefix("Uid:")).expect("a Uid line");
+    assert!(uid.split_whitespace().all(|id| id == POD_USER), "the host runs as {POD_USER}: Uid:{uid}");
     let mounts = std::fs::read_to_string(format!("/proc/{pid}/mounts")).expect("the host's mounts");
     let root = mounts.lines().find(|l| l.split(' ').nth(1) == Some("/")).expect("a / mount");
     let options = root.split(' ').nth(3).unwrap_or_default();
@@ -58,11 +68,11 @@ fn assert_root_is_read_only(pid: u32) {
 }
 
 #[test]
-fn the_staged_image_serves_from_a_read_only_root_with_its_pre_warmed_cache() {
+fn the_staged_image_serves_as_a_non_root_user_from_a_read_only_root_with_its_pre_warmed_cache() {
     let redis = RedisServer::start();
     let dir = tempfile::tempdir().expect("temp dir");
     let (child, addr, started) = serve_read_only(&redis, &staged().join("cache"), &dir.path().join("host.log"));
-    assert_root_is_read_only(child.0.id());
+    assert_pod_like(child.0.id());
     assert!(started.contains("(0 compiled, 11 from cache)"), "every component from the image's cache:\n{started}");
 
     let created = send(addr, "POST", "/api/tasks", &[], br#"{"title":"read-only root"}"#);
@@ -84,7 +94,7 @@ fn a_cache_miss_on_a_read_only_root_compiles_in_memory_and_warns_once() {
     // every component misses, and no directory can be created.
     let cache = dir.path().join("cache-not-in-the-image");
     let (child, addr, started) = serve_read_only(&redis, &cache, &dir.path().join("host.log"));
-    assert_root_is_read_only(child.0.id());
+    assert_pod_like(child.0.id());
     assert!(started.contains("(11 compiled, 0 from cache)"), "{started}");
     assert_eq!(
         started.matches("compile cache: cannot write").count(),
