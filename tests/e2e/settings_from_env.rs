@@ -56,11 +56,17 @@ fn serve_takes_its_settings_from_wasmroutes_variables() {
     assert!(std::fs::read_dir(&cache).is_ok_and(|mut d| d.next().is_some()), "compiled into WASMROUTES_CACHE_DIR");
     assert_eq!(send(admin, "GET", "/readyz", &[], b"").status, 200, "admin on WASMROUTES_ADMIN_ADDR");
 
-    // The access log line of the POST, as one JSON object.
+    // Every line is one JSON object, start-up lines and the route table
+    // included: a log shipper meets nothing else.
     let text = log_text();
+    for line in text.lines() {
+        assert!(serde_json::from_str::<serde_json::Value>(line).is_ok_and(|v| v.is_object()), "not JSON: {line}");
+    }
+    assert!(text.contains(r#""message":"route","route":"/api/tasks""#), "the route table as events:\n{text}");
+    // The access log line of the POST.
     let line = text
         .lines()
-        .find(|l| l.starts_with('{') && l.contains("/api/tasks"))
+        .find(|l| l.contains(r#""path":"/api/tasks""#) && l.contains(r#""status":"#))
         .unwrap_or_else(|| panic!("no JSON access log line:\n{text}"));
     let event: serde_json::Value = serde_json::from_str(line).expect("a JSON log line");
     assert_eq!((event["status"].as_u64(), event["method"].as_str()), (Some(201), Some("POST")), "{event}");

@@ -226,8 +226,10 @@ impl TestHost {
         let deadline = Instant::now() + Duration::from_secs(120);
         loop {
             let text = host.log_text();
-            if let Some(addr) = text.lines().find_map(|l| l.split("listening on http://").nth(1)) {
-                host.addr = addr.trim().parse().expect("listen address");
+            if let Some(rest) = text.lines().find_map(|l| l.split("listening on http://").nth(1)) {
+                // The address ends the line, or the JSON string (--log-format json).
+                let addr = rest.split(|c: char| c == '"' || c.is_whitespace()).next().unwrap_or_default();
+                host.addr = addr.parse().expect("listen address");
                 return Ok(host);
             }
             if let Ok(Some(_)) = host.child.try_wait() {

@@ -13,6 +13,8 @@ use wasmroutes::observability;
 use wasmroutes::server::admin::Admin;
 use wasmroutes::server::{self, Host, ServeOptions};
 
+use super::logging;
+
 /// Load every route of ROUTES_TOML (or a --dir route tree) and serve them over HTTP.
 #[derive(clap::Args)]
 pub struct ServeArgs {
@@ -82,16 +84,23 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let addr = args.addr;
     let listener = server::bind(addr).await.with_context(|| format!("cannot listen on {addr}"))?;
     let local = listener.local_addr()?;
-    eprint!("{}", table.describe());
+    if logging::is_json() {
+        for (pattern, route) in table.iter() {
+            let methods = route.component.methods().allowed().allow_header();
+            tracing::info!(target: "wasmroutes::serve", route = %pattern, %methods, component = %route.component.path().display(), "route");
+        }
+    } else {
+        eprint!("{}", table.describe());
+    }
     let stats = table.stats();
-    eprintln!(
-        "wasmroutes: {} route(s) from {} loaded in {} ms ({} compiled, {} from cache); listening on http://{local}",
+    logging::announce(&format!(
+        "{} route(s) from {} loaded in {} ms ({} compiled, {} from cache); listening on http://{local}",
         table.len(),
         source,
         started.elapsed().as_millis(),
         stats.compiled,
         stats.from_cache,
-    );
+    ));
     if let Some(admin) = &admin {
         admin.set_stores(Arc::clone(&stores));
         admin.set_ready(true);
@@ -101,7 +110,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         let handle = tokio::runtime::Handle::current();
         let what = source.to_string();
         let watching = hot_reload::start(Arc::clone(&host), source, &config, handle)?;
-        eprintln!("wasmroutes: watching {what} and its components for changes");
+        logging::announce(&format!("watching {what} and its components for changes"));
         Some(watching)
     } else {
         None
@@ -113,7 +122,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         }
     };
     server::serve(listener, host, options, shutdown).await;
-    eprintln!("wasmroutes: stopped");
+    logging::announce("stopped");
     Ok(())
 }
 
@@ -130,7 +139,7 @@ async fn report_stores(stores: &Stores, data_dir: &std::path::Path) {
             _ => String::new(),
         };
         match &health.error {
-            None => eprintln!("wasmroutes: key-value store `{}` ({}{place}) ready", health.name, health.kind),
+            None => logging::announce(&format!("key-value store `{}` ({}{place}) ready", health.name, health.kind)),
             Some(error) => tracing::warn!(
                 store = %health.name,
                 "key-value store `{}` ({}) is not answering, starting without it: its routes answer 503 until it does ({error})",
@@ -149,7 +158,7 @@ fn start_admin(addr: SocketAddr) -> anyhow::Result<Arc<Admin>> {
     let local = listener.local_addr()?;
     let admin = Arc::new(Admin::new(metrics));
     server::admin::spawn(listener, Arc::clone(&admin)).context("starting the admin endpoints")?;
-    eprintln!("wasmroutes: admin endpoints /metrics, /healthz, /readyz on http://{local}");
+    logging::announce(&format!("admin endpoints /metrics, /healthz, /readyz on http://{local}"));
     Ok(admin)
 }
 
