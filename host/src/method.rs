@@ -82,6 +82,11 @@ impl fmt::Display for Method {
 pub struct MethodSet(u8);
 
 impl MethodSet {
+    /// Every method (a `wasi:http/proxy` route: the component answers all).
+    pub fn all() -> MethodSet {
+        Method::ALL.into_iter().collect()
+    }
+
     /// Adds `method`.
     pub fn insert(&mut self, method: Method) {
         self.0 |= method.bit();

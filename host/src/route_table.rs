@@ -86,6 +86,16 @@ pub enum LoadError {
         /// What changed.
         source: StoresError,
     },
+    /// `isolation = "reuse"` on a `wasi:http/proxy` component.
+    #[error(
+        "{at}: route `{route}`: isolation = \"reuse\" is for wasmroutes:api components; a wasi:http/proxy component runs in a fresh instance per request"
+    )]
+    ProxyReuse {
+        /// The route's entry.
+        at: Location,
+        /// The route pattern.
+        route: String,
+    },
     /// A route's component cannot be used.
     #[error("{at}: route `{route}`: {source}")]
     Component {
@@ -287,6 +297,7 @@ impl RouteTable {
             let Some(component) = components.get(&route.component).map(|c| Arc::clone(&c.component)) else {
                 continue;
             };
+            let is_proxy = component.is_proxy();
             let before = carried
                 .get(route.pattern.as_str())
                 .filter(|r| r.limits.max_concurrency == route.limits.max_concurrency);
@@ -302,6 +313,11 @@ impl RouteTable {
                 log_budget: before.map_or_else(Arc::default, |r| Arc::clone(&r.log_budget)),
                 reuse: match route.isolation {
                     Isolation::Fresh => None,
+                    // What a proxy component leaves running after its answer
+                    // (a task finishing its body) belongs to its request.
+                    Isolation::Reuse { .. } if is_proxy => {
+                        return Err(LoadError::ProxyReuse { at: route.at.clone(), route: route.pattern.to_string() });
+                    }
                     Isolation::Reuse { max_requests } => Some(ReusePool::new(max_requests)),
                 },
                 in_flight: before.map_or_else(
@@ -358,7 +374,7 @@ impl RouteTable {
         let rows: Vec<(String, String, String)> = self
             .iter()
             .map(|(pattern, route)| {
-                let methods = route.component.methods().allowed().allow_header();
+                let methods = route.component.methods_label();
                 (pattern.to_string(), methods, route.component.path().display().to_string())
             })
             .collect();

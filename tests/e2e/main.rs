@@ -23,3 +23,4 @@ mod sandbox;
 mod scaffold;
 mod settings_from_env;
 mod startup;
+mod wasi_http;

@@ -32,6 +32,7 @@ const COMPONENT_PACKAGES: &[&str] = &[
     "tasks",
     "tasks-id",
     "kv-plain",
+    "http-proxy",
     "hostile",
     "no-handler",
     "wrong-type",

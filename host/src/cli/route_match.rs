@@ -150,6 +150,9 @@ fn params_text(params: &[(String, ParamValue)]) -> String {
 
 /// What the method gets, by the same rule the server applies.
 fn answer_text(route: &Route, method: &http::Method) -> String {
+    if route.component.is_proxy() {
+        return format!("the wasi:http component's incoming-handler answers {method} (it gets every method)");
+    }
     let exported = route.component.methods();
     let exports = exported.iter().map(Method::as_str).collect::<Vec<_>>().join(", ");
     match exported.answer(Method::from_http(method)) {

@@ -86,7 +86,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let local = listener.local_addr()?;
     if logging::is_json() {
         for (pattern, route) in table.iter() {
-            let methods = route.component.methods().allowed().allow_header();
+            let methods = route.component.methods_label();
             tracing::info!(target: "wasmroutes::serve", route = %pattern, %methods, component = %route.component.path().display(), "route");
         }
     } else {

@@ -1,9 +1,16 @@
 //! One route's component, loaded once: compiled, linked, its exported
 //! methods found from its type and type-checked, ready to instantiate.
+//!
+//! Two kinds of component can be a route: a `wasmroutes:api` component (one
+//! export per HTTP method; the host routes methods) and a standard
+//! `wasi:http/proxy` component (one `incoming-handler` that answers every
+//! method itself, as built for `wasmtime serve` or Spin). The kind is read
+//! from the component's type, never from configuration.
 
 use std::path::{Path, PathBuf};
 use wasmtime::component::types::ComponentItem;
 use wasmtime::component::{Component, ComponentExportIndex, InstancePre};
+use wasmtime_wasi_http::p2::bindings::ProxyPre;
 
 use super::compile_cache::{CacheOutcome, ContentHash, content_hash};
 use super::engine::Runtime;
@@ -16,6 +23,10 @@ const API_PACKAGE: &str = "wasmroutes:api";
 
 /// Versions of that package this host can call (semver-compatible with 0.1.0).
 const API_VERSION_PREFIX: &str = "0.1.";
+
+/// The export that makes a component a `wasi:http/proxy` handler (any 0.2.x:
+/// wasmtime links a 0.2.x import or export to the host's 0.2 version).
+const INCOMING_HANDLER: &str = "wasi:http/incoming-handler@0.2.";
 
 /// Why a component cannot serve as a route.
 #[derive(Debug, thiserror::Error)]
@@ -47,7 +58,7 @@ pub enum ComponentError {
     },
     /// Exports no `wasmroutes:api` handler.
     #[error(
-        "{} exports no handler: a route exports at least one of `{API_PACKAGE}/get@0.1.0`, `…/post`, `…/put`, `…/patch`, `…/delete`, `…/head`, `…/options` (build it with wasmroutes-sdk's #[route]); it exports: [{}]",
+        "{} exports no handler: a route exports at least one of `{API_PACKAGE}/get@0.1.0`, `…/post`, `…/put`, `…/patch`, `…/delete`, `…/head`, `…/options` (build it with wasmroutes-sdk's #[route]), or `wasi:http/incoming-handler@0.2.x` (a wasi:http/proxy component); it exports: [{}]",
         path.display(),
         exports.join(", ")
     )]
@@ -64,6 +75,20 @@ pub enum ComponentError {
         path: PathBuf,
         /// The export name.
         export: String,
+    },
+    /// Exports both kinds of handler: which one answers would be a guess.
+    #[error("{} exports both `{API_PACKAGE}` handlers and `wasi:http/incoming-handler`; a route component is one or the other", path.display())]
+    BothKinds {
+        /// The file.
+        path: PathBuf,
+    },
+    /// A `wasi:http/incoming-handler` export of the wrong shape.
+    #[error("{}: its `wasi:http/incoming-handler` is not the wasi:http/proxy one: {message}", path.display())]
+    WrongProxyType {
+        /// The file.
+        path: PathBuf,
+        /// wasmtime's reason.
+        message: String,
     },
     /// A handler whose signature is not `handle: func(req: request) -> response`.
     #[error("{}: the {method} handler has the wrong type: {message}", path.display())]
@@ -83,6 +108,8 @@ pub struct RouteComponent {
     pub(crate) pre: InstancePre<GuestState>,
     handlers: [Option<ComponentExportIndex>; Method::ALL.len()],
     methods: MethodSet,
+    /// Set for a `wasi:http/proxy` component: it answers every method.
+    pub(crate) proxy: Option<ProxyPre<GuestState>>,
 }
 
 impl RouteComponent {
@@ -128,19 +155,48 @@ impl RouteComponent {
             .linker
             .instantiate_pre(&component)
             .map_err(|e| ComponentError::Link { path: path.to_owned(), message: format!("{e:#}") })?;
-        let (handlers, methods) = find_handlers(runtime, &pre, path)?;
+        let is_proxy = pre
+            .component()
+            .component_type()
+            .exports(&runtime.engine)
+            .any(|(name, _)| name.starts_with(INCOMING_HANDLER));
+        let (handlers, methods, proxy) = if is_proxy {
+            if find_handlers(runtime, &pre, path).is_ok() {
+                return Err(ComponentError::BothKinds { path: path.to_owned() });
+            }
+            let proxy = ProxyPre::new(pre.clone())
+                .map_err(|e| ComponentError::WrongProxyType { path: path.to_owned(), message: format!("{e:#}") })?;
+            (Handlers::default(), MethodSet::all(), Some(proxy))
+        } else {
+            let (handlers, methods) = find_handlers(runtime, &pre, path)?;
+            (handlers, methods, None)
+        };
         // What the first instantiation would otherwise do on a request: set
         // up the copy-on-write image of the initial linear memory (for a
         // cached artifact, a mapping of the file; cheap).
         component
             .initialize_copy_on_write_image()
             .map_err(|e| ComponentError::Link { path: path.to_owned(), message: format!("{e:#}") })?;
-        Ok(RouteComponent { path: path.to_owned(), pre, handlers, methods })
+        Ok(RouteComponent { path: path.to_owned(), pre, handlers, methods, proxy })
     }
 
     /// The methods this component exports handlers for.
     pub fn methods(&self) -> MethodSet {
         self.methods
+    }
+
+    /// The methods as people read them: the `Allow` list, or `ANY (wasi:http)`.
+    pub fn methods_label(&self) -> String {
+        match self.proxy {
+            Some(_) => "ANY (wasi:http)".to_owned(),
+            None => self.methods.allowed().allow_header(),
+        }
+    }
+
+    /// Whether it is a `wasi:http/proxy` component, which answers every
+    /// method (and any other) itself.
+    pub fn is_proxy(&self) -> bool {
+        self.proxy.is_some()
     }
 
     /// The file it was loaded from.

@@ -73,6 +73,9 @@ pub enum GuestError {
     /// The component does not export the handler (a host bug if reached).
     #[error("component exports no {0} handler")]
     NoHandler(Method),
+    /// Not a `wasi:http/proxy` component (a host bug if reached).
+    #[error("component exports no wasi:http/incoming-handler")]
+    NoProxyHandler,
 }
 
 impl RouteComponent {
@@ -165,7 +168,9 @@ impl RouteComponent {
     }
 }
 
-fn classify(err: wasmtime::Error, otherwise: fn(String) -> GuestError) -> GuestError {
+/// A wasmtime error as the [`GuestError`] it is: a memory-limit hit, or
+/// `otherwise`.
+pub(crate) fn classify(err: wasmtime::Error, otherwise: fn(String) -> GuestError) -> GuestError {
     if let Some(limit) = err.downcast_ref::<MemoryLimitExceeded>() {
         return GuestError::MemoryLimit(*limit);
     }

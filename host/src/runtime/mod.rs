@@ -15,6 +15,7 @@ mod invoke;
 mod keyvalue;
 mod memory_limiter;
 mod outbound_hooks;
+mod proxy;
 mod reuse;
 
 pub use bindings::wasmroutes::api::types::{

@@ -11,11 +11,12 @@ use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 
 use super::host_error::HostError;
-use super::{Host, request_id, server_timing, translate};
+use super::{Host, proxy_request, request_id, server_timing, translate};
 use crate::method::{Method, MethodAnswer};
 use crate::observability::RouteMetrics;
 use crate::request_path::{self, PathOutcome};
 use crate::route_table::{Route, RouteTable};
+use crate::router::ParamValue;
 use crate::runtime::{CallTiming, Invocation};
 
 /// What the server answers with.
@@ -105,6 +106,9 @@ async fn route<'t>(
     let found = table.lookup(&segments).ok_or(HostError::NotFound)?;
     let route = found.value;
     observed.route = Some(route);
+    if route.component.is_proxy() {
+        return forward(host, route, &routed.path, &found.params, req, request_id, observed).await;
+    }
 
     // Which export answers is decided from the component's type, without
     // instantiating it (`MethodSet::answer`, shared with `routes --match`).
@@ -132,15 +136,7 @@ async fn route<'t>(
         body,
     );
 
-    let invocation = Invocation {
-        route: Arc::clone(&route.name),
-        request_id: Arc::clone(request_id),
-        env: &route.env,
-        limits: &route.limits,
-        outbound: &route.outbound,
-        kv_stores: &route.kv_stores,
-        log_budget: &route.log_budget,
-    };
+    let invocation = invocation(route, request_id);
     let mut timing = CallTiming::default();
     let in_flight = route.metrics.instance_started();
     let answer = match &route.reuse {
@@ -155,6 +151,47 @@ async fn route<'t>(
         strip_body_for_head(&mut resp);
     }
     Ok(resp)
+}
+
+/// A `wasi:http/proxy` route: the component gets the request itself (any
+/// method; the route and its params as headers) and answers it.
+async fn forward<'t>(
+    host: &Host,
+    route: &'t Route,
+    path: &str,
+    params: &[(String, ParamValue)],
+    req: Request<Incoming>,
+    request_id: &Arc<str>,
+    observed: &mut Observed<'t>,
+) -> Result<HttpResponse, HostError> {
+    let permit = route.in_flight.try_acquire().map_err(|_| HostError::Busy)?;
+    let (parts, body) = req.into_parts();
+    let body = read_body(route, &parts.headers, body).await?;
+    let matched = proxy_request::Matched { route: &route.name, params };
+    let request = proxy_request::proxy_request(parts, path, &matched, request_id, body);
+    let mut timing = CallTiming::default();
+    let in_flight = route.metrics.instance_started();
+    let answer = route
+        .component
+        .call_proxy(&host.runtime, request, invocation(route, request_id), translate::MAX_RESPONSE_BODY, &mut timing)
+        .await;
+    drop(in_flight);
+    drop(permit);
+    observed.guest = Some(timing);
+    Ok(proxy_request::proxy_response(answer.map_err(HostError::Guest)?))
+}
+
+/// Who is calling a route's guest, for its limits, capabilities and logs.
+fn invocation<'r>(route: &'r Route, request_id: &Arc<str>) -> Invocation<'r> {
+    Invocation {
+        route: Arc::clone(&route.name),
+        request_id: Arc::clone(request_id),
+        env: &route.env,
+        limits: &route.limits,
+        outbound: &route.outbound,
+        kv_stores: &route.kv_stores,
+        log_budget: &route.log_budget,
+    }
 }
 
 /// Reads the whole body, refusing anything over the route's limit: a

@@ -5,6 +5,7 @@
 pub mod admin;
 mod dispatch;
 mod host_error;
+mod proxy_request;
 mod request_id;
 mod server_timing;
 mod translate;

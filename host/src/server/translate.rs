@@ -18,7 +18,7 @@ pub const MAX_RESPONSE_BODY: usize = 16 * 1024 * 1024;
 
 /// Headers the host owns: framing is computed by hyper, hop-by-hop headers do
 /// not belong to a handler.
-const HOST_OWNED_HEADERS: [&str; 8] =
+pub(crate) const HOST_OWNED_HEADERS: [&str; 8] =
     ["connection", "content-length", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade"];
 
 /// Builds the record the guest receives. Its `x-request-id` header is always

@@ -1,0 +1,167 @@
+//! What a `wasi:http/proxy` route's component receives and what of its
+//! answer goes out.
+//!
+//! Such a component gets the HTTP request itself, so the routing the host
+//! did reaches it as request headers: ours, and Spin's names for the same
+//! things, so a component written for Spin that reads them works unchanged.
+//! Headers with those prefixes that the client sent are removed first: a
+//! client must not be able to fake a route match.
+//!
+//! | header | value |
+//! | --- | --- |
+//! | `x-wasmroutes-route`, `spin-matched-route` | the route pattern, e.g. `/api/items/[id]` |
+//! | `x-wasmroutes-param-NAME`, `spin-path-match-NAME` | the param as it appeared in the path (percent-encoded); a catch-all's segments joined by `/` |
+//! | `spin-path-info` | a trailing catch-all's part of the path, from its `/` (empty otherwise) |
+//! | `x-wasmroutes-full-url`, `spin-full-url` | `http://HOST/PATH?QUERY` |
+//! | `x-request-id` | the host's request id (exactly one) |
+
+use bytes::Bytes;
+use http::header::{HeaderMap, HeaderName, HeaderValue};
+use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
+
+use super::request_id;
+use super::translate::HOST_OWNED_HEADERS;
+use crate::router::ParamValue;
+
+/// Bytes of a decoded param that are encoded again for a header: what a
+/// header value cannot hold, and `/` and `%` so that the value is lossless.
+const PARAM_ENCODE: &AsciiSet = &CONTROLS.add(b' ').add(b'"').add(b'%').add(b'/').add(b'?').add(b'#');
+
+/// Prefixes of the headers the host sets.
+const HOST_PREFIXES: [&str; 2] = ["x-wasmroutes-", "spin-"];
+
+/// What the route table found, for the headers.
+pub struct Matched<'a> {
+    /// The route pattern.
+    pub route: &'a str,
+    /// The decoded params, in pattern order.
+    pub params: &'a [(String, ParamValue)],
+}
+
+/// The request the component gets: `parts` with the routed `path` and an
+/// absolute URI, the host's headers, and the body already read.
+pub fn proxy_request(
+    mut parts: http::request::Parts,
+    path: &str,
+    matched: &Matched<'_>,
+    request_id: &str,
+    body: Bytes,
+) -> http::Request<Bytes> {
+    let host = parts
+        .headers
+        .get(http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .or_else(|| parts.uri.authority().map(|a| a.as_str()))
+        .unwrap_or("localhost")
+        .to_owned();
+    let path_and_query = match parts.uri.query() {
+        Some(query) => format!("{path}?{query}"),
+        None => path.to_owned(),
+    };
+    let full_url = format!("http://{host}{path_and_query}");
+    if let Ok(uri) = full_url.parse() {
+        parts.uri = uri;
+    }
+
+    let headers = &mut parts.headers;
+    let foreign: Vec<HeaderName> =
+        headers.keys().filter(|name| HOST_PREFIXES.iter().any(|p| name.as_str().starts_with(p))).cloned().collect();
+    for name in foreign {
+        headers.remove(name);
+    }
+    set(headers, request_id::HEADER, request_id);
+    set(headers, "x-wasmroutes-route", matched.route);
+    set(headers, "spin-matched-route", matched.route);
+    set(headers, "x-wasmroutes-full-url", &full_url);
+    set(headers, "spin-full-url", &full_url);
+    let mut path_info = String::new();
+    for (name, value) in matched.params {
+        let encoded = match value {
+            ParamValue::Single(v) => utf8_percent_encode(v, PARAM_ENCODE).to_string(),
+            ParamValue::Segments(segments) => {
+                let encoded: Vec<String> =
+                    segments.iter().map(|s| utf8_percent_encode(s, PARAM_ENCODE).to_string()).collect();
+                path_info = encoded.iter().map(|s| format!("/{s}")).collect();
+                encoded.join("/")
+            }
+        };
+        let name = name.to_ascii_lowercase();
+        set(headers, &format!("x-wasmroutes-param-{name}"), &encoded);
+        set(headers, &format!("spin-path-match-{name}"), &encoded);
+    }
+    set(headers, "spin-path-info", &path_info);
+    http::Request::from_parts(parts, body)
+}
+
+/// Sets `name` to `value`; a name or value no header can carry is skipped
+/// (params are encoded and route names are ASCII, so it does not happen).
+fn set(headers: &mut HeaderMap, name: &str, value: &str) {
+    if let (Ok(name), Ok(value)) = (HeaderName::from_bytes(name.as_bytes()), HeaderValue::from_str(value)) {
+        headers.insert(name, value);
+    }
+}
+
+/// The component's response as the host sends it: framing and hop-by-hop
+/// headers are the host's (hyper computes them).
+pub fn proxy_response(mut response: http::Response<Bytes>) -> http::Response<http_body_util::Full<Bytes>> {
+    for name in HOST_OWNED_HEADERS {
+        response.headers_mut().remove(name);
+    }
+    response.map(http_body_util::Full::new)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parts(uri: &str, headers: &[(&str, &str)]) -> http::request::Parts {
+        let mut builder = http::Request::builder().uri(uri);
+        for (k, v) in headers {
+            builder = builder.header(*k, *v);
+        }
+        builder.body(()).unwrap().into_parts().0
+    }
+
+    #[test]
+    fn the_route_and_its_params_become_headers_and_client_copies_are_dropped() {
+        let params = vec![
+            ("id".to_owned(), ParamValue::Single("a b/é".to_owned())),
+            ("rest".to_owned(), ParamValue::Segments(vec!["x".to_owned(), "y%z".to_owned()])),
+        ];
+        let matched = Matched { route: "/api/[id]/[...rest]", params: &params };
+        let headers = [
+            ("host", "example.test:3000"),
+            ("spin-path-match-id", "forged"),
+            ("x-wasmroutes-route", "forged"),
+            ("x-request-id", "client"),
+            ("accept", "*/*"),
+        ];
+        let req =
+            proxy_request(parts("/api/a%20b/x?q=1", &headers), "/api/a%20b/x/y%25z", &matched, "rid", Bytes::new());
+        let h = req.headers();
+        assert_eq!(req.uri().to_string(), "http://example.test:3000/api/a%20b/x/y%25z?q=1");
+        assert_eq!(h["x-wasmroutes-route"], "/api/[id]/[...rest]");
+        assert_eq!(h["spin-matched-route"], "/api/[id]/[...rest]");
+        assert_eq!(h["x-wasmroutes-param-id"], "a%20b%2F%C3%A9");
+        assert_eq!(h.get_all("spin-path-match-id").iter().count(), 1, "the client's copy is gone");
+        assert_eq!(h["spin-path-match-rest"], "x/y%25z");
+        assert_eq!(h["spin-path-info"], "/x/y%25z");
+        assert_eq!(h["spin-full-url"], "http://example.test:3000/api/a%20b/x/y%25z?q=1");
+        assert_eq!(h["x-request-id"], "rid");
+        assert_eq!(h["accept"], "*/*");
+    }
+
+    #[test]
+    fn framing_headers_of_the_answer_are_the_hosts() {
+        let response = http::Response::builder()
+            .header("content-length", "999")
+            .header("transfer-encoding", "chunked")
+            .header("x-a", "1")
+            .body(Bytes::from_static(b"hi"))
+            .unwrap();
+        let out = proxy_response(response);
+        assert!(out.headers().get("content-length").is_none());
+        assert!(out.headers().get("transfer-encoding").is_none());
+        assert_eq!(out.headers()["x-a"], "1");
+    }
+}
