@@ -44,3 +44,16 @@ KUBERNETES_VALIDATE_VERSION=1.37.0
 if [ "$(kubernetes-validate --version 2>/dev/null)" != "$KUBERNETES_VALIDATE_VERSION" ]; then
     python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore "kubernetes-validate==$KUBERNETES_VALIDATE_VERSION"
 fi
+
+# guest-js: the pinned JavaScript toolchain (componentize-js and what it
+# needs) that builds route.js files into components (sample-routes/js, the
+# e2e tests). Installed from package-lock.json, offline afterwards; again
+# only when the lock file changes. Node.js itself comes with the machine.
+if ! command -v node >/dev/null 2>&1; then
+    echo "setup: node (Node.js 20) is needed to build JavaScript routes" >&2
+    exit 1
+fi
+if ! cmp -s guest-js/package-lock.json guest-js/node_modules/.package-lock.json.installed 2>/dev/null; then
+    npm ci --prefix guest-js --no-audit --no-fund --loglevel=error
+    cp guest-js/package-lock.json guest-js/node_modules/.package-lock.json.installed
+fi

@@ -1,0 +1,82 @@
+// The adapter between a wasmroutes handler export and a Next.js App Router
+// route handler: the WIT `request` record becomes a Web `Request` plus
+// Next.js's `{ params }`, the handler's `Response` becomes the WIT `response`
+// record. `Request`, `Response`, `Headers`, `URL` and `fetch` are the
+// engine's own (StarlingMonkey); this file adds only what Next.js has and a
+// WebAssembly component does not.
+import { getEnvironment } from 'wasi:cli/environment@0.2.3';
+
+// `process.env`: the route's `env`, nothing else (the host gives a guest no
+// other variables). Read on first use: at build time the module is
+// initialized with no environment at all.
+let environment;
+globalThis.process ??= {
+  get env() {
+    environment ??= Object.freeze(Object.fromEntries(getEnvironment()));
+    return environment;
+  },
+  nextTick: (callback, ...args) => queueMicrotask(() => callback(...args)),
+};
+
+// The JSON envelope the host and the Rust SDK answer errors with; the
+// details go to stderr, which the host logs with the request id.
+function internalError(error) {
+  console.error(`route handler failed: ${error && error.stack ? `${error}\n${error.stack}` : error}`);
+  return {
+    status: 500,
+    headers: [['content-type', 'application/json']],
+    body: new TextEncoder().encode(JSON.stringify({ error: 'Internal server error' })),
+  };
+}
+
+function toRequest(req) {
+  const headers = new Headers();
+  for (const [name, value] of req.headers) headers.append(name, value);
+  const host = headers.get('host') || 'localhost';
+  const query = req.query.length ? `?${new URLSearchParams(req.query)}` : '';
+  const method = req.method.toUpperCase();
+  const init = { method, headers };
+  if (method !== 'GET' && method !== 'HEAD' && req.body.length) init.body = req.body;
+  const request = new Request(`http://${host}${req.path}${query}`, init);
+  // Next.js's NextRequest has `nextUrl`; its searchParams are what most
+  // route handlers read.
+  Object.defineProperty(request, 'nextUrl', { value: new URL(request.url) });
+  return request;
+}
+
+// Next.js 15 gives `params` as a Promise; Next.js 14 code reads it directly.
+// Both work: a resolved Promise that also carries the keys. A catch-all is
+// an array, and an optional catch-all that matched nothing is absent.
+function toParams(req) {
+  const params = {};
+  for (const [name, value] of req.params) {
+    if (value.tag === 'single') params[name] = value.val;
+    else if (value.val.length) params[name] = value.val;
+  }
+  return Object.assign(Promise.resolve(params), params);
+}
+
+async function toRecord(response) {
+  if (!(response instanceof Response)) {
+    throw new TypeError(`the route handler returned ${typeof response}, not a Response`);
+  }
+  const headers = [];
+  for (const [name, value] of response.headers) headers.push([name, value]);
+  return { status: response.status, headers, body: new Uint8Array(await response.arrayBuffer()) };
+}
+
+/// One handler export: `{ handle(req) }`, as componentize-js expects for an
+/// exported interface. An async handler is awaited (componentize-js runs the
+/// event loop until the export's promise settles); a throw or a rejection
+/// is a 500, like a panic in a Rust route.
+export function adapt(handler) {
+  return {
+    async handle(req) {
+      try {
+        return await toRecord(await handler(toRequest(req), { params: toParams(req) }));
+      } catch (error) {
+        return internalError(error);
+      }
+    },
+  };
+}
