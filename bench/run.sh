@@ -20,6 +20,11 @@
 # Afterwards the host's RSS is measured with a store of KV_RSS_KEYS tasks
 # (default 1,000,000) against an empty one; SKIP_KV_RSS=1 skips that.
 #
+# "js" serves the tutorial's routes written as Next.js route.js files
+# (sample-routes/js, built by guest-js), "js-reuse" the same components with
+# `isolation = "reuse"`: GET /api/hello, /api/posts/42 and /api/search rows,
+# against the Rust samples (fresh, reuse) and native.
+#
 # ROUNDS (default 3) rounds per server, route and connection count; the
 # table shows each figure's median over its rounds (bench/summarize.py).
 #
@@ -44,6 +49,8 @@ cargo build --release -p wasmroutes --example kv_fill
 cargo build --release --target wasm32-wasip2 -p hello -p posts -p posts-id -p users -p search -p user-id -p todos -p docs-slug -p shop-slug -p tasks -p tasks-id
 # hello without WASI imports (bench/floor-hello), for the floor figures.
 bench/floor-hello/build.sh
+# The route.js samples (componentize-js: about 7 s of CPU per route).
+target/release/wasmroutes build sample-routes/js/routes.toml
 
 if command -v taskset >/dev/null; then PIN0="taskset -c 0"; PIN1="taskset -c 1"; else PIN0=""; PIN1=""; fi
 WORK="$(mktemp -d)"
@@ -58,7 +65,8 @@ start() {
     RUST_LOG=warn $PIN0 "$@" 2>"$WORK/$name.log" &
     PIDS+=($!)
     echo $! >"$WORK/$name.pid"
-    for _ in $(seq 300); do grep -q "listening on" "$WORK/$name.log" && break; sleep 0.1; done
+    # Up to 2 minutes: the JS routes' components compile for seconds each.
+    for _ in $(seq 1200); do grep -q "listening on" "$WORK/$name.log" && break; sleep 0.1; done
     sed -n 's/.*listening on http:\/\///p' "$WORK/$name.log" >"$WORK/$name.addr"
     [ -s "$WORK/$name.addr" ] || { cat "$WORK/$name.log"; exit 1; }
 }
@@ -75,6 +83,16 @@ open(sys.argv[1], "w").write(text.rstrip() + "\n")
 PY
 TUTORIAL="$WORK/tutorial-routes.toml"
 
+# The route.js samples with absolute paths, fresh and with instance reuse.
+python3 - "$WORK" <<'PY'
+import os, sys
+root = os.path.abspath(".")
+text = open("sample-routes/js/routes.toml").read().replace('component = "../../', 'component = "' + root + "/")
+open(sys.argv[1] + "/js-routes.toml", "w").write(text)
+reuse = text.replace('[[route]]\n', '[[route]]\nisolation = "reuse"\n')
+open(sys.argv[1] + "/js-reuse-routes.toml", "w").write(reuse)
+PY
+
 # free_port: a loopback port nothing listens on.
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 REDIS_PORT="$(free_port)"
@@ -88,7 +106,9 @@ start reuse target/release/wasmroutes serve bench/reuse-routes.toml --addr 127.0
 start floor target/release/wasmroutes serve bench/floor-routes.toml --addr 127.0.0.1:0
 start kv-embedded target/release/wasmroutes serve bench/kv-routes.toml --data-dir "$WORK/kv-embedded" --addr 127.0.0.1:0
 BENCH_REDIS_URL="redis://127.0.0.1:$REDIS_PORT" start kv-redis target/release/wasmroutes serve bench/kv-redis-routes.toml --addr 127.0.0.1:0
-SERVERS=(native fresh reuse floor kv-embedded kv-redis)
+start js target/release/wasmroutes serve "$WORK/js-routes.toml" --addr 127.0.0.1:0
+start js-reuse target/release/wasmroutes serve "$WORK/js-reuse-routes.toml" --addr 127.0.0.1:0
+SERVERS=(native fresh reuse floor kv-embedded kv-redis js js-reuse)
 # Task 1 for the GET rows.
 printf '1 POST /api/tasks 201 {"title":"bench"}\n' >"$WORK/seed.txt"
 for server in kv-embedded kv-redis; do
@@ -118,11 +138,13 @@ if [ -n "${ROUTES_MATCH:-}" ]; then
 fi
 
 # serves SERVER ROUTE: whether SERVER has ROUTE (floor: hello only; the kv
-# servers: the tasks routes only; the others: all but the tasks routes).
+# servers: the tasks routes only; js: the GETs its samples have; the others:
+# all but the tasks routes).
 serves() {
     case "$1" in
         floor) [ "$2" = "GET /api/hello 200" ] ;;
         kv-*) [[ "$2" == *" /api/tasks"* ]] ;;
+        js*) [[ "$2" == "GET /api/hello 200" || "$2" == "GET /api/posts/42 200" || "$2" == "GET /api/search?q=rust&limit=5 200" ]] ;;
         *) [[ "$2" != *" /api/tasks"* ]] ;;
     esac
 }
