@@ -93,12 +93,18 @@ pub fn proxy_request(
     http::Request::from_parts(parts, body)
 }
 
-/// Sets `name` to `value`; a name or value no header can carry is skipped
-/// (params are encoded and route names are ASCII, so it does not happen).
+/// Sets `name` to `value`. Names are ours or `prefix + param name`, and
+/// param names are identifiers (pattern.rs), so every name is a valid header
+/// name. A value that is not header text (a route pattern whose static
+/// segment holds a control character) is percent-encoded, so nothing is ever
+/// left out; UTF-8 passes as is.
 fn set(headers: &mut HeaderMap, name: &str, value: &str) {
-    if let (Ok(name), Ok(value)) = (HeaderName::from_bytes(name.as_bytes()), HeaderValue::from_str(value)) {
-        headers.insert(name, value);
-    }
+    let name = HeaderName::from_bytes(name.as_bytes()).expect("header names built from identifiers are valid");
+    let value = HeaderValue::from_str(value).unwrap_or_else(|_| {
+        HeaderValue::from_str(&utf8_percent_encode(value, CONTROLS).to_string())
+            .expect("percent-encoding leaves only visible ASCII")
+    });
+    headers.insert(name, value);
 }
 
 /// The component's response as the host sends it: framing and hop-by-hop
@@ -149,6 +155,13 @@ mod tests {
         assert_eq!(h["spin-full-url"], "http://example.test:3000/api/a%20b/x/y%25z?q=1");
         assert_eq!(h["x-request-id"], "rid");
         assert_eq!(h["accept"], "*/*");
+    }
+
+    #[test]
+    fn a_route_pattern_that_is_not_header_text_is_percent_encoded() {
+        let matched = Matched { route: "/api/a\u{1}b/[id]", params: &[] };
+        let req = proxy_request(parts("/api/a%01b/1", &[]), "/api/a%01b/1", &matched, "rid", Bytes::new());
+        assert_eq!(req.headers()["x-wasmroutes-route"], "/api/a%01b/[id]");
     }
 
     #[test]
