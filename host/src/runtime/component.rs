@@ -106,10 +106,15 @@ pub enum ComponentError {
 pub struct RouteComponent {
     path: PathBuf,
     pub(crate) pre: InstancePre<GuestState>,
-    handlers: [Option<ComponentExportIndex>; Method::ALL.len()],
-    methods: MethodSet,
-    /// Set for a `wasi:http/proxy` component: it answers every method.
-    pub(crate) proxy: Option<ProxyPre<GuestState>>,
+    kind: Kind,
+}
+
+/// What the component exports, found at load.
+enum Kind {
+    /// `wasmroutes:api`: one handler per method it exports.
+    Api { handlers: Handlers, methods: MethodSet },
+    /// `wasi:http/proxy`: one handler for every method.
+    Proxy(ProxyPre<GuestState>),
 }
 
 impl RouteComponent {
@@ -155,21 +160,19 @@ impl RouteComponent {
             .linker
             .instantiate_pre(&component)
             .map_err(|e| ComponentError::Link { path: path.to_owned(), message: format!("{e:#}") })?;
-        let is_proxy = pre
-            .component()
-            .component_type()
-            .exports(&runtime.engine)
-            .any(|(name, _)| name.starts_with(INCOMING_HANDLER));
-        let (handlers, methods, proxy) = if is_proxy {
-            if find_handlers(runtime, &pre, path).is_ok() {
+        let names: Vec<String> =
+            pre.component().component_type().exports(&runtime.engine).map(|(name, _)| name.to_owned()).collect();
+        let is_proxy = names.iter().any(|name| name.starts_with(INCOMING_HANDLER));
+        let kind = if is_proxy {
+            if names.iter().any(|name| name.starts_with(API_PACKAGE)) {
                 return Err(ComponentError::BothKinds { path: path.to_owned() });
             }
             let proxy = ProxyPre::new(pre.clone())
                 .map_err(|e| ComponentError::WrongProxyType { path: path.to_owned(), message: format!("{e:#}") })?;
-            (Handlers::default(), MethodSet::all(), Some(proxy))
+            Kind::Proxy(proxy)
         } else {
             let (handlers, methods) = find_handlers(runtime, &pre, path)?;
-            (handlers, methods, None)
+            Kind::Api { handlers, methods }
         };
         // What the first instantiation would otherwise do on a request: set
         // up the copy-on-write image of the initial linear memory (for a
@@ -177,26 +180,38 @@ impl RouteComponent {
         component
             .initialize_copy_on_write_image()
             .map_err(|e| ComponentError::Link { path: path.to_owned(), message: format!("{e:#}") })?;
-        Ok(RouteComponent { path: path.to_owned(), pre, handlers, methods, proxy })
+        Ok(RouteComponent { path: path.to_owned(), pre, kind })
     }
 
-    /// The methods this component exports handlers for.
+    /// The methods this component exports handlers for (a `wasi:http/proxy`
+    /// component: all of them).
     pub fn methods(&self) -> MethodSet {
-        self.methods
+        match &self.kind {
+            Kind::Api { methods, .. } => *methods,
+            Kind::Proxy(_) => MethodSet::all(),
+        }
     }
 
     /// The methods as people read them: the `Allow` list, or `ANY (wasi:http)`.
     pub fn methods_label(&self) -> String {
-        match self.proxy {
-            Some(_) => "ANY (wasi:http)".to_owned(),
-            None => self.methods.allowed().allow_header(),
+        match &self.kind {
+            Kind::Api { methods, .. } => methods.allowed().allow_header(),
+            Kind::Proxy(_) => "ANY (wasi:http)".to_owned(),
         }
     }
 
     /// Whether it is a `wasi:http/proxy` component, which answers every
     /// method (and any other) itself.
     pub fn is_proxy(&self) -> bool {
-        self.proxy.is_some()
+        matches!(self.kind, Kind::Proxy(_))
+    }
+
+    /// The `wasi:http/proxy` handler, for a proxy component.
+    pub(crate) fn proxy(&self) -> Option<&ProxyPre<GuestState>> {
+        match &self.kind {
+            Kind::Proxy(proxy) => Some(proxy),
+            Kind::Api { .. } => None,
+        }
     }
 
     /// The file it was loaded from.
@@ -205,7 +220,10 @@ impl RouteComponent {
     }
 
     pub(crate) fn handler(&self, method: Method) -> Option<&ComponentExportIndex> {
-        self.handlers[method as usize].as_ref()
+        match &self.kind {
+            Kind::Api { handlers, .. } => handlers[method as usize].as_ref(),
+            Kind::Proxy(_) => None,
+        }
     }
 }
 

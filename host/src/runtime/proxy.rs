@@ -31,12 +31,12 @@ impl RouteComponent {
         max_response: usize,
         timing: &mut CallTiming,
     ) -> Result<http::Response<Bytes>, GuestError> {
-        let proxy = self.proxy.as_ref().ok_or(GuestError::NoProxyHandler)?;
+        let proxy = self.proxy().ok_or(GuestError::NoProxyHandler)?;
         let timeout = inv.limits.timeout;
         let mut store = self.new_store(runtime, inv);
         let (sender, receiver) = tokio::sync::oneshot::channel();
-        let body = Full::new(request.body().clone()).map_err(|never| -> wasmtime_wasi_http::Error { match never {} });
-        let request = request.map(|_| body);
+        let request =
+            request.map(|bytes| Full::new(bytes).map_err(|never| -> wasmtime_wasi_http::Error { match never {} }));
         let (incoming, outparam) = {
             let mut http = store.data_mut().http();
             let incoming = http.new_incoming_request(Scheme::Http, request);
