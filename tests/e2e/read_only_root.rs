@@ -8,11 +8,10 @@
 use std::net::SocketAddr;
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
 
 use e2e_support::cluster::staged;
 use e2e_support::redis_server::RedisServer;
-use e2e_support::{KillOnDrop, free_port, send};
+use e2e_support::{KillOnDrop, free_port, send, wait_for_log};
 
 /// The Dockerfile's `USER`.
 const POD_USER: &str = "10001";
@@ -43,16 +42,9 @@ fn serve_read_only(redis: &RedisServer, cache_dir: &Path, log: &Path) -> (KillOn
         .spawn()
         .expect("run unshare (util-linux)");
     let mut child = KillOnDrop(child);
-    let text = || std::fs::read_to_string(log).unwrap_or_default();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !text().contains("listening on http://") {
-        if let Ok(Some(status)) = child.0.try_wait() {
-            panic!("the host exited ({status}) on a read-only root (unshare and setpriv need root):\n{}", text());
-        }
-        assert!(Instant::now() < deadline, "not listening:\n{}", text());
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    (child, addr, text())
+    // (unshare and setpriv need root: without it the host exits at once.)
+    let started = wait_for_log(log, &mut child, "listening on http://");
+    (child, addr, started)
 }
 
 /// Proves the sandbox is what the test claims: the host runs as

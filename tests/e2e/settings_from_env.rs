@@ -5,9 +5,8 @@
 
 use std::net::SocketAddr;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
 
-use e2e_support::{KillOnDrop, artifacts, free_port, route, send};
+use e2e_support::{KillOnDrop, artifacts, free_port, route, send, wait_for_log};
 
 fn free_addr() -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], free_port()))
@@ -41,13 +40,9 @@ fn serve_takes_its_settings_from_wasmroutes_variables() {
         .stderr(log_file)
         .spawn()
         .expect("spawn wasmroutes");
-    let _child = KillOnDrop(child);
+    let mut child = KillOnDrop(child);
+    wait_for_log(&log, &mut child, &format!("listening on http://{addr}"));
     let log_text = || std::fs::read_to_string(&log).unwrap_or_default();
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while !log_text().contains(&format!("listening on http://{addr}")) {
-        assert!(Instant::now() < deadline, "not listening on {addr}:\n{}", log_text());
-        std::thread::sleep(Duration::from_millis(20));
-    }
 
     assert_eq!(send(addr, "GET", "/api/hello", &[], b"").status, 200);
     let created = send(addr, "POST", "/api/tasks", &[], br#"{"title":"from env"}"#);

@@ -324,6 +324,24 @@ impl Drop for KillOnDrop {
     }
 }
 
+/// Waits until the log file `log` of `child` (a server a test started by
+/// hand) contains `needle`, and returns the log so far; fails the test if
+/// the process exits first or two minutes pass.
+pub fn wait_for_log(log: &Path, child: &mut KillOnDrop, needle: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let text = std::fs::read_to_string(log).unwrap_or_default();
+        if text.contains(needle) {
+            return text;
+        }
+        if let Ok(Some(status)) = child.0.try_wait() {
+            panic!("the server exited ({status}) before logging {needle:?}:\n{text}");
+        }
+        assert!(Instant::now() < deadline, "no {needle:?} in the log after 2 minutes:\n{text}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 /// A response as read off the wire.
 #[derive(Debug)]
 pub struct TestResponse {
