@@ -103,3 +103,25 @@ fn invalid_or_empty_json_is_a_400_json_error() {
 fn now_millis() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
 }
+
+/// `scripts/serve.sh` leaves the sample store in `sample-routes/.wasmroutes`
+/// (git-ignored); the workspace's `sample-routes/*` glob must not take it for
+/// a crate, or every cargo command, `scripts/test.sh` included, fails after
+/// the first `serve`.
+#[test]
+fn the_sample_store_directory_is_not_a_workspace_member() {
+    let root = &e2e_support::artifacts().root;
+    let store = root.join("sample-routes/.wasmroutes");
+    let created = !store.exists();
+    std::fs::create_dir_all(store.join("kv")).expect("create the store directory");
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let metadata = std::process::Command::new(cargo)
+        .args(["metadata", "--format-version", "1", "--no-deps", "--offline"])
+        .current_dir(root)
+        .output()
+        .expect("run cargo metadata");
+    if created {
+        let _ = std::fs::remove_dir_all(&store);
+    }
+    assert!(metadata.status.success(), "{}", String::from_utf8_lossy(&metadata.stderr));
+}
