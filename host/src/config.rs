@@ -15,6 +15,8 @@ use std::sync::Arc;
 use serde::Deserialize;
 use toml::Spanned;
 
+use crate::build_routes::BuildStep;
+use crate::js_toolchain;
 use crate::limits::{Limits, parse_duration, parse_size};
 use crate::outbound::{OutboundPolicy, OutboundRule};
 use crate::pattern::RoutePattern;
@@ -76,10 +78,12 @@ pub struct RouteConfig {
     pub pattern: RoutePattern,
     /// The component file, resolved against the directory of `routes.toml`.
     pub component: PathBuf,
-    /// The shell command `wasmroutes build` runs, from the manifest's directory.
-    pub build: Option<String>,
+    /// What `wasmroutes build` runs to make `component`: the route's `build`
+    /// command, or the JavaScript toolchain for a `route.js`/`route.ts`.
+    pub build: Option<BuildStep>,
     /// Globs (relative to the manifest's directory) of the sources `build`
     /// reads: with `serve --watch`, a change to a matching file runs `build`.
+    /// A JavaScript route always watches its route file.
     /// Each one is known to compile.
     pub watch: Vec<String>,
     /// Environment the guest sees, `${VAR}` already interpolated.
@@ -302,6 +306,7 @@ impl RoutesConfig {
 /// The route a route tree gives as `pattern` served by `component`, with
 /// the settings of the `route.toml` beside it (`(path, text)`) if there is one.
 pub(crate) fn tree_route(
+    base_dir: &Path,
     pattern: RoutePattern,
     component: PathBuf,
     route_toml: Option<(&Path, &str)>,
@@ -328,7 +333,7 @@ pub(crate) fn tree_route(
         ));
     }
     let at = Location::whole_file(&component);
-    route_from_keys(keys, RouteSource::Tree { pattern, component, at }, &toml_text, lookup_env)
+    route_from_keys(keys, RouteSource::Tree { base_dir, pattern, component, at }, &toml_text, lookup_env)
 }
 
 /// serde lists every field of [`RouteKeys`] after an unknown key; a
@@ -362,11 +367,13 @@ enum RouteSource<'a> {
     /// A `route.toml` of a route tree: the folders give the pattern and the
     /// `route.wasm` beside it is the component, so the file may not say either.
     Tree {
+        /// The tree's directory.
+        base_dir: &'a Path,
         /// From the folder names.
         pattern: RoutePattern,
-        /// The `route.wasm`.
+        /// The `route.wasm` (or `route.js`, `route.ts`).
         component: PathBuf,
-        /// The `route.wasm`, for later errors.
+        /// The component file, for later errors.
         at: Location,
     },
 }
@@ -385,17 +392,36 @@ fn route_from_keys(
             let path = keys.path.ok_or_else(|| {
                 invalid(span.clone(), "missing field `path`: give the URL pattern, e.g. \"/api/posts/[id]\"".into())
             })?;
-            let component = keys
-                .component
-                .ok_or_else(|| invalid(span, "missing field `component`: give the path of a .wasm file".into()))?;
+            let component = keys.component.ok_or_else(|| {
+                invalid(span, "missing field `component`: give the path of a .wasm file (or of a route.js)".into())
+            })?;
             let pattern = RoutePattern::parse(path.get_ref()).map_err(|e| invalid(path.span(), e.to_string()))?;
             if component.get_ref().trim().is_empty() {
                 return Err(invalid(component.span(), "`component` is empty: give the path of a .wasm file".into()));
             }
-            let watch = parse_watch(&keys.watch, keys.build.as_ref()).map_err(|(span, m)| invalid(span, m))?;
-            (pattern, base_dir.join(component.get_ref()), keys.build.map(Spanned::into_inner), watch, at)
+            let written = Path::new(component.get_ref());
+            if js_toolchain::is_source(written) {
+                if let Some(build) = &keys.build {
+                    return Err(invalid(
+                        build.span(),
+                        "`build` is not used with a JavaScript component: wasmroutes builds route.js and route.ts \
+                         files itself (`wasmroutes build`); remove `build`, or make `component` the .wasm your \
+                         command writes"
+                            .into(),
+                    ));
+                }
+                let mut watch = parse_watch(&keys.watch, None, true).map_err(|(span, m)| invalid(span, m))?;
+                let (output, step, glob) = javascript_build(base_dir, written);
+                watch.insert(0, glob);
+                (pattern, output, Some(step), watch, at)
+            } else {
+                let watch =
+                    parse_watch(&keys.watch, keys.build.as_ref(), false).map_err(|(span, m)| invalid(span, m))?;
+                let build = keys.build.map(|b| BuildStep::Command(b.into_inner()));
+                (pattern, base_dir.join(written), build, watch, at)
+            }
         }
-        RouteSource::Tree { pattern, component, at } => {
+        RouteSource::Tree { base_dir, pattern, component, at } => {
             let forbidden = [
                 ("path", keys.path.as_ref()),
                 ("component", keys.component.as_ref()),
@@ -406,11 +432,20 @@ fn route_from_keys(
                 let why = match *key {
                     "path" => "the folders give the URL path",
                     "component" => "the component is the `route.wasm` beside this file",
-                    _ => "build route trees with your own tooling (`serve --watch` reloads a changed route.wasm)",
+                    _ => {
+                        "a route.js or route.ts is built by wasmroutes; build a route.wasm with your own tooling \
+                         (`serve --watch` reloads a changed route.wasm)"
+                    }
                 };
                 return Err(invalid(value.span(), format!("`{key}` is not allowed in route.toml: {why}; remove it")));
             }
-            (pattern, component, None, Vec::new(), at)
+            let relative = pathdiff::diff_paths(&component, base_dir).unwrap_or_else(|| component.clone());
+            if js_toolchain::is_source(&component) {
+                let (output, step, glob) = javascript_build(base_dir, &relative);
+                (pattern, output, Some(step), vec![glob], at)
+            } else {
+                (pattern, component, None, Vec::new(), at)
+            }
         }
     };
 
@@ -588,13 +623,40 @@ fn parse_limits(l: LimitsToml) -> Result<Limits, (Range<usize>, String)> {
     Ok(limits)
 }
 
+/// Where wasmroutes builds a JavaScript route file, `written` relative to
+/// `base_dir`: its component goes to `.wasmroutes/build/` beside the
+/// manifest (inside a route tree, where the leading `.` keeps it from being
+/// read as a route), named after the source so two routes never share one;
+/// and the watch glob that rebuilds it when the file is saved.
+fn javascript_build(base_dir: &Path, written: &Path) -> (PathBuf, BuildStep, String) {
+    let mut output = base_dir.join(".wasmroutes").join("build");
+    let mut glob_parts = Vec::new();
+    for part in written.components() {
+        match part {
+            std::path::Component::Normal(name) => {
+                output.push(name);
+                glob_parts.push(globset::escape(&name.to_string_lossy()));
+            }
+            std::path::Component::ParentDir => {
+                output.push("__");
+                glob_parts.push("..".to_owned());
+            }
+            std::path::Component::CurDir | std::path::Component::RootDir | std::path::Component::Prefix(_) => {}
+        }
+    }
+    output.as_mut_os_string().push(".wasm");
+    let glob = if written.is_absolute() { format!("/{}", glob_parts.join("/")) } else { glob_parts.join("/") };
+    (output.clone(), BuildStep::JavaScript { source: base_dir.join(written), output }, glob)
+}
+
 /// Checks a route's `watch` globs: each must compile, be relative (to the
 /// manifest's directory) and come with a `build` command to run.
 fn parse_watch(
     globs: &[Spanned<String>],
     build: Option<&Spanned<String>>,
+    built_by_wasmroutes: bool,
 ) -> Result<Vec<String>, (Range<usize>, String)> {
-    if let (Some(first), None) = (globs.first(), build) {
+    if let (Some(first), None, false) = (globs.first(), build, built_by_wasmroutes) {
         return Err((first.span(), "`watch` needs a `build` command to run when a watched file changes".into()));
     }
     globs
@@ -712,7 +774,7 @@ component = "hello.wasm"
         let r = &cfg.routes[0];
         assert_eq!(r.pattern.as_str(), "/api/posts/[id]");
         assert_eq!(r.component, Path::new("deploy/target/posts_id.wasm"));
-        assert_eq!(r.build.as_deref(), Some("cargo build"));
+        assert_eq!(r.build, Some(BuildStep::Command("cargo build".into())));
         assert_eq!(r.watch, ["posts/src/**/*.rs", "posts/Cargo.toml"]);
         assert_eq!(r.env, [("API_KEY".into(), "s3cret".into()), ("MODE".into(), "demo-s3cret-x".into())]);
         assert_eq!(r.limits.memory, 32 << 20);
@@ -726,6 +788,38 @@ component = "hello.wasm"
         assert_eq!(cfg.routes[1].limits, Limits::default());
         assert!(cfg.routes[1].outbound.is_deny_all(), "no outbound HTTP unless declared");
         assert_eq!(cfg.routes[1].at.line, 13);
+    }
+
+    #[test]
+    fn a_javascript_component_is_built_by_wasmroutes_and_watched() {
+        let cfg = parse(
+            r#"
+[[route]]
+path = "/api/posts/[id]"
+component = "app/api/posts/[id]/route.ts"
+watch = ["lib/**/*.js"]
+"#,
+        )
+        .unwrap();
+        let r = &cfg.routes[0];
+        let output = Path::new("deploy/.wasmroutes/build/app/api/posts/[id]/route.ts.wasm");
+        assert_eq!(r.component, output);
+        let source = PathBuf::from("deploy/app/api/posts/[id]/route.ts");
+        assert_eq!(r.build, Some(BuildStep::JavaScript { source, output: output.to_owned() }));
+        assert_eq!(r.watch, ["app/api/posts/[[]id[]]/route.ts", "lib/**/*.js"], "the route file first, escaped");
+        let glob = globset::Glob::new(&r.watch[0]).unwrap().compile_matcher();
+        assert!(glob.is_match("app/api/posts/[id]/route.ts"));
+        assert!(!glob.is_match("app/api/posts/i/route.ts"));
+
+        let outside = parse("[[route]]\npath = \"/a\"\ncomponent = \"../src/./a/route.mjs\"\n").unwrap();
+        assert_eq!(outside.routes[0].component, Path::new("deploy/.wasmroutes/build/__/src/a/route.mjs.wasm"));
+        assert_eq!(outside.routes[0].watch, ["../src/a/route.mjs"]);
+    }
+
+    #[test]
+    fn a_javascript_component_refuses_a_build_command() {
+        let err = error("[[route]]\npath = \"/a\"\ncomponent = \"a/route.js\"\nbuild = \"make\"\n");
+        assert!(err.starts_with("deploy/routes.toml:4:9: `build` is not used with a JavaScript component"), "{err}");
     }
 
     #[test]

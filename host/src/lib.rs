@@ -10,6 +10,8 @@
 //! Start-up: [`config`] reads `routes.toml` (or [`route_dir`] reads a tree of
 //! `route.wasm` folders; [`manifest_source`] picks which), [`route_table`]
 //! checks it for conflicts and loads every component before the first request.
+//! [`build_routes`] makes the components first (`wasmroutes build`): a
+//! route's `build` command, or [`js_toolchain`] for a `route.js`/`route.ts`.
 //!
 //! `serve --watch`: [`hot_reload`] runs [`watch`] (what to watch, debounced
 //! events), [`rebuild`] (a route's `build` when its sources change) and
@@ -22,6 +24,7 @@
 pub mod build_routes;
 pub mod config;
 pub mod hot_reload;
+pub mod js_toolchain;
 pub mod kv;
 pub mod limits;
 pub mod load_progress;

@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use crate::build_routes::build_command;
+use crate::build_routes::BuildStep;
 use crate::watch::BuildJob;
 
 /// Most output kept from a failed build, per stream (its end: where
@@ -22,13 +22,13 @@ const MAX_FAILURE_OUTPUT: usize = 16 * 1024;
 #[derive(Clone, Default)]
 pub struct Rebuilder {
     /// Commands running now, with whether another run is queued.
-    running: Arc<Mutex<HashMap<(String, PathBuf), bool>>>,
+    running: Arc<Mutex<HashMap<(BuildStep, PathBuf), bool>>>,
 }
 
 impl Rebuilder {
     /// Runs `job` now, or once more after its current run.
     pub fn trigger(&self, job: BuildJob) {
-        let key = (job.command.clone(), job.base_dir.clone());
+        let key = (job.step.clone(), job.base_dir.clone());
         {
             let Ok(mut running) = self.running.lock() else { return };
             if let Some(queued) = running.get_mut(&key) {
@@ -64,11 +64,11 @@ impl Rebuilder {
 /// Runs one build and logs the outcome; a failure shows the command's output.
 fn run(job: &BuildJob) {
     let started = Instant::now();
-    tracing::info!(route = %job.route, "sources changed; building: {}", job.command);
-    let output = match build_command(&job.command, &job.base_dir).output() {
+    tracing::info!(route = %job.route, "sources changed; running {}", job.step);
+    let output = match job.step.command(&job.base_dir).and_then(|mut c| c.output().map_err(|e| e.to_string())) {
         Ok(output) => output,
         Err(e) => {
-            tracing::error!("{}: route `{}`: build command `{}` could not start: {e}", job.at, job.route, job.command);
+            tracing::error!("{}: route `{}`: {} could not start: {e}", job.at, job.route, job.step);
             return;
         }
     };
@@ -86,10 +86,10 @@ fn run(job: &BuildJob) {
         }
     }
     tracing::error!(
-        "{}: route `{}`: build command `{}` failed with {}; still serving the previous version. Its output:{shown}",
+        "{}: route `{}`: {} failed with {}; still serving the previous version. Its output:{shown}",
         job.at,
         job.route,
-        job.command,
+        job.step,
         output.status
     );
 }

@@ -9,7 +9,10 @@
 //! - folder names use the segment syntax of `routes.toml` (`[id]`,
 //!   `[...slug]`, `[[...slug]]`); `(group)` folders are left out of the URL;
 //!   folders starting with `_` or `.` are skipped with all they hold;
-//! - a `route.toml` beside a `route.wasm` holds that route's settings (the
+//! - a folder's component is its `route.wasm`, or a `route.js` / `route.ts`
+//!   (also `.mjs`, `.mts`) that `wasmroutes build` turns into one under the
+//!   tree's hidden `.wasmroutes/build/`, as Next.js reads `route.js`;
+//! - a `route.toml` beside it holds that route's settings (the
 //!   per-route keys of `routes.toml` minus `path`, `component` and `build`);
 //! - conflicts follow the same rules as `routes.toml`, naming both files.
 //!
@@ -26,6 +29,9 @@ use crate::router::Router;
 
 /// The component file of a route folder.
 pub const ROUTE_WASM: &str = "route.wasm";
+/// The route files wasmroutes builds into a component itself
+/// ([`crate::js_toolchain`]), like Next.js's `route.js` / `route.ts`.
+pub const ROUTE_SOURCES: [&str; 4] = ["route.js", "route.mjs", "route.ts", "route.mts"];
 /// The optional settings file beside it.
 pub const ROUTE_TOML: &str = "route.toml";
 
@@ -47,14 +53,23 @@ impl RoutesConfig {
         let mut routes = Vec::new();
         let mut seen: Router<PathBuf> = Router::new();
         for (folder, files) in route_folders(dir)? {
-            let wasm = folder.join(ROUTE_WASM);
             let toml = folder.join(ROUTE_TOML);
-            if !files.wasm {
-                return Err(invalid(
-                    &toml,
-                    "route.toml without a route.wasm beside it: put the route's component here as route.wasm, or remove this file",
-                ));
-            }
+            let wasm = match files.components.as_slice() {
+                [one] => folder.join(one),
+                [] => {
+                    return Err(invalid(
+                        &toml,
+                        "route.toml without a route.wasm (or route.js, route.ts) beside it: put the route's \
+                         component here, or remove this file",
+                    ));
+                }
+                [first, second, ..] => {
+                    return Err(invalid(
+                        &folder.join(second),
+                        format!("a folder holds one route, but this one has both {first} and {second}; remove one"),
+                    ));
+                }
+            };
             let pattern = folder_pattern(dir, prefix.as_deref(), &folder, &wasm)?;
             seen.insert(pattern.clone(), wasm.clone()).map_err(|conflict| {
                 let other = seen
@@ -75,7 +90,7 @@ impl RoutesConfig {
             } else {
                 None
             };
-            routes.push(tree_route(pattern, wasm, text.as_deref().map(|t| (toml.as_path(), t)), lookup_env)?);
+            routes.push(tree_route(dir, pattern, wasm, text.as_deref().map(|t| (toml.as_path(), t)), lookup_env)?);
         }
         if routes.is_empty() {
             let example = dir.join("hello").join(ROUTE_WASM);
@@ -83,8 +98,8 @@ impl RoutesConfig {
             return Err(invalid(
                 dir,
                 format!(
-                    "no routes: expected `{ROUTE_WASM}` files in this tree, e.g. {} to serve {url} \
-                     (folders starting with `_` or `.` are skipped)",
+                    "no routes: expected `{ROUTE_WASM}` (or `route.js`, `route.ts`) files in this tree, e.g. {} \
+                     to serve {url} (folders starting with `_` or `.` are skipped)",
                     example.display()
                 ),
             ));
@@ -97,11 +112,12 @@ impl RoutesConfig {
 /// What a folder holds.
 #[derive(Default)]
 struct RouteFiles {
-    wasm: bool,
+    /// `route.wasm` and route sources, in name order.
+    components: Vec<&'static str>,
     toml: bool,
 }
 
-/// Every folder holding a `route.wasm` or `route.toml`, sorted by path,
+/// Every folder holding a component file or a `route.toml`, sorted by path,
 /// skipping private (`_`) and hidden (`.`) folders.
 fn route_folders(dir: &Path) -> Result<BTreeMap<PathBuf, RouteFiles>, ConfigError> {
     let walk = walkdir::WalkDir::new(dir)
@@ -119,10 +135,11 @@ fn route_folders(dir: &Path) -> Result<BTreeMap<PathBuf, RouteFiles>, ConfigErro
             continue;
         }
         let name = entry.file_name();
-        let (is_wasm, is_toml) = (name == ROUTE_WASM, name == ROUTE_TOML);
-        if let (true, Some(folder)) = (is_wasm || is_toml, entry.path().parent()) {
+        let component = std::iter::once(ROUTE_WASM).chain(ROUTE_SOURCES).find(|c| name == *c);
+        let is_toml = name == ROUTE_TOML;
+        if let (true, Some(folder)) = (component.is_some() || is_toml, entry.path().parent()) {
             let files = folders.entry(folder.to_owned()).or_default();
-            files.wasm |= is_wasm;
+            files.components.extend(component);
             files.toml |= is_toml;
         }
     }
@@ -216,6 +233,7 @@ fn invalid(path: &Path, message: impl Into<String>) -> ConfigError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::build_routes::BuildStep;
     use crate::config::Isolation;
 
     /// A tree in a temp dir: `files` are paths under `root` (the tree's own
@@ -336,6 +354,35 @@ mod tests {
         assert!(plain.env.is_empty() && plain.outbound.is_deny_all());
         assert_eq!(plain.isolation, Isolation::Fresh);
         assert_eq!(plain.limits, crate::limits::Limits::default());
+    }
+
+    #[test]
+    fn a_route_js_or_route_ts_is_a_route_built_into_the_hidden_build_folder() {
+        let (_temp, dir) = tree(
+            "api",
+            &[
+                ("hello/route.js", ""),
+                ("posts/[id]/route.ts", ""),
+                ("posts/[id]/route.toml", "env = { A = \"1\" }\n"),
+                (".wasmroutes/build/hello/route.js.wasm", ""),
+            ],
+        );
+        let config = RoutesConfig::parse_dir(&dir, &env).expect("valid tree");
+        assert_eq!(patterns(&dir), ["/api/hello", "/api/posts/[id]"], "the build folder is not a route");
+        let post = &config.routes[1];
+        assert_eq!(post.component, dir.join(".wasmroutes/build/posts/[id]/route.ts.wasm"));
+        let step = BuildStep::JavaScript { source: dir.join("posts/[id]/route.ts"), output: post.component.clone() };
+        assert_eq!(post.build, Some(step));
+        assert_eq!(post.watch, ["posts/[[]id[]]/route.ts"]);
+        assert_eq!(post.env, [("A".to_owned(), "1".to_owned())]);
+        assert_eq!(post.at.to_string(), dir.join("posts/[id]/route.ts").display().to_string());
+    }
+
+    #[test]
+    fn a_folder_with_two_components_is_refused() {
+        let (_temp, dir) = tree("api", &[("hello/route.js", ""), ("hello/route.wasm", "")]);
+        let err = error(&dir);
+        assert!(err.contains("has both route.js and route.wasm; remove one"), "{err}");
     }
 
     #[test]

@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use tokio::sync::Semaphore;
 
+use crate::build_routes::BuildStep;
 use crate::config::{ConfigError, Isolation, Location, RouteConfig, RoutesConfig};
 use crate::kv::{RouteStores, Stores, StoresError};
 use crate::limits::Limits;
@@ -95,6 +96,22 @@ pub enum LoadError {
         at: Location,
         /// The route pattern.
         route: String,
+    },
+    /// A route's component does not exist yet, and the route says how to
+    /// make it.
+    #[error(
+        "{at}: route `{route}`: {} does not exist yet: run `wasmroutes build` first (it runs the route's {step})",
+        component.display()
+    )]
+    NotBuilt {
+        /// The route's entry.
+        at: Location,
+        /// The route pattern.
+        route: String,
+        /// The missing file.
+        component: PathBuf,
+        /// What makes it.
+        step: BuildStep,
     },
     /// A route's component cannot be used.
     #[error("{at}: route `{route}`: {source}")]
@@ -258,10 +275,18 @@ impl RouteTable {
         let mut components: HashMap<PathBuf, LoadedComponent> = HashMap::new();
         let mut stats = LoadStats::default();
         for (route, result) in unique.iter().zip(loaded) {
-            let loaded = result.map_err(|source| LoadError::Component {
-                at: route.at.clone(),
-                route: route.pattern.to_string(),
-                source,
+            let loaded = result.map_err(|source| match (source, &route.build) {
+                (ComponentError::Read { path, source }, Some(step))
+                    if source.kind() == std::io::ErrorKind::NotFound =>
+                {
+                    LoadError::NotBuilt {
+                        at: route.at.clone(),
+                        route: route.pattern.to_string(),
+                        component: path,
+                        step: step.clone(),
+                    }
+                }
+                (source, _) => LoadError::Component { at: route.at.clone(), route: route.pattern.to_string(), source },
             })?;
             let component = match loaded {
                 Loaded::Unchanged(kept) => {

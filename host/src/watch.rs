@@ -17,6 +17,7 @@ use notify::event::{AccessKind, AccessMode};
 use notify::{EventKind, RecommendedWatcher, RecursiveMode};
 use notify_debouncer_full::{DebounceEventResult, Debouncer, RecommendedCache, new_debouncer};
 
+use crate::build_routes::BuildStep;
 use crate::config::{Location, RoutesConfig};
 
 /// What a deployment is read from, beyond its components: a file (such as
@@ -29,11 +30,11 @@ pub enum WatchRoot {
     Tree(PathBuf),
 }
 
-/// A route's `build` command, as a watched source change runs it.
+/// A route's build step, as a watched source change runs it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BuildJob {
-    /// The shell command.
-    pub command: String,
+    /// What to run.
+    pub step: BuildStep,
     /// Where it runs (the manifest's directory).
     pub base_dir: PathBuf,
     /// The route it builds, for log lines.
@@ -100,14 +101,14 @@ impl WatchPlan {
         }
         for route in &config.routes {
             plan.reload_files.insert(resolve(&route.component));
-            let Some(command) = &route.build else { continue };
+            let Some(step) = &route.build else { continue };
             let globs: Vec<WatchGlob> =
                 route.watch.iter().filter_map(|glob| watch_glob(&config.base_dir, glob, &route.at)).collect();
             if globs.is_empty() {
                 continue;
             }
             let job = BuildJob {
-                command: command.clone(),
+                step: step.clone(),
                 base_dir: config.base_dir.clone(),
                 route: route.pattern.to_string(),
                 at: route.at.clone(),
@@ -157,10 +158,8 @@ impl WatchPlan {
                     .globs
                     .iter()
                     .any(|g| path.strip_prefix(&g.root).is_ok_and(|relative| g.matcher.is_match(relative)));
-                let already = changes
-                    .builds
-                    .iter()
-                    .any(|b| b.command == trigger.job.command && b.base_dir == trigger.job.base_dir);
+                let already =
+                    changes.builds.iter().any(|b| b.step == trigger.job.step && b.base_dir == trigger.job.base_dir);
                 if matches && !already {
                     changes.builds.push(trigger.job.clone());
                 }
@@ -368,7 +367,7 @@ component = "out/other.wasm"
         assert!(!built.reload);
         assert_eq!(built.builds.len(), 1, "one build per command: {built:?}");
         assert_eq!(built.builds[0].route, "/hello");
-        assert_eq!(built.builds[0].command, "make hello");
+        assert_eq!(built.builds[0].step, BuildStep::Command("make hello".into()));
         assert_eq!(classify(&["hello/Cargo.toml"]).builds.len(), 1);
         assert!(classify(&["hello/Cargo.lock"]).builds.is_empty());
         assert!(plan.classify(&Changed::Rescan).reload);

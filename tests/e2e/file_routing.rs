@@ -119,7 +119,7 @@ fn bad_folder_names_and_empty_trees_fail_start_up_saying_what_to_do() {
     let empty = RouteTree::new("api");
     empty.route("_drafts/hello", "hello");
     let output = refused(&empty);
-    assert!(output.contains("no routes: expected `route.wasm` files"), "{output}");
+    assert!(output.contains("no routes: expected `route.wasm`"), "{output}");
 }
 
 /// Starts a host that must fail; returns its output.

@@ -239,7 +239,7 @@ fn a_source_change_runs_the_routes_build_and_the_route_updates() {
     std::fs::write(&choice, a.component("posts").display().to_string()).expect("edit source");
     wait_for_body(&host, "/api/thing", POSTS);
     let log = wait_for_log(&host, mark, "reloaded 1 route(s)");
-    assert!(log.contains("sources changed; building"), "{log}");
+    assert!(log.contains("sources changed; running build command"), "{log}");
 
     // A failing build shows its output and changes nothing.
     let mark = host.log_text().len();

@@ -10,6 +10,7 @@ mod floor;
 mod guest_failures;
 mod hot_reload;
 mod http_protocol;
+mod js_build;
 mod js_routes;
 mod kv;
 mod many_hosts;

@@ -1,21 +1,19 @@
-//! `wasmroutes build`: run every route's `build` command.
+//! `wasmroutes build`: run every route's build step.
 
-use std::path::PathBuf;
-
-use wasmroutes::config::RoutesConfig;
-
-/// Run the `build` command of every route in ROUTES_TOML.
+/// Build every route's component: run its `build` command, or build its
+/// route.js / route.ts with the JavaScript toolchain.
 #[derive(clap::Args)]
 pub struct BuildArgs {
-    /// The deployment manifest.
-    #[arg(default_value = "routes.toml")]
-    routes_toml: PathBuf,
+    #[command(flatten)]
+    manifest: super::load::ManifestArgs,
 }
 
-/// Runs each distinct `build` command from the manifest's directory.
+/// Runs each distinct build step from the manifest's directory (a route
+/// tree's own directory for `--dir`).
 pub fn run(args: BuildArgs) -> anyhow::Result<()> {
-    let config = RoutesConfig::load(&args.routes_toml)?;
+    let source = args.manifest.source();
+    let config = source.read()?;
     let built = wasmroutes::build_routes::build_all(&config)?;
-    eprintln!("built {built} route command(s) from {}", args.routes_toml.display());
+    eprintln!("built {built} route(s) from {source}");
     Ok(())
 }

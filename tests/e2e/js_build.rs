@@ -1,0 +1,132 @@
+//! A route whose component is a `route.js` / `route.ts`: `wasmroutes build`
+//! builds it with the toolchain the binary carries (installed into the cache
+//! on first use), `serve` explains what to do when it is not built yet, a
+//! route tree (`--dir`) takes `route.js` like Next.js's `app/api`, and
+//! `serve --watch` rebuilds a saved route file.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use e2e_support::{TestHost, run_wasmroutes};
+
+const HELLO_JS: &str = "export function GET() {\n  return Response.json({ message: 'hello from js' })\n}\n";
+
+const SLUG_TS: &str = "type Params = { slug: string[] }\n\
+export async function GET(request: Request, { params }: { params: Promise<Params> }) {\n\
+  const { slug } = await params\n\
+  return Response.json({ slug, method: request.method })\n\
+}\n";
+
+fn write(path: &Path, text: &str) {
+    std::fs::create_dir_all(path.parent().expect("a folder")).expect("create folder");
+    std::fs::write(path, text).expect("write file");
+}
+
+/// `wasmroutes build ARGS` in `cwd`, which must succeed; its stderr.
+fn build(args: &[&str], cwd: &Path, env: &[(&str, &Path)]) -> String {
+    let mut all = vec!["build"];
+    all.extend_from_slice(args);
+    let out = run_wasmroutes(&all, cwd, env);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "wasmroutes build failed:\n{stderr}");
+    stderr
+}
+
+#[test]
+fn a_route_js_component_is_built_by_wasmroutes_build_with_the_toolchain_it_installs() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let project = dir.path().join("project");
+    write(&project.join("app/api/hello/route.js"), HELLO_JS);
+    write(&project.join("app/api/docs/[...slug]/route.ts"), SLUG_TS);
+    let manifest = project.join("routes.toml");
+    write(
+        &manifest,
+        "[[route]]\npath = \"/api/hello\"\ncomponent = \"app/api/hello/route.js\"\n\n\
+         [[route]]\npath = \"/api/docs/[...slug]\"\ncomponent = \"app/api/docs/[...slug]/route.ts\"\n",
+    );
+
+    // Before a build, loading says what to run instead of "No such file".
+    let out = run_wasmroutes(&["check", manifest.to_str().expect("UTF-8 path")], &project, &[]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("routes.toml:1:1: route `/api/hello`: ")
+            && stderr.contains(
+                ".wasmroutes/build/app/api/hello/route.js.wasm does not exist yet: run `wasmroutes build` first"
+            ),
+        "{stderr}"
+    );
+
+    // An empty cache: the build installs the toolchain there first, once.
+    let cache = dir.path().join("cache");
+    let log = build(&[], &project, &[("XDG_CACHE_HOME", &cache)]);
+    assert!(log.contains("installing the JavaScript toolchain"), "{log}");
+    assert!(log.contains("built 2 route(s) from routes.toml"), "{log}");
+    let installed: Vec<_> = std::fs::read_dir(cache.join("wasmroutes/js-toolchain"))
+        .expect("toolchain folder")
+        .map(|e| e.expect("entry").path())
+        .collect();
+    assert_eq!(installed.len(), 1, "one toolchain, no staging folder left behind: {installed:?}");
+    assert!(installed[0].join(".installed").is_file() && installed[0].join("guest-js/node_modules").is_dir());
+    let again = build(&[], &project, &[("XDG_CACHE_HOME", &cache)]);
+    assert!(!again.contains("installing"), "installed once: {again}");
+
+    let host = TestHost::start_manifest(&manifest, &[]);
+    let hello = host.get("/api/hello");
+    assert_eq!((hello.status, hello.text()), (200, r#"{"message":"hello from js"}"#.to_owned()));
+    let docs = host.get("/api/docs/a/b%20c");
+    assert_eq!(docs.text(), r#"{"slug":["a","b c"],"method":"GET"}"#);
+    // The exports became the component's methods: POST is a host-made 405.
+    let post = host.request("POST", "/api/hello", &[], b"");
+    assert_eq!((post.status, post.header("allow")), (405, Some("GET, HEAD, OPTIONS")));
+}
+
+#[test]
+fn a_javascript_component_with_a_build_command_is_refused_at_its_line() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let manifest = dir.path().join("routes.toml");
+    write(&manifest, "[[route]]\npath = \"/a\"\ncomponent = \"route.js\"\nbuild = \"npx tsc\"\n");
+    let out = run_wasmroutes(&["check", manifest.to_str().expect("UTF-8 path")], dir.path(), &[]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("routes.toml:4:9: `build` is not used with a JavaScript component"), "{stderr}");
+}
+
+#[test]
+fn a_route_tree_takes_route_js_and_route_ts_like_next_js_app_api() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let api = dir.path().join("app/api");
+    write(&api.join("hello/route.js"), HELLO_JS);
+    write(&api.join("docs/[...slug]/route.ts"), SLUG_TS);
+    write(&api.join("docs/[...slug]/route.toml"), "limits = { timeout = \"2s\" }\n");
+    let api_arg = api.to_str().expect("UTF-8 path");
+    build(&["--dir", api_arg], dir.path(), &[]);
+    assert!(api.join(".wasmroutes/build/hello/route.js.wasm").is_file());
+
+    let host = TestHost::start_dir(&api);
+    assert_eq!(host.get("/api/hello").text(), r#"{"message":"hello from js"}"#);
+    assert_eq!(host.get("/api/docs/x").text(), r#"{"slug":["x"],"method":"GET"}"#);
+    host.get("/api/.wasmroutes/build").assert_error(404, "Not found");
+}
+
+#[test]
+fn serve_watch_rebuilds_a_saved_route_js() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let source = dir.path().join("app/api/hello/route.js");
+    write(&source, HELLO_JS);
+    let manifest = dir.path().join("routes.toml");
+    write(&manifest, "[[route]]\npath = \"/api/hello\"\ncomponent = \"app/api/hello/route.js\"\n");
+    build(&[], dir.path(), &[]);
+    let host = TestHost::start_manifest(&manifest, &["--watch"]);
+    assert_eq!(host.get("/api/hello").text(), r#"{"message":"hello from js"}"#);
+
+    write(&source, &HELLO_JS.replace("hello from js", "saved again"));
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while host.get("/api/hello").text() != r#"{"message":"saved again"}"# {
+        assert!(Instant::now() < deadline, "the saved route.js never answered:\n{}", host.log_text());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let log = host.log_text();
+    assert!(log.contains("sources changed; running JavaScript build"), "{log}");
+    // The watcher saw only finished components: no load of a half-written file.
+    assert!(!log.contains("not a valid WebAssembly component"), "{log}");
+}
