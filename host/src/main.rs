@@ -27,10 +27,29 @@ enum Command {
     Serve(cli::serve::ServeArgs),
 }
 
-fn main() -> anyhow::Result<()> {
+/// Runs the command. A failure is printed as one `error: …` line with its
+/// causes, not as `anyhow`'s debug form, which adds a stack backtrace
+/// whenever `RUST_BACKTRACE` is set: these are errors a person caused (a
+/// typo in routes.toml, a missing file, a port in use), not bugs. Exit 1.
+fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     cli::logging::init(cli.log_format);
-    match cli.command {
+    match run(cli.command) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            let report = cli::error_report::render(&error);
+            match cli.log_format {
+                // A log shipper reads every line as JSON, the last one too.
+                cli::logging::LogFormat::Json => tracing::error!("{report}"),
+                cli::logging::LogFormat::Pretty => eprintln!("error: {report}"),
+            }
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(command: Command) -> anyhow::Result<()> {
+    match command {
         Command::Build(args) => cli::build::run(args),
         Command::Check(args) => cli::check::run(args),
         Command::Kv(args) => cli::kv::run(args),

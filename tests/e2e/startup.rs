@@ -152,3 +152,42 @@ fn loading_reports_progress_per_component() {
     assert_eq!(stderr.matches("loaded component ").count(), 2, "{stderr}");
     assert_mentions(&stderr, &["loaded component 1/2: ", "loaded component 2/2: ", "hello.wasm (compiled)"]);
 }
+
+#[test]
+fn a_mistake_is_one_error_line_with_its_causes_even_with_rust_backtrace_set() {
+    let a = artifacts();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(&a.binary)
+            .args(args)
+            .current_dir(dir.path())
+            .env("RUST_BACKTRACE", "1")
+            .output()
+            .expect("run wasmroutes");
+        (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+
+    let (code, stderr) = run(&["check", "nothere.toml"]);
+    assert_eq!(code, Some(1));
+    assert_eq!(stderr.trim_end(), "error: cannot read nothere.toml: No such file or directory (os error 2)");
+
+    std::fs::write(dir.path().join("routes.toml"), "[[route]]\npath = \"/a\"\ncomponet = \"a.wasm\"\n").expect("write");
+    let (code, stderr) = run(&["check"]);
+    assert_eq!(code, Some(1));
+    assert_eq!(stderr.lines().count(), 1, "one line, no backtrace:\n{stderr}");
+    assert!(stderr.starts_with("error: routes.toml:3:1: unknown field `componet`"), "{stderr}");
+
+    // A cause that adds something gets its own line; the port stays busy
+    // while the listener lives.
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = busy.local_addr().expect("address").to_string();
+    let manifest = dir.path().join("ok.toml");
+    let mut toml = String::new();
+    route(&mut toml, "/a", &a.component("hello"), "");
+    std::fs::write(&manifest, toml).expect("write");
+    let (code, stderr) = run(&["serve", manifest.to_str().expect("UTF-8 path"), "--addr", &addr, "--no-cache"]);
+    assert_eq!(code, Some(1));
+    let last: Vec<&str> = stderr.lines().rev().take(2).collect();
+    assert_eq!(last, ["  caused by: Address already in use (os error 98)", &format!("error: cannot listen on {addr}")]);
+    assert!(!stderr.contains("stack backtrace") && !stderr.contains("Stack backtrace"), "{stderr}");
+}

@@ -3,6 +3,7 @@
 
 pub mod build;
 pub mod check;
+pub mod error_report;
 pub mod kv;
 pub mod load;
 pub mod logging;
