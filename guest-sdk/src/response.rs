@@ -47,7 +47,8 @@ impl Response {
         Response::new().header("content-type", "text/plain; charset=utf-8").body(text.into().into_bytes())
     }
 
-    /// Sets the status (the host rejects anything outside `100..=599` with a 500).
+    /// Sets the status: `200..=599` (docs/behaviour.md §5); the host answers
+    /// anything else with a 500 and logs why.
     pub fn status(mut self, status: u16) -> Self {
         self.status = status;
         self

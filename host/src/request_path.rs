@@ -1,9 +1,11 @@
 //! Turns the raw request path into what the router matches: normalized, with
 //! each segment percent-decoded exactly once.
 //!
-//! Rules (DESIGN.md §3): doubled and trailing slashes are answered with a
-//! `308` to the collapsed path; `.` and `..` segments (also spelled `%2e`) are
-//! resolved and never climb above `/`; `%2F` decodes to a `/` that stays inside
+//! Rules (docs/behaviour.md, "Paths"): doubled and trailing slashes are
+//! answered with a `308` to the collapsed path; `.` and `..` segments (also
+//! spelled `%2e`) are resolved as RFC 3986 §5.2.4 says and never climb above
+//! `/` (a final one leaves a trailing slash, so `/api/hello/..` is a `308` to
+//! `/api`); `%2F` decodes to a `/` that stays inside
 //! its segment; `+` stays `+`; a malformed `%` escape or a segment that does not
 //! decode to UTF-8 is a `400`.
 
@@ -44,6 +46,9 @@ pub enum PathError {
 pub fn normalize(raw: &str) -> Result<PathOutcome, PathError> {
     let rest = raw.strip_prefix('/').ok_or(PathError::NotAbsolute)?;
     let mut has_empty_segment = false;
+    // RFC 3986 §5.2.4: a final `.` or `..` leaves a trailing slash
+    // (`/api/hello/..` is `/api/`), which is then redirected like any other.
+    let mut ends_in_dot_segment = false;
     let mut encoded: Vec<&str> = Vec::new();
     let mut decoded: Vec<String> = Vec::new();
     if !rest.is_empty() {
@@ -53,6 +58,7 @@ pub fn normalize(raw: &str) -> Result<PathOutcome, PathError> {
                 continue;
             }
             let text = decode_segment(part)?;
+            ends_in_dot_segment = matches!(text.as_str(), "." | "..");
             match text.as_str() {
                 "." => {}
                 ".." => {
@@ -67,7 +73,7 @@ pub fn normalize(raw: &str) -> Result<PathOutcome, PathError> {
         }
     }
     let path = format!("/{}", encoded.join("/"));
-    if has_empty_segment {
+    if has_empty_segment || (ends_in_dot_segment && !encoded.is_empty()) {
         return Ok(PathOutcome::Redirect(path));
     }
     Ok(PathOutcome::Route(RoutedPath { path, segments: decoded }))
@@ -132,7 +138,18 @@ mod tests {
         assert_eq!(route("/api/%2e/hello").0, "/api/hello");
         assert_eq!(route("/../../api/hello").0, "/api/hello");
         assert_eq!(route("/api/..").0, "/");
+        assert_eq!(route("/..").0, "/");
         assert_eq!(redirect("/api/x/../hello/"), "/api/hello");
+    }
+
+    #[test]
+    fn a_final_dot_segment_leaves_a_trailing_slash_which_redirects() {
+        // RFC 3986 §5.2.4: `/api/hello/..` is `/api/`, `/api/posts/.` is `/api/posts/`.
+        assert_eq!(redirect("/api/hello/.."), "/api");
+        assert_eq!(redirect("/api/posts/.."), "/api");
+        assert_eq!(redirect("/api/posts/%2E%2e"), "/api");
+        assert_eq!(redirect("/api/posts/."), "/api/posts");
+        assert_eq!(redirect("/api/a/b/../.."), "/api");
     }
 
     #[test]

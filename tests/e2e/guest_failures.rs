@@ -1,4 +1,4 @@
-//! DESIGN.md §5: every guest failure is a clean JSON error, logged with the
+//! docs/behaviour.md §6: every guest failure is a clean JSON error, logged with the
 //! route and request id, and the host serves the next request normally.
 
 use std::time::Duration;

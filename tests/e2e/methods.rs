@@ -1,4 +1,4 @@
-//! DESIGN.md §4: 405 with Allow, automatic HEAD and OPTIONS — answered from
+//! docs/behaviour.md §4: 405 with Allow, automatic HEAD and OPTIONS — answered from
 //! the component's exports, without running the guest.
 
 use e2e_support::{TestHost, test_routes_toml};

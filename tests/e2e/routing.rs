@@ -1,4 +1,4 @@
-//! DESIGN.md §3: normalization, decoding, precedence, 404, 308, 400.
+//! docs/behaviour.md §3: normalization, decoding, precedence, 404, 308, 400.
 
 use e2e_support::{TestHost, test_routes_toml};
 
@@ -33,6 +33,14 @@ fn dot_segments_resolve_before_routing_and_never_climb_above_root() {
     for target in ["/api/./hello", "/api/x/../hello", "/api/x/%2e%2e/hello", "/../../api/hello", "/api/%2E/hello"] {
         let resp = host.get(target);
         assert_eq!((resp.status, resp.text().as_str()), (200, r#"{"message":"Hello from API!"}"#), "{target}");
+    }
+    // RFC 3986 §5.2.4: a final dot segment leaves a trailing slash, which is
+    // redirected like any other (the query goes along).
+    for (target, location) in
+        [("/api/hello/..", "/api"), ("/api/posts/..?q=1", "/api?q=1"), ("/api/hello/.", "/api/hello")]
+    {
+        let resp = host.get(target);
+        assert_eq!((resp.status, resp.header("location")), (308, Some(location)), "{target}");
     }
 }
 

@@ -1,4 +1,4 @@
-//! DESIGN.md §6: a guest sees only what its route declares.
+//! docs/behaviour.md §8: a guest sees only what its route declares.
 
 use e2e_support::{TestHost, test_routes_toml};
 use serde_json::json;
