@@ -45,6 +45,13 @@ if [ "$(kubernetes-validate --version 2>/dev/null)" != "$KUBERNETES_VALIDATE_VER
     python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore "kubernetes-validate==$KUBERNETES_VALIDATE_VERSION"
 fi
 
+# openapi-spec-validator, for the e2e test openapi: it checks the documents
+# `wasmroutes openapi` writes against the OpenAPI 3.1 schema. Pinned too.
+OPENAPI_SPEC_VALIDATOR_VERSION=0.9.0
+if [ "$(openapi-spec-validator --version 2>/dev/null)" != "openapi-spec-validator $OPENAPI_SPEC_VALIDATOR_VERSION" ]; then
+    python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore "openapi-spec-validator==$OPENAPI_SPEC_VALIDATOR_VERSION"
+fi
+
 # guest-js: the pinned JavaScript toolchain (componentize-js and what it
 # needs) that builds route.js files into components (sample-routes/js, the
 # e2e tests). Installed from package-lock.json, offline afterwards; again

@@ -31,6 +31,7 @@ pub mod load_progress;
 pub mod manifest_source;
 pub mod method;
 pub mod observability;
+pub mod openapi;
 pub mod outbound;
 pub mod pattern;
 pub mod rebuild;

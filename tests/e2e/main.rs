@@ -16,6 +16,7 @@ mod kv;
 mod many_hosts;
 mod methods;
 mod observability;
+mod openapi;
 mod outbound;
 mod read_only_root;
 mod reuse;

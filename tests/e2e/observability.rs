@@ -17,7 +17,7 @@ fn host_with_admin(extra: &[&str]) -> (TestHost, SocketAddr) {
     let log = host.log_text();
     let admin = log
         .lines()
-        .find_map(|l| l.split("/readyz on http://").nth(1))
+        .find_map(|l| l.split("/openapi.json on http://").nth(1))
         .unwrap_or_else(|| panic!("no admin address announced:\n{log}"));
     let admin = admin.trim().parse().expect("admin address");
     (host, admin)
@@ -236,7 +236,7 @@ fn readyz_answers_during_load_and_is_200_only_once_every_route_is_loaded() {
 
     let deadline = Instant::now() + Duration::from_secs(120);
     let admin: SocketAddr = loop {
-        if let Some(addr) = log_text().lines().find_map(|l| l.split("/readyz on http://").nth(1)) {
+        if let Some(addr) = log_text().lines().find_map(|l| l.split("/openapi.json on http://").nth(1)) {
             break addr.trim().parse().expect("admin address");
         }
         assert!(Instant::now() < deadline, "no admin address announced:\n{}", log_text());

@@ -8,6 +8,7 @@ pub mod kv;
 pub mod load;
 pub mod logging;
 pub mod new;
+pub mod openapi;
 pub mod precompile;
 pub mod route_match;
 pub mod route_template;

@@ -101,11 +101,15 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         stats.compiled,
         stats.from_cache,
     ));
+    let host = Arc::new(Host::new(runtime, Arc::clone(&stores), table));
     if let Some(admin) = &admin {
-        admin.set_stores(Arc::clone(&stores));
+        admin.set_stores(stores);
+        let serving = Arc::clone(&host);
+        admin.set_openapi(Box::new(move || {
+            wasmroutes::openapi::document(&serving.routes(), super::openapi::DEFAULT_TITLE).to_string()
+        }));
         admin.set_ready(true);
     }
-    let host = Arc::new(Host::new(runtime, stores, table));
     let _hot_reload = if args.watch {
         let handle = tokio::runtime::Handle::current();
         let what = source.to_string();
@@ -158,7 +162,7 @@ fn start_admin(addr: SocketAddr) -> anyhow::Result<Arc<Admin>> {
     let local = listener.local_addr()?;
     let admin = Arc::new(Admin::new(metrics));
     server::admin::spawn(listener, Arc::clone(&admin)).context("starting the admin endpoints")?;
-    logging::announce(&format!("admin endpoints /metrics, /healthz, /readyz on http://{local}"));
+    logging::announce(&format!("admin endpoints /metrics, /healthz, /readyz, /openapi.json on http://{local}"));
     Ok(admin)
 }
 

@@ -3,6 +3,8 @@
 //!
 //! - `/metrics`: Prometheus text format.
 //! - `/healthz`: `200` while the process is alive.
+//! - `/openapi.json`: the OpenAPI 3.1 document of the routes being served
+//!   ([`crate::openapi`]); after a reload, of the new table.
 //! - `/readyz`: `503` until every route is loaded (and again while shutting
 //!   down), `200` in between — what a load balancer should route by. The
 //!   body lists the key-value stores in use and whether each answers; a
@@ -37,17 +39,26 @@ type AdminResponse = http::Response<Full<Bytes>>;
 /// The Prometheus text exposition format.
 const METRICS_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
+/// Renders the OpenAPI document of the routes being served.
+pub type OpenApiSource = Box<dyn Fn() -> String + Send + Sync>;
+
 /// What the admin endpoints report on.
 pub struct Admin {
     metrics: PrometheusHandle,
     ready: AtomicBool,
     stores: OnceLock<Arc<Stores>>,
+    openapi: OnceLock<OpenApiSource>,
 }
 
 impl Admin {
     /// Not ready yet; `metrics` renders `/metrics`.
     pub fn new(metrics: PrometheusHandle) -> Self {
-        Admin { metrics, ready: AtomicBool::new(false), stores: OnceLock::new() }
+        Admin { metrics, ready: AtomicBool::new(false), stores: OnceLock::new(), openapi: OnceLock::new() }
+    }
+
+    /// Where `/openapi.json` comes from, once the routes are loaded.
+    pub fn set_openapi(&self, source: OpenApiSource) {
+        let _ = self.openapi.set(source);
     }
 
     /// The stores `/readyz` reports on.
@@ -61,9 +72,12 @@ impl Admin {
     }
 
     async fn respond(&self, method: &Method, path: &str) -> AdminResponse {
-        let known = matches!(path, "/metrics" | "/healthz" | "/readyz");
+        let known = matches!(path, "/metrics" | "/healthz" | "/readyz" | "/openapi.json");
         if !known {
-            return json_response(StatusCode::NOT_FOUND, json_error("Not found; try /metrics, /healthz or /readyz"));
+            return json_response(
+                StatusCode::NOT_FOUND,
+                json_error("Not found; try /metrics, /healthz, /readyz or /openapi.json"),
+            );
         }
         if method != Method::GET && method != Method::HEAD {
             let mut resp =
@@ -81,6 +95,10 @@ impl Admin {
                 json_response(StatusCode::SERVICE_UNAVAILABLE, r#"{"status":"not ready"}"#.to_owned())
             }
             "/readyz" => self.readiness().await,
+            "/openapi.json" => match self.openapi.get() {
+                Some(render) => json_response(StatusCode::OK, render()),
+                None => json_response(StatusCode::SERVICE_UNAVAILABLE, json_error("Routes are not loaded yet")),
+            },
             _ => json_response(StatusCode::OK, r#"{"status":"alive"}"#.to_owned()),
         }
     }
