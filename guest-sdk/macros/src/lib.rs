@@ -7,17 +7,19 @@
 //! what the author wrote is what makes `405` + `Allow` and automatic
 //! `HEAD`/`OPTIONS` work without instantiating the guest.
 //!
-//! The WIT package is embedded here (from the repository's `wit/api.wit`), so a
-//! route crate depends on `wasmroutes-sdk` and nothing else.
+//! The WIT package is embedded here from this crate's own `wit/api.wit` (so
+//! the crate packages and publishes on its own), which a test keeps identical
+//! to the repository's `wit/api.wit`, the file the host binds to. A route
+//! crate depends on `wasmroutes-sdk` and nothing else.
 
 use proc_macro::TokenStream;
 use proc_macro2::{Span, TokenStream as TokenStream2};
 use quote::{format_ident, quote};
 use syn::{FnArg, ImplItem, ItemImpl, Type, parse_macro_input, spanned::Spanned};
 
-/// The WIT package every route component implements. One source of truth: the
-/// host generates its bindings from the same file.
-const API_WIT: &str = include_str!("../../../wit/api.wit");
+/// The WIT package every route component implements: a copy of the host's
+/// `wit/api.wit`, checked by `the_embedded_wit_is_the_hosts`.
+const API_WIT: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/wit/api.wit"));
 
 /// Handler names the macro recognizes, in the order the WIT declares them.
 const METHODS: [&str; 7] = ["get", "post", "put", "patch", "delete", "head", "options"];
@@ -214,5 +216,17 @@ fn guest_impl(self_ty: &Type, handler: &Handler) -> TokenStream2 {
                 __into_wit_response(#call)
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::API_WIT;
+
+    #[test]
+    fn the_embedded_wit_is_the_hosts() {
+        let host = concat!(env!("CARGO_MANIFEST_DIR"), "/../../wit/api.wit");
+        let hosts = std::fs::read_to_string(host).expect("the repository's wit/api.wit");
+        assert!(API_WIT == hosts, "guest-sdk/macros/wit/api.wit differs from wit/api.wit: copy wit/api.wit over it");
     }
 }
