@@ -67,7 +67,12 @@ fn watch_loop(
         }
         // Whether or not the new version loads, watch what it names: a
         // component that is missing now is noticed when it appears.
-        if let Some(config) = runtime.block_on(reload_logged(host, source)) {
+        // A store a new route lists is opened now; a Redis one spawns its
+        // connection task on the host's runtime.
+        let entered = runtime.enter();
+        let reloaded = reload_logged(host, source);
+        drop(entered);
+        if let Some(config) = reloaded {
             plan = WatchPlan::new(&[source.watch_root()], &config);
             watcher.watch(&plan);
         }

@@ -36,13 +36,14 @@ impl fmt::Display for ReloadReport {
 
 /// Loads `config` reusing the unchanged components of `host`'s current table,
 /// then makes it the table new requests get. Requests already running keep
-/// the table they started with. Compiles on the calling thread: call it off
-/// the request path. A failed load (conflict, component, memory) leaves the
-/// running table as is.
-pub async fn reload(host: &Host, config: &RoutesConfig) -> Result<ReloadReport, LoadError> {
+/// the table they started with. Blocking (it compiles what changed): the
+/// watcher calls it on its own thread, inside the runtime's context for
+/// stores that connect. A failed load (conflict, component, memory) leaves
+/// the running table as is.
+pub fn reload(host: &Host, config: &RoutesConfig) -> Result<ReloadReport, LoadError> {
     let started = Instant::now();
     let current = host.routes();
-    let table = RouteTable::load_reusing(config, &host.runtime, &host.stores, Some(&current)).await?;
+    let table = RouteTable::load_reusing(config, &host.runtime, &host.stores, Some(&current))?;
     let report = ReloadReport { routes: table.len(), took: started.elapsed(), stats: table.stats() };
     host.replace_routes(table);
     Ok(report)
@@ -52,7 +53,7 @@ pub async fn reload(host: &Host, config: &RoutesConfig) -> Result<ReloadReport, 
 /// report line, or the error (with its `file:line:column`) and the fact that
 /// the previous version is still serving. Returns the configuration read, if
 /// it was valid, so the caller can watch what it names.
-pub async fn reload_logged(host: &Host, source: &ManifestSource) -> Option<RoutesConfig> {
+pub fn reload_logged(host: &Host, source: &ManifestSource) -> Option<RoutesConfig> {
     let config = match source.read() {
         Ok(config) => config,
         Err(e) => {
@@ -60,7 +61,7 @@ pub async fn reload_logged(host: &Host, source: &ManifestSource) -> Option<Route
             return None;
         }
     };
-    match reload(host, &config).await {
+    match reload(host, &config) {
         Ok(report) => tracing::info!("{report}"),
         Err(e) => tracing::error!("reload failed, still serving the previous version: {e}"),
     }

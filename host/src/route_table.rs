@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use rayon::iter::{IntoParallelRefIterator, ParallelIterator};
 use tokio::sync::Semaphore;
 
 use crate::build_routes::BuildStep;
@@ -162,8 +163,7 @@ enum Loaded {
 
 /// Reads, hashes and loads every file in `routes` (one route per distinct
 /// component) on all cores, reusing `previous` components whose content is
-/// unchanged. Results in input order, so the first failure reported is the
-/// first in the file.
+/// unchanged. Results in input order.
 fn load_all(
     runtime: &Runtime,
     routes: &[&RouteConfig],
@@ -192,55 +192,27 @@ fn load_all(
         progress.finished(&route.component, how);
         result
     };
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(routes.len()).max(1);
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    // Each thread takes the next index and keeps its own (index, result)
-    // pairs; they are put back in order afterwards.
-    let indexed: Vec<(usize, Result<Loaded, ComponentError>)> = std::thread::scope(|scope| {
-        let workers: Vec<_> = (0..threads)
-            .map(|_| {
-                scope.spawn(|| {
-                    let mut done = Vec::new();
-                    loop {
-                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        let Some(route) = routes.get(i) else { break done };
-                        done.push((i, load_and_count(route)));
-                    }
-                })
-            })
-            .collect();
-        workers.into_iter().flat_map(|w| w.join().unwrap_or_default()).collect()
-    });
-    let mut results: Vec<Option<Result<Loaded, ComponentError>>> = routes.iter().map(|_| None).collect();
-    for (i, result) in indexed {
-        if let Some(slot) = results.get_mut(i) {
-            *slot = Some(result);
-        }
-    }
-    // A worker that panicked lost its results: those routes fail to load.
-    results
-        .into_iter()
-        .zip(routes)
-        .map(|(r, route)| {
-            r.unwrap_or_else(|| {
-                Err(ComponentError::Compile { path: route.component.clone(), message: "load thread failed".into() })
-            })
-        })
-        .collect()
+    // rayon's indexed collect keeps input order, so the first failure
+    // reported is the first in the file.
+    routes.par_iter().map(|route| load_and_count(route)).collect()
 }
 
 impl RouteTable {
     /// Checks the routes for conflicts, then loads every component. Each
     /// route gets the `stores` its `key_value_stores` lists.
-    pub async fn load(config: &RoutesConfig, runtime: &Runtime, stores: &Stores) -> Result<RouteTable, LoadError> {
-        Self::load_reusing(config, runtime, stores, None).await
+    ///
+    /// Blocking work (reading and compiling on every core): an async caller
+    /// runs it through `spawn_blocking`. Opening a Redis store spawns its
+    /// connection task, so a caller outside tokio enters a runtime first.
+    pub fn load(config: &RoutesConfig, runtime: &Runtime, stores: &Stores) -> Result<RouteTable, LoadError> {
+        Self::load_reusing(config, runtime, stores, None)
     }
 
     /// Like [`RouteTable::load`], but a component whose file has the same
     /// content as in `previous` is taken from it instead of being compiled and
-    /// linked again, so a reload costs only what changed. Blocking while it
-    /// compiles: run it off the request path.
-    pub async fn load_reusing(
+    /// linked again, so a reload costs only what changed. Blocking, like
+    /// [`RouteTable::load`].
+    pub fn load_reusing(
         config: &RoutesConfig,
         runtime: &Runtime,
         stores: &Stores,

@@ -55,15 +55,16 @@ impl CacheArgs {
 /// Reads `source` (a `routes.toml` or a `--dir` tree), starts wasmtime sized
 /// for its routes, and loads every component: all that `serve` does before
 /// it listens.
-pub async fn load(source: &ManifestSource, cache: Option<CompileCache>) -> anyhow::Result<(Runtime, RouteTable)> {
+pub fn load(source: &ManifestSource, cache: Option<CompileCache>) -> anyhow::Result<(Runtime, RouteTable)> {
     let config = source.read()?;
-    load_config(&config, cache, 0, &Stores::unopened(&config.stores)).await
+    load_config(&config, cache, 0, &Stores::unopened(&config.stores))
 }
 
 /// Starts wasmtime sized for `config`'s routes (and for at least
 /// `min_memory` per instance, which later reloads may use without a
 /// restart), and loads every component; routes get their stores from `stores`.
-pub async fn load_config(
+/// Blocking (see [`RouteTable::load`]).
+pub fn load_config(
     config: &RoutesConfig,
     cache: Option<CompileCache>,
     min_memory: u64,
@@ -72,6 +73,6 @@ pub async fn load_config(
     let max_memory = config.routes.iter().map(|r| r.limits.memory).max().unwrap_or_default().max(min_memory);
     let engine_config = EngineConfig { max_memory, cache, ..EngineConfig::default() };
     let runtime = Runtime::new(&engine_config).map_err(anyhow::Error::from).context("starting wasmtime")?;
-    let table = RouteTable::load(config, &runtime, stores).await?;
+    let table = RouteTable::load(config, &runtime, stores)?;
     Ok((runtime, table))
 }

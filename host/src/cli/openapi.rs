@@ -26,8 +26,7 @@ pub const DEFAULT_TITLE: &str = "API served by wasmroutes";
 /// Loads the deployment and prints its document.
 pub fn run(args: OpenapiArgs) -> anyhow::Result<()> {
     let cache = args.cache.cache();
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    let (_, table) = runtime.block_on(super::load::load(&args.manifest.source(), cache))?;
+    let (_, table) = super::load::load(&args.manifest.source(), cache)?;
     let document = wasmroutes::openapi::document(&table, &args.title);
     println!("{}", serde_json::to_string_pretty(&document)?);
     Ok(())

@@ -36,11 +36,9 @@ pub fn run(args: PrecompileArgs) -> anyhow::Result<()> {
     cache.ensure_writable().with_context(|| format!("cannot write the compile cache {}", dir.display()))?;
     let source = args.manifest.source();
     let config = source.read()?;
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     // The same engine sizing as `serve` without --watch (minimum memory 0),
     // so `serve` finds these entries: the engine's settings are part of the key.
-    let (_, table) =
-        runtime.block_on(super::load::load_config(&config, Some(cache), 0, &Stores::unopened(&config.stores)))?;
+    let (_, table) = super::load::load_config(&config, Some(cache), 0, &Stores::unopened(&config.stores))?;
     let stats = table.stats();
     println!(
         "{source}: {} route(s); {} component(s) compiled, {} already in {}",

@@ -41,8 +41,7 @@ fn parse_method(text: &str) -> Result<http::Method, String> {
 /// Loads the deployment, then prints the table or the explanation.
 pub fn run(args: RoutesArgs) -> anyhow::Result<()> {
     let cache = args.cache.cache();
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    let (_, table) = runtime.block_on(super::load::load(&args.manifest.source(), cache))?;
+    let (_, table) = super::load::load(&args.manifest.source(), cache)?;
     match args.match_path {
         Some(path) => print!("{}", super::route_match::explain(&table, &args.method, &path)),
         None => print!("{}", precedence_table(&table)),

@@ -79,7 +79,12 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let min_memory = if args.watch { Limits::DEFAULT_MEMORY } else { 0 };
     let data_dir = args.data_dir.unwrap_or_else(|| config.default_data_dir());
     let stores = Arc::new(Stores::new(&config.stores, &data_dir));
-    let (runtime, table) = super::load::load_config(&config, cache, min_memory, &stores).await?;
+    let (runtime, table) = {
+        let (config, stores) = (config.clone(), Arc::clone(&stores));
+        tokio::task::spawn_blocking(move || super::load::load_config(&config, cache, min_memory, &stores))
+            .await
+            .context("loading the routes")??
+    };
     report_stores(&stores, &data_dir).await;
     let addr = args.addr;
     let listener = server::bind(addr).await.with_context(|| format!("cannot listen on {addr}"))?;
