@@ -13,9 +13,9 @@
 //! [`build_routes`] makes the components first (`wasmroutes build`): a
 //! route's `build` command, or [`js_toolchain`] for a `route.js`/`route.ts`.
 //!
-//! `serve --watch`: [`hot_reload`] runs [`watch`] (what to watch, debounced
-//! events), [`rebuild`] (a route's `build` when its sources change) and
-//! [`reload`] (load what changed, swap the route table atomically).
+//! `serve --watch`: [`watch`] runs the loop, one module per step: what to
+//! watch and what a change asks for, debounced events, a route's build when
+//! its sources change, and the reload that swaps the route table atomically.
 //! [`observability`] holds the Prometheus metrics each route records into.
 //!
 //! The `wasmroutes` binary (`main.rs`, one module per subcommand under
@@ -23,7 +23,6 @@
 
 pub mod build_routes;
 pub mod config;
-pub mod hot_reload;
 pub mod js_toolchain;
 pub mod kv;
 pub mod limits;
@@ -34,8 +33,6 @@ pub mod observability;
 pub mod openapi;
 pub mod outbound;
 pub mod pattern;
-pub mod rebuild;
-pub mod reload;
 pub mod request_path;
 pub mod route_dir;
 pub mod route_table;

@@ -7,7 +7,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use crate::config::{ConfigError, RoutesConfig};
-use crate::watch::WatchRoot;
+use crate::watch::plan::WatchRoot;
 
 /// The routes' declaration.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -6,12 +6,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use wasmroutes::hot_reload;
 use wasmroutes::kv::Stores;
 use wasmroutes::limits::Limits;
 use wasmroutes::observability;
 use wasmroutes::server::admin::Admin;
 use wasmroutes::server::{self, Host, ServeOptions};
+use wasmroutes::watch;
 
 use super::logging;
 
@@ -118,7 +118,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let _hot_reload = if args.watch {
         let handle = tokio::runtime::Handle::current();
         let what = source.to_string();
-        let watching = hot_reload::start(Arc::clone(&host), source, &config, handle)?;
+        let watching = watch::start(Arc::clone(&host), source, &config, handle)?;
         logging::announce(&format!("watching {what} and its components for changes"));
         Some(watching)
     } else {

@@ -1,21 +1,20 @@
-//! File watching for `serve --watch`: which paths matter for the current
-//! deployment ([`WatchPlan`]), and a debounced watcher over them
-//! ([`FileWatcher`]) that reports each burst of changes once.
+//! Which paths matter for the current deployment, and what a change to
+//! each asks for: a reload, or a route's build ([`WatchPlan`]).
 //!
 //! Directories are watched rather than files: editors and cargo replace a
 //! file by writing a new one and renaming it (or unlinking and hard-linking
 //! it), which would silently end a watch on the old file's inode. Events for
-//! other files in those directories are filtered out by [`WatchPlan::classify`].
+//! other files in those directories are filtered out by [`WatchPlan::classify`]
+//! (the [`FileWatcher`](super::file_watcher::FileWatcher) watches the
+//! directories the plan lists).
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
-use std::sync::mpsc;
-use std::time::Duration;
 
 use globset::{GlobBuilder, GlobMatcher};
-use notify::event::{AccessKind, AccessMode};
-use notify::{EventKind, RecommendedWatcher, RecursiveMode};
-use notify_debouncer_full::{DebounceEventResult, Debouncer, RecommendedCache, new_debouncer};
+use notify::RecursiveMode;
+
+use super::file_watcher::FileEvents;
 
 use crate::build_routes::BuildStep;
 use crate::config::{Location, RoutesConfig};
@@ -66,22 +65,13 @@ pub struct WatchPlan {
     builds: Vec<BuildTrigger>,
 }
 
-/// What a burst of file changes asks for.
+/// What a burst of file changes asks the watch loop to do.
 #[derive(Debug, Default, PartialEq, Eq)]
-pub struct Changes {
+pub struct WatchActions {
     /// The deployment or a component changed: read and load it again.
     pub reload: bool,
     /// Sources of these routes changed: run their `build` (once per command).
     pub builds: Vec<BuildJob>,
-}
-
-/// What the watcher reports.
-#[derive(Debug)]
-pub enum Changed {
-    /// These paths changed.
-    Paths(Vec<PathBuf>),
-    /// Events were lost (the OS queue overflowed): anything may have changed.
-    Rescan,
 }
 
 impl WatchPlan {
@@ -143,12 +133,12 @@ impl WatchPlan {
 
     /// What the changed `paths` ask for. Paths nobody asked about (a `.d`
     /// file beside a component, an editor's swap file) ask for nothing.
-    pub fn classify(&self, changed: &Changed) -> Changes {
+    pub fn classify(&self, changed: &FileEvents) -> WatchActions {
         let paths = match changed {
-            Changed::Rescan => return Changes { reload: true, builds: Vec::new() },
-            Changed::Paths(paths) => paths,
+            FileEvents::Rescan => return WatchActions { reload: true, builds: Vec::new() },
+            FileEvents::Paths(paths) => paths,
         };
-        let mut changes = Changes::default();
+        let mut changes = WatchActions::default();
         for path in paths {
             if self.reload_files.contains(path) || self.reload_trees.iter().any(|t| path.starts_with(t)) {
                 changes.reload = true;
@@ -206,119 +196,6 @@ fn resolve(path: &Path) -> PathBuf {
     }
 }
 
-/// Why the watcher could not start.
-#[derive(Debug, thiserror::Error)]
-#[error("cannot watch files: {0}")]
-pub struct WatchError(#[from] notify::Error);
-
-enum Signal {
-    Files(DebounceEventResult),
-    Stop,
-}
-
-/// A debounced watcher over a [`WatchPlan`]'s directories.
-pub struct FileWatcher {
-    debouncer: Debouncer<RecommendedWatcher, RecommendedCache>,
-    watched: BTreeMap<PathBuf, RecursiveMode>,
-    signals: mpsc::Receiver<Signal>,
-    stop: mpsc::Sender<Signal>,
-}
-
-/// Ends a [`FileWatcher::next_changes`] loop from another thread.
-#[derive(Clone)]
-pub struct StopWatching(mpsc::Sender<Signal>);
-
-impl StopWatching {
-    /// Makes the watcher's next (or current) wait return `None`.
-    pub fn stop(&self) {
-        let _ = self.0.send(Signal::Stop);
-    }
-}
-
-impl FileWatcher {
-    /// A watcher that reports a path once no event for it came for `debounce`.
-    pub fn new(debounce: Duration) -> Result<FileWatcher, WatchError> {
-        let (stop, signals) = mpsc::channel();
-        let events = stop.clone();
-        let debouncer = new_debouncer(debounce, None, move |result| {
-            let _ = events.send(Signal::Files(result));
-        })?;
-        Ok(FileWatcher { debouncer, watched: BTreeMap::new(), signals, stop })
-    }
-
-    /// A handle that ends the watch loop.
-    pub fn stopper(&self) -> StopWatching {
-        StopWatching(self.stop.clone())
-    }
-
-    /// Watches exactly the plan's directories: starts on new ones, stops on
-    /// ones no longer needed. A directory that cannot be watched (it does not
-    /// exist yet) is logged and skipped.
-    pub fn watch(&mut self, plan: &WatchPlan) {
-        let wanted = plan.directories();
-        let stale: Vec<PathBuf> =
-            self.watched.iter().filter(|(dir, mode)| wanted.get(*dir) != Some(*mode)).map(|(d, _)| d.clone()).collect();
-        for dir in stale {
-            let _ = self.debouncer.unwatch(&dir);
-            self.watched.remove(&dir);
-        }
-        for (dir, mode) in wanted {
-            if self.watched.contains_key(&dir) {
-                continue;
-            }
-            match self.debouncer.watch(&dir, mode) {
-                Ok(()) => {
-                    self.watched.insert(dir, mode);
-                }
-                Err(e) => tracing::warn!("cannot watch {}: {e}; changes there are not seen", dir.display()),
-            }
-        }
-    }
-
-    /// Waits for the next burst of changes, merged with any already queued;
-    /// `None` once stopped.
-    pub fn next_changes(&self) -> Option<Changed> {
-        let mut paths = Vec::new();
-        let mut rescan = false;
-        let mut signal = self.signals.recv().ok()?;
-        loop {
-            match signal {
-                Signal::Stop => return None,
-                Signal::Files(Ok(events)) => {
-                    for event in events {
-                        rescan |= event.need_rescan();
-                        if is_change(&event.kind) {
-                            paths.extend(event.event.paths);
-                        }
-                    }
-                }
-                Signal::Files(Err(errors)) => {
-                    for e in errors {
-                        tracing::warn!("file watcher: {e}");
-                    }
-                }
-            }
-            match self.signals.try_recv() {
-                Ok(next) => signal = next,
-                Err(_) if rescan => return Some(Changed::Rescan),
-                Err(_) if paths.is_empty() => signal = self.signals.recv().ok()?,
-                Err(_) => return Some(Changed::Paths(paths)),
-            }
-        }
-    }
-}
-
-/// Whether an event can mean new content. Opening or reading a file is not
-/// (the host reads components itself on every reload), closing it after
-/// writing is.
-fn is_change(kind: &EventKind) -> bool {
-    match kind {
-        EventKind::Access(AccessKind::Close(AccessMode::Write)) => true,
-        EventKind::Access(_) | EventKind::Other => false,
-        EventKind::Any | EventKind::Create(_) | EventKind::Modify(_) | EventKind::Remove(_) => true,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -358,11 +235,11 @@ component = "out/other.wasm"
 "#,
         );
         let plan = WatchPlan::new(&[WatchRoot::File(dir.join("routes.toml"))], &cfg);
-        let classify = |paths: &[&str]| plan.classify(&Changed::Paths(paths.iter().map(|p| dir.join(p)).collect()));
+        let classify = |paths: &[&str]| plan.classify(&FileEvents::Paths(paths.iter().map(|p| dir.join(p)).collect()));
 
-        assert_eq!(classify(&["routes.toml"]), Changes { reload: true, builds: vec![] });
-        assert_eq!(classify(&["out/other.wasm"]), Changes { reload: true, builds: vec![] });
-        assert_eq!(classify(&["out/hello.d", "routes.toml.swp", "hello/src/lib.txt"]), Changes::default());
+        assert_eq!(classify(&["routes.toml"]), WatchActions { reload: true, builds: vec![] });
+        assert_eq!(classify(&["out/other.wasm"]), WatchActions { reload: true, builds: vec![] });
+        assert_eq!(classify(&["out/hello.d", "routes.toml.swp", "hello/src/lib.txt"]), WatchActions::default());
         let built = classify(&["hello/src/nested/deep.rs", "hello/src/lib.rs"]);
         assert!(!built.reload);
         assert_eq!(built.builds.len(), 1, "one build per command: {built:?}");
@@ -370,7 +247,7 @@ component = "out/other.wasm"
         assert_eq!(built.builds[0].step, BuildStep::Command("make hello".into()));
         assert_eq!(classify(&["hello/Cargo.toml"]).builds.len(), 1);
         assert!(classify(&["hello/Cargo.lock"]).builds.is_empty());
-        assert!(plan.classify(&Changed::Rescan).reload);
+        assert!(plan.classify(&FileEvents::Rescan).reload);
 
         let dirs = plan.directories();
         assert_eq!(dirs.get(&dir), Some(&RecursiveMode::NonRecursive), "routes.toml's directory");
@@ -389,22 +266,12 @@ component = "out/other.wasm"
             "[[route]]\npath = \"/a\"\ncomponent = \"../out/a.wasm\"\nbuild = \"make\"\nwatch = [\"../hello/src/*.rs\"]\n",
         );
         let plan = WatchPlan::new(&[WatchRoot::Tree(dir.join("deploy"))], &cfg);
-        let changes = plan.classify(&Changed::Paths(vec![dir.join("hello/src/lib.rs"), dir.join("out/a.wasm")]));
+        let changes = plan.classify(&FileEvents::Paths(vec![dir.join("hello/src/lib.rs"), dir.join("out/a.wasm")]));
         assert!(changes.reload);
         assert_eq!(changes.builds.len(), 1);
-        let nested = plan.classify(&Changed::Paths(vec![dir.join("hello/src/nested/x.rs")]));
+        let nested = plan.classify(&FileEvents::Paths(vec![dir.join("hello/src/nested/x.rs")]));
         assert!(nested.builds.is_empty(), "`*` does not cross directories");
-        assert!(plan.classify(&Changed::Paths(vec![dir.join("deploy/anything/route.toml")])).reload, "a tree root");
+        assert!(plan.classify(&FileEvents::Paths(vec![dir.join("deploy/anything/route.toml")])).reload, "a tree root");
         std::fs::remove_dir_all(dir).unwrap();
-    }
-
-    #[test]
-    fn reading_a_file_is_not_a_change() {
-        use notify::event::{CreateKind, ModifyKind};
-        assert!(!is_change(&EventKind::Access(AccessKind::Open(AccessMode::Any))));
-        assert!(!is_change(&EventKind::Access(AccessKind::Close(AccessMode::Read))));
-        assert!(is_change(&EventKind::Access(AccessKind::Close(AccessMode::Write))));
-        assert!(is_change(&EventKind::Create(CreateKind::File)));
-        assert!(is_change(&EventKind::Modify(ModifyKind::Any)));
     }
 }

@@ -2,16 +2,27 @@
 //! It runs on its own thread, so reading and compiling components never
 //! happens on the threads that serve requests; the swap itself is one atomic
 //! pointer store.
+//!
+//! One module per step of the loop: [`plan`] (which paths matter and what a
+//! change to each asks for), [`file_watcher`] (debounced events),
+//! [`rebuild`] (a route's build step when its sources change) and
+//! [`reload`] (load what changed, swap the route table).
+
+pub mod file_watcher;
+pub mod plan;
+pub mod rebuild;
+pub mod reload;
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use self::file_watcher::{FileWatcher, StopWatching, WatchError};
+use self::plan::WatchPlan;
+use self::rebuild::Rebuilder;
+use self::reload::reload_logged;
 use crate::config::RoutesConfig;
 use crate::manifest_source::ManifestSource;
-use crate::rebuild::Rebuilder;
-use crate::reload::reload_logged;
 use crate::server::Host;
-use crate::watch::{FileWatcher, StopWatching, WatchError, WatchPlan};
 
 /// How long a path must be quiet before its change is acted on: long enough
 /// to fold an editor's or cargo's several writes into one event, short

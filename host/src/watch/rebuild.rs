@@ -11,8 +11,8 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
+use super::plan::BuildJob;
 use crate::build_routes::BuildStep;
-use crate::watch::BuildJob;
 
 /// Most output kept from a failed build, per stream (its end: where
 /// compilers put the error summary).
