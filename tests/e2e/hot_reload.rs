@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use e2e_support::{TestHost, artifacts, send};
+use e2e_support::{TestHost, artifacts, eventually, send};
 
 const HELLO: &str = r#"{"message":"Hello from API!"}"#;
 const POSTS: &str = r#"[{"id":1,"title":"First Post"},{"id":2,"title":"Second Post"}]"#;
@@ -35,29 +35,22 @@ fn start_watching(manifest: &Path, extra: &[&str]) -> TestHost {
 /// Waits until the log, past its first `from` bytes, contains `needle`;
 /// returns that part of the log.
 fn wait_for_log(host: &TestHost, from: usize, needle: &str) -> String {
-    let deadline = Instant::now() + DEADLINE;
-    loop {
+    eventually(DEADLINE, || {
         let log = host.log_text();
         let new = log.get(from..).unwrap_or_default();
-        if new.contains(needle) {
-            return new.to_owned();
-        }
-        assert!(Instant::now() < deadline, "the log never said {needle:?}:\n{log}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+        if new.contains(needle) { Ok(new.to_owned()) } else { Err(format!("the log never said {needle:?}:\n{log}")) }
+    })
 }
 
 /// Waits until `GET target` answers 200 with `body`.
 fn wait_for_body(host: &TestHost, target: &str, body: &str) {
-    let deadline = Instant::now() + DEADLINE;
-    loop {
+    eventually(DEADLINE, || {
         let resp = host.get(target);
         if resp.status == 200 && resp.text() == body {
-            return;
+            return Ok(());
         }
-        assert!(Instant::now() < deadline, "{target} never answered {body}; last: {} {}", resp.status, resp.text());
-        std::thread::sleep(Duration::from_millis(50));
-    }
+        Err(format!("{target} never answered {body}; last: {} {}", resp.status, resp.text()))
+    })
 }
 
 fn one_route_manifest(dir: &Path, extra: &str) -> String {
@@ -101,16 +94,12 @@ fn a_component_swapped_under_load_switches_with_no_failed_request() {
         .collect();
 
     // Every client is under way on the old version before the swap.
-    let deadline = Instant::now() + DEADLINE;
-    while started.load(Ordering::Relaxed) < clients.len() && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let all_started = || started.load(Ordering::Relaxed) >= clients.len();
+    eventually(DEADLINE, || if all_started() { Ok(()) } else { Err("not every client got an answer".into()) });
     std::thread::sleep(Duration::from_millis(100));
     place(&a.component("posts"), &dir.path().join("route.wasm"));
-    let deadline = Instant::now() + DEADLINE;
-    while switched.load(Ordering::Relaxed) < clients.len() && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let all_switched = || switched.load(Ordering::Relaxed) >= clients.len();
+    eventually(DEADLINE, || if all_switched() { Ok(()) } else { Err("not every client saw the new version".into()) });
     // Some more requests on the new version, then stop.
     std::thread::sleep(Duration::from_millis(200));
     stop.store(true, Ordering::Relaxed);

@@ -5,9 +5,9 @@
 //! `serve --watch` rebuilds a saved route file.
 
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use e2e_support::{TestHost, run_wasmroutes};
+use e2e_support::{TestHost, eventually, run_wasmroutes};
 
 const HELLO_JS: &str = "export function GET() {\n  return Response.json({ message: 'hello from js' })\n}\n";
 
@@ -120,11 +120,10 @@ fn serve_watch_rebuilds_a_saved_route_js() {
     assert_eq!(host.get("/api/hello").text(), r#"{"message":"hello from js"}"#);
 
     write(&source, &HELLO_JS.replace("hello from js", "saved again"));
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while host.get("/api/hello").text() != r#"{"message":"saved again"}"# {
-        assert!(Instant::now() < deadline, "the saved route.js never answered:\n{}", host.log_text());
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    eventually(Duration::from_secs(120), || match host.get("/api/hello").text() {
+        saved if saved == r#"{"message":"saved again"}"# => Ok(()),
+        other => Err(format!("the saved route.js never answered; last {other}:\n{}", host.log_text())),
+    });
     let log = host.log_text();
     assert!(log.contains("sources changed; running JavaScript build"), "{log}");
     // The watcher saw only finished components: no load of a half-written file.

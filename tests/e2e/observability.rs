@@ -4,7 +4,7 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use e2e_support::{KillOnDrop, TestHost, TestResponse, send, test_routes_toml};
+use e2e_support::{KillOnDrop, TestHost, TestResponse, eventually, send, test_routes_toml};
 
 /// The distinct components in `test_routes_toml()`.
 const DISTINCT_COMPONENTS: f64 = 10.0;
@@ -74,15 +74,13 @@ fn metrics_count_responses_by_route_and_status_class_and_guest_failures_by_kind(
 fn instances_in_flight_shows_a_running_guest() {
     let (host, admin) = host_with_admin(&[]);
     let (sleeper, _) = host.occupy_only_slot("/single?do=sleep&ms=3000", "/single");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
+    eventually(Duration::from_secs(10), || {
         let m = admin_get(admin, "/metrics").text();
         if sample(&m, r#"wasmroutes_instances_in_flight{route="/single"}"#) == 1.0 {
-            break;
+            return Ok(());
         }
-        assert!(Instant::now() < deadline, "the sleeping guest never showed as in flight:\n{m}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+        Err(format!("the sleeping guest never showed as in flight:\n{m}"))
+    });
     assert_eq!(sleeper.join().expect("sleeper").status, 200);
     let m = admin_get(admin, "/metrics").text();
     assert_eq!(sample(&m, r#"wasmroutes_instances_in_flight{route="/single"}"#), 0.0);
@@ -104,20 +102,15 @@ fn admin_health_endpoints_and_unknown_paths() {
 
 /// Waits for the log line of `request_id` whose `target` is the access log.
 fn json_access_line(host: &TestHost, request_id: &str) -> serde_json::Value {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
+    eventually(Duration::from_secs(10), || {
         let log = host.log_text();
         let found = log
             .lines()
             .filter(|l| l.starts_with('{'))
             .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap_or_else(|e| panic!("{e}: {l}")))
             .find(|v| v["target"] == "wasmroutes::access" && v["request_id"] == request_id);
-        if let Some(line) = found {
-            return line;
-        }
-        assert!(Instant::now() < deadline, "no JSON access log line for {request_id}:\n{log}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+        found.ok_or_else(|| format!("no JSON access log line for {request_id}:\n{log}"))
+    })
 }
 
 #[test]
@@ -191,12 +184,11 @@ fn a_sane_client_request_id_is_kept_passed_to_the_guest_and_logged() {
     assert_eq!(resp.status, 200);
     assert_eq!(resp.header("x-request-id"), Some(id));
     assert_eq!(guest_seen_ids(&resp), [id]);
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !host.log_text().lines().any(|l| l.contains("wasmroutes::access") && l.contains(&format!("request_id={id}")))
-    {
-        assert!(Instant::now() < deadline, "no access log line with {id}:\n{}", host.log_text());
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    eventually(Duration::from_secs(10), || {
+        let log = host.log_text();
+        let logged = log.lines().any(|l| l.contains("wasmroutes::access") && l.contains(&format!("request_id={id}")));
+        if logged { Ok(()) } else { Err(format!("no access log line with {id}:\n{log}")) }
+    });
 }
 
 #[test]

@@ -324,22 +324,35 @@ impl Drop for KillOnDrop {
     }
 }
 
+/// Tries `attempt` until it succeeds, every 20 ms for up to `timeout`, and
+/// returns what it gave. `attempt` says why it is not done yet (`Err`), and
+/// the last reason is what a timeout fails the test with: the one polling
+/// loop of the tests, so each says only what it waits for.
+pub fn eventually<T>(timeout: Duration, mut attempt: impl FnMut() -> Result<T, String>) -> T {
+    let deadline = Instant::now() + timeout;
+    loop {
+        match attempt() {
+            Ok(done) => return done,
+            Err(why) if Instant::now() >= deadline => panic!("still not done after {timeout:?}: {why}"),
+            Err(_) => std::thread::sleep(Duration::from_millis(20)),
+        }
+    }
+}
+
 /// Waits until the log file `log` of `child` (a server a test started by
 /// hand) contains `needle`, and returns the log so far; fails the test if
 /// the process exits first or two minutes pass.
 pub fn wait_for_log(log: &Path, child: &mut KillOnDrop, needle: &str) -> String {
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
+    eventually(Duration::from_secs(120), || {
         let text = std::fs::read_to_string(log).unwrap_or_default();
         if text.contains(needle) {
-            return text;
+            return Ok(text);
         }
         if let Ok(Some(status)) = child.0.try_wait() {
             panic!("the server exited ({status}) before logging {needle:?}:\n{text}");
         }
-        assert!(Instant::now() < deadline, "no {needle:?} in the log after 2 minutes:\n{text}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+        Err(format!("no {needle:?} in the log:\n{text}"))
+    })
 }
 
 /// A response as read off the wire.

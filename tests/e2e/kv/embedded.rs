@@ -5,6 +5,7 @@
 
 use std::time::Duration;
 
+use e2e_support::eventually;
 use e2e_support::keep_alive::Connection;
 
 use super::{Backend, Deployment, clients, kv_command, post_task, task_title};
@@ -93,12 +94,10 @@ fn stores_survive_restarts_and_reloads() {
         ),
     )
     .expect("write");
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    while !host.log_text().contains("restart") {
-        assert!(std::time::Instant::now() < deadline, "no reload message: {}", host.log_text());
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let log = host.log_text();
+    let log = eventually(Duration::from_secs(20), || match host.log_text() {
+        log if log.contains("restart") => Ok(log),
+        log => Err(format!("no reload message: {log}")),
+    });
     assert!(log.contains("`default` changed") && log.contains("restart `wasmroutes serve`"), "{log}");
     assert_eq!(task_title(&mut Connection::open(host.addr), id).as_deref(), Some("keep me"), "still serving the data");
 }
