@@ -10,7 +10,7 @@
 //    (the engine loads only relative paths, so bare imports are resolved
 //    here);
 // 4. runs componentize-js (its bundled engine; no AOT, which downloads).
-import { mkdtemp, readFile, writeFile, mkdir, copyFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, writeFile, mkdir, copyFile, rename, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -84,8 +84,12 @@ try {
     witPath: join(work, 'wit'),
     worldName: 'route',
   });
+  // Written beside and renamed into place: `serve --watch` reloads when the
+  // file changes and must never read half of it.
   await mkdir(dirname(resolve(output)), { recursive: true });
-  await writeFile(resolve(output), component);
+  const partial = `${resolve(output)}.${process.pid}.partial`;
+  await writeFile(partial, component);
+  await rename(partial, resolve(output));
   console.error(`wasmroutes-build-js: ${source} → ${output} (${methods.join(', ')}; ${(component.length / 1e6).toFixed(1)} MB)`);
 } finally {
   await rm(work, { recursive: true, force: true });
