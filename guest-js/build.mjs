@@ -1,50 +1,77 @@
 #!/usr/bin/env node
-// Builds a Next.js App Router route file into a wasmroutes route component:
+// Builds a Next.js App Router route file (route.js, .mjs, .ts, .mts) into a
+// wasmroutes route component:
 //
 //   node guest-js/build.mjs app/api/posts/[id]/route.js out/posts_id.wasm
 //
-// 1. reads which HTTP methods the module exports (GET, POST, …);
-// 2. writes a WIT world exporting exactly those `wasmroutes:api` interfaces,
-//    so the host learns the methods from the component's type at load;
-// 3. bundles the route, what it imports and shim.js into one module
-//    (the engine loads only relative paths, so bare imports are resolved
-//    here);
+// 1. bundles the route module on its own (rolldown, which also strips
+//    TypeScript) to learn which HTTP methods it exports (GET, POST, …),
+//    however it exports them (`export function`, `export { x as GET }`,
+//    `export * from`);
+// 2. bundles the route, what it imports and shim.js into one module (the
+//    engine loads only relative paths, so bare imports are resolved here;
+//    `next/server`, `next/headers` and `@wasmroutes/kv` are ours);
+// 3. writes a WIT world exporting exactly those methods' `wasmroutes:api`
+//    interfaces, so the host learns the methods from the component's type
+//    at load, and importing the `wasi:keyvalue` interfaces the bundle uses;
 // 4. runs componentize-js (its bundled engine; no AOT, which downloads).
-import { mkdtemp, readFile, writeFile, mkdir, copyFile, rename, rm } from 'node:fs/promises';
+//
+// It reads only files beside it and the WIT in ../wit: the `wasmroutes`
+// binary carries exactly those (host/src/js_toolchain.rs, whose test fails
+// if a file here is missing from its list).
+import { mkdtemp, writeFile, mkdir, copyFile, readdir, rename, rm, access } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { componentize } from '@bytecodealliance/componentize-js';
-import { init, parse } from 'es-module-lexer';
 import { rolldown } from 'rolldown';
 
 const METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS'];
 const here = dirname(fileURLToPath(import.meta.url));
+
+// Imports a route may use that are ours, not npm packages.
+const ALIASES = {
+  'next/server': join(here, 'next-server.js'),
+  'next/headers': join(here, 'next-headers.js'),
+  '@wasmroutes/kv': join(here, 'kv.js'),
+};
+// Imports the engine resolves against the WIT world.
+const EXTERNAL = [/^wasi:/, /^wasmroutes:/];
+// The wasi:keyvalue interfaces a bundle may import, by import specifier.
+const KEYVALUE = /^wasi:keyvalue\/(store|atomics|batch)@0\.2\.0-draft2$/;
 
 function fail(message) {
   console.error(`wasmroutes-build-js: ${message}`);
   process.exit(1);
 }
 
+async function bundle(input) {
+  const build = await rolldown({ input, external: EXTERNAL, resolve: { alias: ALIASES }, logLevel: 'warn' });
+  try {
+    const { output } = await build.generate({ format: 'esm' });
+    return output[0];
+  } finally {
+    await build.close();
+  }
+}
+
 const [source, output] = process.argv.slice(2);
 if (!source || !output || process.argv.length !== 4) {
-  fail('usage: build.mjs ROUTE_JS OUT_WASM');
+  fail('usage: build.mjs ROUTE_FILE OUT_WASM');
 }
 const routePath = resolve(source);
-let code;
 try {
-  code = await readFile(routePath, 'utf8');
+  await access(routePath);
 } catch (error) {
   fail(`cannot read ${source}: ${error.message}`);
 }
 
-await init;
 let exported;
 try {
-  exported = parse(code)[1].map((e) => e.n);
+  exported = (await bundle(routePath)).exports;
 } catch (error) {
-  fail(`${source}: not an ES module this build can read: ${error.message}`);
+  fail(`${source}: cannot be bundled: ${error.message}`);
 }
 const methods = METHODS.filter((m) => exported.includes(m));
 if (methods.length === 0) {
@@ -53,16 +80,6 @@ if (methods.length === 0) {
 
 const work = await mkdtemp(join(tmpdir(), 'wasmroutes-js-'));
 try {
-  await mkdir(join(work, 'wit/deps/api'), { recursive: true });
-  await mkdir(join(work, 'wit/deps/cli'), { recursive: true });
-  await copyFile(join(here, '../wit/api.wit'), join(work, 'wit/deps/api/api.wit'));
-  await copyFile(join(here, 'wit/cli-environment.wit'), join(work, 'wit/deps/cli/environment.wit'));
-  const exports = methods.map((m) => `    export wasmroutes:api/${m.toLowerCase()}@0.1.0;`).join('\n');
-  await writeFile(
-    join(work, 'wit/route.wit'),
-    `package wasmroutes:js-route;\n\nworld route {\n    import wasi:cli/environment@0.2.3;\n${exports}\n}\n`,
-  );
-
   const entry = [
     `import * as route from ${JSON.stringify(routePath)};`,
     `import { adapt } from ${JSON.stringify(join(here, 'shim.js'))};`,
@@ -71,13 +88,32 @@ try {
     ...methods.map((m) => `const handle${m} = adapt(route.${m});\nexport { handle${m} as ${m.toLowerCase()} };`),
   ].join('\n');
   await writeFile(join(work, 'entry.js'), `${entry}\n`);
-  const bundle = await rolldown({
-    input: join(work, 'entry.js'),
-    external: [/^wasi:/, /^wasmroutes:/],
-    logLevel: 'warn',
-  });
-  await bundle.write({ file: join(work, 'bundle.js'), format: 'esm' });
-  await bundle.close();
+  const chunk = await bundle(join(work, 'entry.js'));
+  await writeFile(join(work, 'bundle.js'), chunk.code);
+
+  const unknown = chunk.imports.filter((i) => EXTERNAL.some((e) => e.test(i)) && !i.startsWith('wasi:cli/environment@'));
+  const keyvalue = unknown.filter((i) => KEYVALUE.test(i));
+  const other = unknown.filter((i) => !KEYVALUE.test(i));
+  if (other.length) {
+    fail(`${source} imports ${other.join(', ')}: a route may import wasi:keyvalue/{store,atomics,batch}@0.2.0-draft2`);
+  }
+
+  await mkdir(join(work, 'wit/deps/api'), { recursive: true });
+  await mkdir(join(work, 'wit/deps/cli'), { recursive: true });
+  await copyFile(join(here, '../wit/api.wit'), join(work, 'wit/deps/api/api.wit'));
+  await copyFile(join(here, 'wit/cli-environment.wit'), join(work, 'wit/deps/cli/environment.wit'));
+  if (keyvalue.length) {
+    await mkdir(join(work, 'wit/deps/keyvalue'), { recursive: true });
+    for (const file of await readdir(join(here, '../wit/deps/keyvalue'))) {
+      await copyFile(join(here, '../wit/deps/keyvalue', file), join(work, 'wit/deps/keyvalue', file));
+    }
+  }
+  const lines = [
+    '    import wasi:cli/environment@0.2.3;',
+    ...keyvalue.map((i) => `    import ${i};`),
+    ...methods.map((m) => `    export wasmroutes:api/${m.toLowerCase()}@0.1.0;`),
+  ];
+  await writeFile(join(work, 'wit/route.wit'), `package wasmroutes:js-route;\n\nworld route {\n${lines.join('\n')}\n}\n`);
 
   const { component } = await componentize({
     sourcePath: join(work, 'bundle.js'),
@@ -90,7 +126,8 @@ try {
   const partial = `${resolve(output)}.${process.pid}.partial`;
   await writeFile(partial, component);
   await rename(partial, resolve(output));
-  console.error(`wasmroutes-build-js: ${source} → ${output} (${methods.join(', ')}; ${(component.length / 1e6).toFixed(1)} MB)`);
+  const size = (component.length / 1e6).toFixed(1);
+  console.error(`wasmroutes-build-js: ${source} → ${output} (${methods.join(', ')}; ${size} MB)`);
 } finally {
   await rm(work, { recursive: true, force: true });
 }

@@ -18,15 +18,37 @@ globalThis.process ??= {
   nextTick: (callback, ...args) => queueMicrotask(() => callback(...args)),
 };
 
-// The JSON envelope the host and the Rust SDK answer errors with; the
-// details go to stderr, which the host logs with the request id.
-function internalError(error) {
-  console.error(`route handler failed: ${error && error.stack ? `${error}\n${error.stack}` : error}`);
+function envelope(status, message, headers = []) {
   return {
-    status: 500,
-    headers: [['content-type', 'application/json']],
-    body: new TextEncoder().encode(JSON.stringify({ error: 'Internal server error' })),
+    status,
+    headers: [['content-type', 'application/json'], ...headers],
+    body: new TextEncoder().encode(JSON.stringify({ error: message })),
   };
+}
+
+// What a handler's uncaught error becomes: the JSON envelope the host and
+// the Rust SDK answer with, the details on stderr (the host logs them with
+// the request id). A key-value store error (`@wasmroutes/kv`) gets the
+// answer the Rust SDK gives it: a store that is down is a 503 to retry.
+function failure(error) {
+  console.error(`route handler failed: ${error && error.stack ? `${error}\n${error.stack}` : error}`);
+  if (error && error.name === 'KvError') {
+    if (error.code === 'unavailable') {
+      return envelope(503, 'Storage is temporarily unavailable; try again shortly', [['retry-after', '1']]);
+    }
+    if (error.code === 'limit') return envelope(413, 'Too large to store');
+  }
+  return envelope(500, 'Internal server error');
+}
+
+// The request being handled, for `next/headers`. An instance handles one
+// request at a time, so one slot is enough.
+let current;
+
+/// The request being handled; `headers()` and `cookies()` read it.
+export function currentRequest() {
+  if (!current) throw new Error('headers() and cookies() work only while a request is being handled');
+  return current;
 }
 
 function toRequest(req) {
@@ -73,9 +95,12 @@ export function adapt(handler) {
   return {
     async handle(req) {
       try {
-        return await toRecord(await handler(toRequest(req), { params: toParams(req) }));
+        current = toRequest(req);
+        return await toRecord(await handler(current, { params: toParams(req) }));
       } catch (error) {
-        return internalError(error);
+        return failure(error);
+      } finally {
+        current = undefined;
       }
     },
   };

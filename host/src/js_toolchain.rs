@@ -43,6 +43,9 @@ macro_rules! embed {
 const FILES: &[Embedded] = embed!(
     "guest-js/build.mjs",
     "guest-js/shim.js",
+    "guest-js/next-server.js",
+    "guest-js/next-headers.js",
+    "guest-js/kv.js",
     "guest-js/package.json",
     "guest-js/package-lock.json",
     "guest-js/wit/cli-environment.wit",

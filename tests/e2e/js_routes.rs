@@ -5,7 +5,7 @@
 //! (params, `request.url`, `request.json()`, `process.env`, `Response.json`,
 //! thrown errors) must behave as a Next.js author expects.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use e2e_support::{TestHost, artifacts, route, run_wasmroutes, test_routes_toml};
@@ -168,4 +168,126 @@ fn clock_id_as_zero(text: &str) -> String {
         return text.to_owned(); // not a millisecond clock reading
     }
     format!("{}0{}", &text[..digits_from], &text[digits_from + digits..])
+}
+
+/// `tests/js/{fetch,next}` built by `wasmroutes build` from a routes.toml
+/// naming them (absolute paths) in a temp dir, once; `extra` is appended to
+/// the fetch route (its allow-list). Returns the manifest, to serve.
+fn feature_routes(dir: &Path, fetch_extra: &str) -> PathBuf {
+    let root = &artifacts().root;
+    let fetch = root.join("tests/js/fetch/route.js");
+    let next = root.join("tests/js/next/route.ts");
+    let manifest = dir.join("routes.toml");
+    let toml = format!(
+        "[[route]]\npath = \"/api/fetch\"\ncomponent = {:?}\n{fetch_extra}\n\
+         [[route]]\npath = \"/api/next/[[...slug]]\"\ncomponent = {:?}\n",
+        fetch.display().to_string(),
+        next.display().to_string(),
+    );
+    std::fs::write(&manifest, toml).expect("write routes.toml");
+    let built = run_wasmroutes(&["build", manifest.to_str().expect("UTF-8 path")], dir, &[]);
+    assert!(built.status.success(), "building tests/js failed:\n{}", String::from_utf8_lossy(&built.stderr));
+    manifest
+}
+
+#[test]
+fn fetch_next_server_next_headers_and_typescript_work_as_in_next_js() {
+    let upstream = std::net::TcpListener::bind("127.0.0.1:0").expect("bind upstream");
+    let port = upstream.local_addr().expect("address").port();
+    std::thread::spawn(move || {
+        use std::io::{Read, Write};
+        for stream in upstream.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut head = [0u8; 4096];
+            let _ = stream.read(&mut head);
+            let body = "upstream says hi";
+            let _ =
+                write!(stream, "HTTP/1.1 200 OK\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}", body.len());
+        }
+    });
+    let dir = tempfile::tempdir().expect("temp dir");
+    let manifest = feature_routes(dir.path(), &format!("allowed_outbound_hosts = [\"http://127.0.0.1:{port}\"]\n"));
+    let host = TestHost::start_manifest(&manifest, &[]);
+
+    // fetch goes out through the allow-list...
+    let allowed = format!("/api/fetch?url=http://127.0.0.1:{port}/data");
+    let got = host.get(&allowed);
+    assert_eq!((got.status, got.json()), (200, serde_json::json!({ "status": 200, "body": "upstream says hi" })));
+    // ...and nowhere else: the route sees a rejected promise (and may catch it),
+    let denied = format!("/api/fetch?url=http://127.0.0.1:{}/data", port + 1);
+    let refused = host.get(&denied);
+    assert_eq!(refused.status, 502, "{}", refused.text());
+    assert!(refused.json()["error"].as_str().is_some_and(|e| e.starts_with("fetch failed")), "{}", refused.text());
+    // or, uncaught, the 500 envelope with the reason in the log only.
+    host.request("POST", &denied, &[], b"").assert_error(500, "Internal server error");
+
+    // TypeScript, next/server and next/headers.
+    let headers = [("user-agent", "e2e"), ("cookie", "theme=dark; lang=en%20GB"), ("x-test", "sync works")];
+    let next = host.request("GET", "/api/next/a/b", &headers, b"");
+    assert_eq!((next.status, next.header("x-powered-by")), (202, Some("wasmroutes")), "{}", next.text());
+    assert_eq!(
+        next.json(),
+        serde_json::json!({
+            "slug": ["a", "b"], "isNextRequest": true, "agent": "e2e", "theme": "dark",
+            "cookies": ["theme", "lang"], "sync": "sync works",
+        })
+    );
+    assert_eq!(host.get("/api/next").json()["slug"], serde_json::Value::Null, "empty optional catch-all");
+    let redirect = host.request("POST", "/api/next", &[], b"");
+    assert_eq!(redirect.status, 308);
+    assert!(redirect.header("location").is_some_and(|l| l.ends_with("/api/elsewhere")), "{:?}", redirect.headers);
+    assert_eq!(host.request("PUT", "/api/next", &[], b"").text(), "put ok", "`export {{ x as PUT }}`");
+    // `export * from './more'` exported DELETE, whose cookies().set() throws.
+    host.request("DELETE", "/api/next", &[], b"").assert_error(500, "Internal server error");
+    let allow = host.request("PATCH", "/api/next", &[], b"");
+    assert_eq!((allow.status, allow.header("allow")), (405, Some("GET, HEAD, POST, PUT, DELETE, OPTIONS")));
+    let log = host.log_text();
+    assert!(log.contains("cookies().set() is not supported"), "{log}");
+}
+
+#[test]
+fn a_js_route_and_a_rust_route_share_one_key_value_store() {
+    let js = js_samples();
+    let built = js.parent().expect("sample dir").join(".wasmroutes/build/app/api/tasks/[id]/route.js.wasm");
+    let a = artifacts();
+    let mut toml = String::new();
+    route(&mut toml, "/api/tasks", &a.component("tasks"), "key_value_stores = [\"default\"]\n");
+    route(&mut toml, "/api/tasks/[id]", &built, "key_value_stores = [\"default\"]\n");
+    route(&mut toml, "/api/rust-tasks/[id]", &a.component("tasks-id"), "key_value_stores = [\"default\"]\n");
+    let data = tempfile::tempdir().expect("data dir");
+    let host = TestHost::start_with_args(&toml, &["--data-dir", data.path().to_str().expect("UTF-8 path")]);
+
+    // Created by the Rust route, read, changed and deleted by the JS one,
+    // and each answer is what the Rust tasks/[id] route gives.
+    let created = host.request("POST", "/api/tasks", &[], br#"{"title":"Write docs"}"#);
+    assert_eq!(created.status, 201, "{}", created.text());
+    let id = created.json()["id"].as_u64().expect("an id");
+    let requests: [(&str, &str, &[u8]); 9] = [
+        ("GET", "", b""),
+        ("PATCH", "", br#"{"done":true}"#),
+        ("PATCH", "", br#"{"title":"  Ship  "}"#),
+        ("PATCH", "", br#"{"title":5}"#),
+        ("PATCH", "", b"{}"),
+        ("GET", "", b""),
+        ("GET", "0", b""),
+        ("GET", "abc", b""),
+        ("GET", "99999", b""),
+    ];
+    for (method, other_id, body) in requests {
+        let id = if other_id.is_empty() { id.to_string() } else { other_id.to_owned() };
+        let j = host.request(method, &format!("/api/tasks/{id}"), &[], body);
+        let r = host.request(method, &format!("/api/rust-tasks/{id}"), &[], body);
+        assert_eq!(
+            (j.status, j.header("content-type"), j.text()),
+            (r.status, r.header("content-type"), r.text()),
+            "{method} {id} {}: JS (left) and Rust (right) differ",
+            String::from_utf8_lossy(body)
+        );
+    }
+    let shown = host.get(&format!("/api/tasks/{id}"));
+    assert_eq!(shown.text(), format!(r#"{{"id":{id},"title":"Ship","done":true}}"#));
+    let deleted = host.request("DELETE", &format!("/api/tasks/{id}"), &[], b"");
+    assert_eq!((deleted.status, deleted.text()), (204, String::new()));
+    host.get(&format!("/api/rust-tasks/{id}")).assert_error(404, "Task not found");
+    host.request("DELETE", &format!("/api/tasks/{id}"), &[], b"").assert_error(404, "Task not found");
 }
