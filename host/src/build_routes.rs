@@ -45,7 +45,10 @@ impl BuildStep {
                 if let Some(folder) = output.parent() {
                     std::fs::create_dir_all(folder).map_err(|e| format!("cannot create {}: {e}", folder.display()))?;
                 }
-                crate::js_toolchain::build_command(source, output).map_err(|e| e.to_string())?
+                // The paths are relative to where wasmroutes runs, and the
+                // command runs in `base_dir`: hand it absolute ones.
+                let absolute = |p: &Path| std::path::absolute(p).map_err(|e| format!("{}: {e}", p.display()));
+                crate::js_toolchain::build_command(&absolute(source)?, &absolute(output)?).map_err(|e| e.to_string())?
             }
         };
         cmd.current_dir(if base_dir.as_os_str().is_empty() { Path::new(".") } else { base_dir });

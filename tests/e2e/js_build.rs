@@ -68,8 +68,11 @@ fn a_route_js_component_is_built_by_wasmroutes_build_with_the_toolchain_it_insta
         .collect();
     assert_eq!(installed.len(), 1, "one toolchain, no staging folder left behind: {installed:?}");
     assert!(installed[0].join(".installed").is_file() && installed[0].join("guest-js/node_modules").is_dir());
-    let again = build(&[], &project, &[("XDG_CACHE_HOME", &cache)]);
+    // From another directory, with a relative manifest path: the route
+    // files are found all the same.
+    let again = build(&["project/routes.toml"], dir.path(), &[("XDG_CACHE_HOME", &cache)]);
     assert!(!again.contains("installing"), "installed once: {again}");
+    assert!(again.contains("built 2 route(s) from project/routes.toml"), "{again}");
 
     let host = TestHost::start_manifest(&manifest, &[]);
     let hello = host.get("/api/hello");
