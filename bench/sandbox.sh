@@ -2,8 +2,9 @@
 # The per-request sandbox cost (criterion, host/benches/sandbox.rs): a fresh
 # instance (new store + instantiate + one call + drop) and a reused one, on
 # the hello component, with where a fresh request's time goes; and the
-# floor: hello built with no WASI imports (bench/floor-hello); and one
-# key-value read per request on tasks-id (SDK) and kv-plain (no SDK).
+# floor: hello built with no WASI imports (bench/floor-hello); one
+# key-value read per request on tasks-id (SDK) and kv-plain (no SDK); and
+# the JavaScript hello of sample-routes/js, fresh and reused.
 #
 #   bench/sandbox.sh                  this checkout, ROUNDS (default 3) runs
 #   BASELINE="REV..." bench/sandbox.sh   and each REV (built by bench/baseline.sh),
@@ -17,6 +18,9 @@ scripts/setup.sh
 cargo build --release --target wasm32-wasip2 -p hello -p tasks-id -p kv-plain
 # hello without WASI imports (bench/floor-hello), for the floor figures.
 bench/floor-hello/build.sh
+# The JavaScript hello (sample-routes/js), for the JS rows.
+cargo build --release --locked -p wasmroutes
+target/release/wasmroutes build sample-routes/js/routes.toml
 PIN=""; command -v taskset >/dev/null && PIN="taskset -c 0"
 
 # bench_binary DIR: builds DIR's sandbox bench, prints its executable's path.

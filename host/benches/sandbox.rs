@@ -81,6 +81,8 @@ fn sandbox(c: &mut Criterion) {
         phases("fresh_instance_request_no_wasi_imports", || fresh(&floor));
     }
 
+    js_hello(c, &rt, &runtime, &request, invocation);
+
     let pool = ReusePool::new(u32::MAX);
     c.bench_function("reused_instance_request", |b| {
         b.iter(|| {
@@ -95,6 +97,59 @@ fn sandbox(c: &mut Criterion) {
             .expect("call")
         })
     });
+}
+
+/// The JavaScript hello (`sample-routes/js`, built by `wasmroutes build
+/// sample-routes/js/routes.toml`), fresh and reused: where a JS request's
+/// time goes, next to the Rust hello's.
+fn js_hello<'a>(
+    c: &mut Criterion,
+    rt: &tokio::runtime::Runtime,
+    runtime: &Runtime,
+    request: &GuestRequest,
+    invocation: impl Fn() -> Invocation<'a>,
+) {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let wasm = root.join("sample-routes/js/.wasmroutes/build/app/api/hello/route.js.wasm");
+    if !wasm.exists() {
+        eprintln!("(no JS rows: run `wasmroutes build sample-routes/js/routes.toml`)");
+        return;
+    }
+    let (component, _) = RouteComponent::load(runtime, &wasm).expect("load the JS hello");
+    let fresh = || {
+        let mut timing = CallTiming::default();
+        let resp = rt.block_on(component.call(runtime, Method::Get, request, invocation(), &mut timing));
+        assert_eq!(resp.expect("call").status, 200);
+        timing
+    };
+    let mut group = c.benchmark_group("js");
+    group.sample_size(20);
+    group.bench_function("fresh_instance_request_js", |b| b.iter(fresh));
+    // The engine's heap grows while an instance is reused (its garbage
+    // collector does not give memory back): how many requests one instance
+    // serves before it hits the route's memory limit.
+    let unbounded = ReusePool::new(u32::MAX);
+    let mut served = 0u32;
+    while served < 100_000 {
+        let mut timing = CallTiming::default();
+        let call = unbounded.call(&component, runtime, Method::Get, request, invocation(), &mut timing);
+        if rt.block_on(call).is_err() {
+            break;
+        }
+        served += 1;
+    }
+    eprintln!("a reused JS hello instance served {served} requests before failing (64 MiB memory limit)");
+    // As a route with `isolation = "reuse"` runs it: a new instance after
+    // the default `max_requests_per_instance`.
+    let pool = ReusePool::new(wasmroutes::config::Isolation::DEFAULT_MAX_REQUESTS);
+    group.bench_function("reused_instance_request_js", |b| {
+        b.iter(|| {
+            rt.block_on(pool.call(&component, runtime, Method::Get, request, invocation(), &mut CallTiming::default()))
+                .expect("call")
+        })
+    });
+    group.finish();
+    phases_n("fresh_instance_request_js", 2_000, fresh);
 }
 
 /// Fresh-instance requests that read one key of an embedded store.
@@ -166,23 +221,40 @@ fn kv_reads(
 /// (from the `InstancePre`), handler (the first call into the new instance),
 /// and the rest (new store and WASI context, then dropping the store, which
 /// resets the pool slot).
-fn phases(name: &str, mut request: impl FnMut() -> CallTiming) {
-    const N: u32 = 50_000;
+fn phases(name: &str, request: impl FnMut() -> CallTiming) {
+    phases_n(name, 50_000, request);
+}
+
+/// [`phases`] over `n` requests, with the page faults each one takes (the
+/// pages of the memory image and heap it touches, a large part of a fresh
+/// instance's cost).
+fn phases_n(name: &str, n: u32, mut request: impl FnMut() -> CallTiming) {
     let (mut instantiate, mut handler) = (Duration::ZERO, Duration::ZERO);
+    let faults_before = minor_faults();
     let started = Instant::now();
-    for _ in 0..N {
+    for _ in 0..n {
         let timing = request();
         instantiate += timing.instantiate;
         handler += timing.handler;
     }
     let total = started.elapsed();
+    let faults = minor_faults().saturating_sub(faults_before) / u64::from(n);
     eprintln!(
-        "{name} phases (mean of {N}): total {:?} = instantiate {:?} + handler {:?} + store set-up and drop {:?}",
-        total / N,
-        instantiate / N,
-        handler / N,
-        total.saturating_sub(instantiate + handler) / N
+        "{name} phases (mean of {n}): total {:?} = instantiate {:?} + handler {:?} + store set-up and drop {:?}; \
+         {faults} page faults per request",
+        total / n,
+        instantiate / n,
+        handler / n,
+        total.saturating_sub(instantiate + handler) / n
     );
+}
+
+/// This process's minor page faults so far (`/proc/self/stat`, field 10).
+fn minor_faults() -> u64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // The command name (field 2) may hold spaces; the fields after its `)` do not.
+    let after_name = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    after_name.split_whitespace().nth(7).and_then(|f| f.parse().ok()).unwrap_or(0)
 }
 
 criterion_group!(benches, sandbox);

@@ -91,6 +91,12 @@ impl Runtime {
 
         let mut wasm = Config::new();
         wasm.epoch_interruption(true).allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+        // `WASMROUTES_PERFMAP=1`: write /tmp/perf-PID.map, so `perf report`
+        // names guest functions instead of bare addresses (bench/README.md,
+        // "Where a JavaScript request's time goes").
+        if std::env::var_os("WASMROUTES_PERFMAP").is_some_and(|v| v == "1") {
+            wasm.profiler(wasmtime::ProfilingStrategy::PerfMap);
+        }
         let engine = Engine::new(&wasm)?;
 
         let mut linker = Linker::new(&engine);
