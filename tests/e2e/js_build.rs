@@ -7,7 +7,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use e2e_support::{TestHost, eventually, run_wasmroutes};
+use e2e_support::{TestHost, artifacts, eventually, precompile, run_wasmroutes};
 
 const HELLO_JS: &str = "export function GET() {\n  return Response.json({ message: 'hello from js' })\n}\n";
 
@@ -16,6 +16,11 @@ export async function GET(request: Request, { params }: { params: Promise<Params
   const { slug } = await params\n\
   return Response.json({ slug, method: request.method })\n\
 }\n";
+
+/// The tests' compile cache, as an argument.
+fn cache_arg() -> &'static str {
+    artifacts().compile_cache.to_str().expect("a UTF-8 target path")
+}
 
 fn write(path: &Path, text: &str) {
     std::fs::create_dir_all(path.parent().expect("a folder")).expect("create folder");
@@ -74,6 +79,7 @@ fn a_route_js_component_is_built_by_wasmroutes_build_with_the_toolchain_it_insta
     assert!(!again.contains("installing"), "installed once: {again}");
     assert!(again.contains("built 2 route(s) from project/routes.toml"), "{again}");
 
+    precompile(&manifest);
     let host = TestHost::start_manifest(&manifest, &[]);
     let hello = host.get("/api/hello");
     assert_eq!((hello.status, hello.text()), (200, r#"{"message":"hello from js"}"#.to_owned()));
@@ -104,6 +110,8 @@ fn a_route_tree_takes_route_js_and_route_ts_like_next_js_app_api() {
     let api_arg = api.to_str().expect("UTF-8 path");
     build(&["--dir", api_arg], dir.path(), &[]);
     assert!(api.join(".wasmroutes/build/hello/route.js.wasm").is_file());
+    let precompiled = run_wasmroutes(&["precompile", "--dir", api_arg, "--cache-dir", cache_arg()], dir.path(), &[]);
+    assert!(precompiled.status.success(), "{}", String::from_utf8_lossy(&precompiled.stderr));
 
     let host = TestHost::start_dir(&api);
     assert_eq!(host.get("/api/hello").text(), r#"{"message":"hello from js"}"#);
@@ -119,11 +127,12 @@ fn serve_watch_rebuilds_a_saved_route_js() {
     let manifest = dir.path().join("routes.toml");
     write(&manifest, "[[route]]\npath = \"/api/hello\"\ncomponent = \"app/api/hello/route.js\"\n");
     build(&[], dir.path(), &[]);
+    precompile(&manifest);
     let host = TestHost::start_manifest(&manifest, &["--watch"]);
     assert_eq!(host.get("/api/hello").text(), r#"{"message":"hello from js"}"#);
 
     write(&source, &HELLO_JS.replace("hello from js", "saved again"));
-    eventually(Duration::from_secs(120), || match host.get("/api/hello").text() {
+    eventually(Duration::from_secs(300), || match host.get("/api/hello").text() {
         saved if saved == r#"{"message":"saved again"}"# => Ok(()),
         other => Err(format!("the saved route.js never answered; last {other}:\n{}", host.log_text())),
     });

@@ -8,7 +8,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use e2e_support::{TestHost, artifacts, route, run_wasmroutes, test_routes_toml};
+use e2e_support::{TestHost, artifacts, precompile, route, run_wasmroutes, test_routes_toml};
 
 /// `wasmroutes build sample-routes/js/routes.toml`, once per test process:
 /// the JS samples' components, in `target/js/`.
@@ -25,6 +25,7 @@ fn js_samples() -> PathBuf {
                 "building the JS samples failed:\n{}",
                 String::from_utf8_lossy(&built.stderr)
             );
+            precompile(&manifest);
             manifest
         })
         .clone()
@@ -187,6 +188,7 @@ fn feature_routes(dir: &Path, fetch_extra: &str) -> PathBuf {
     std::fs::write(&manifest, toml).expect("write routes.toml");
     let built = run_wasmroutes(&["build", manifest.to_str().expect("UTF-8 path")], dir, &[]);
     assert!(built.status.success(), "building tests/js failed:\n{}", String::from_utf8_lossy(&built.stderr));
+    precompile(&manifest);
     manifest
 }
 

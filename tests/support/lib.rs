@@ -92,6 +92,23 @@ pub fn run_wasmroutes(args: &[&str], cwd: &Path, env: &[(&str, &Path)]) -> std::
     command.output().expect("run wasmroutes")
 }
 
+/// Compiles the components `manifest` names into the tests' compile cache
+/// (`wasmroutes precompile`), so the hosts that serve them afterwards load
+/// them in milliseconds instead of each compiling them again: a JavaScript
+/// route is a 12 MB engine, about 14 s of Cranelift per component.
+pub fn precompile(manifest: &Path) {
+    let a = artifacts();
+    let out = Command::new(&a.binary)
+        .arg("precompile")
+        .arg(manifest)
+        .arg("--cache-dir")
+        .arg(&a.compile_cache)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run wasmroutes precompile");
+    assert!(out.status.success(), "wasmroutes precompile failed:\n{}", String::from_utf8_lossy(&out.stderr));
+}
+
 /// `bench/floor-hello`'s component, built once per process. It is its own
 /// workspace (std-free: see its Cargo.toml), built into ours.
 pub fn floor_hello() -> &'static Path {
@@ -224,7 +241,9 @@ impl TestHost {
             .spawn()
             .expect("spawn wasmroutes");
         let mut host = TestHost { child, addr: SocketAddr::from(([127, 0, 0, 1], 0)), log, _dir: dir };
-        let deadline = Instant::now() + Duration::from_secs(120);
+        // Generous: a host that compiles large components (JavaScript
+        // routes) while the other tests run can take minutes on 2 cores.
+        let deadline = Instant::now() + Duration::from_secs(600);
         loop {
             let text = host.log_text();
             if let Some(rest) = text.lines().find_map(|l| l.split("listening on http://").nth(1)) {
