@@ -16,12 +16,14 @@ use crate::config::{ConfigError, Isolation, Location, RouteConfig, RoutesConfig}
 use crate::kv::{RouteStores, Stores, StoresError};
 use crate::limits::Limits;
 use crate::load_progress::LoadProgress;
+use crate::method::Method;
 use crate::observability::{self, RouteMetrics};
 use crate::outbound::OutboundPolicy;
 use crate::pattern::RoutePattern;
 use crate::router::{Candidate, Match, RouteConflict, Router};
 use crate::runtime::{
-    CacheOutcome, ComponentError, ContentHash, LogBudget, ReusePool, RouteComponent, Runtime, content_hash,
+    CacheOutcome, CallTiming, ComponentError, ContentHash, GuestError, GuestRequest, GuestResponse, Invocation,
+    LogBudget, ReusePool, RouteComponent, Runtime, content_hash,
 };
 
 /// One servable route.
@@ -46,6 +48,25 @@ pub struct Route {
     pub in_flight: Arc<Semaphore>,
     /// The route's metric handles.
     pub metrics: RouteMetrics,
+}
+
+impl Route {
+    /// One handler call for a request of this route, in an instance its
+    /// isolation decides: a fresh one (the default), or one from its pool
+    /// (`isolation = "reuse"`). Callers do not choose.
+    pub async fn call(
+        &self,
+        runtime: &Runtime,
+        export: Method,
+        request: &GuestRequest,
+        inv: Invocation<'_>,
+        timing: &mut CallTiming,
+    ) -> Result<GuestResponse, GuestError> {
+        match &self.reuse {
+            None => self.component.call(runtime, export, request, inv, timing).await,
+            Some(pool) => pool.call(&self.component, runtime, export, request, inv, timing).await,
+        }
+    }
 }
 
 /// Why a deployment could not be loaded.

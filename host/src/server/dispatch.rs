@@ -139,10 +139,7 @@ async fn route<'t>(
     let invocation = invocation(route, request_id);
     let mut timing = CallTiming::default();
     let in_flight = route.metrics.instance_started();
-    let answer = match &route.reuse {
-        None => route.component.call(&host.runtime, export, &guest_req, invocation, &mut timing).await,
-        Some(pool) => pool.call(&route.component, &host.runtime, export, &guest_req, invocation, &mut timing).await,
-    };
+    let answer = route.call(&host.runtime, export, &guest_req, invocation, &mut timing).await;
     drop(in_flight);
     drop(permit);
     observed.guest = Some(timing);
