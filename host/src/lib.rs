@@ -23,6 +23,7 @@
 
 pub mod build_routes;
 pub mod config;
+pub mod cors;
 pub mod js_toolchain;
 pub mod kv;
 pub mod limits;
@@ -31,6 +32,7 @@ pub mod manifest_source;
 pub mod method;
 pub mod observability;
 pub mod openapi;
+pub mod origin_pattern;
 pub mod outbound;
 pub mod pattern;
 pub mod request_path;

@@ -111,6 +111,22 @@ impl RoutePattern {
     pub fn segments(&self) -> &[Segment] {
         &self.segments
     }
+
+    /// Whether a path of decoded `segments` goes on below this pattern
+    /// (`/api/posts/1/comments` below `/api/posts/[id]`), and if so how many
+    /// segments the pattern covers. A pattern ending in a catch-all has
+    /// nothing below it: it would have matched the path itself.
+    pub fn covers_start_of(&self, segments: &[&str]) -> Option<usize> {
+        if segments.len() <= self.segments.len() {
+            return None;
+        }
+        let covered = self.segments.iter().zip(segments).all(|(pattern, segment)| match pattern {
+            Segment::Static(text) => text == segment,
+            Segment::Param(_) => !segment.is_empty(),
+            Segment::CatchAll(_) | Segment::OptionalCatchAll(_) => false,
+        });
+        covered.then_some(self.segments.len())
+    }
 }
 
 impl fmt::Display for RoutePattern {
@@ -174,6 +190,16 @@ mod tests {
         assert_eq!(segs("/api/posts/[id]"), vec![Static("api".into()), Static("posts".into()), Param("id".into())]);
         assert_eq!(segs("/docs/[...slug]"), vec![Static("docs".into()), CatchAll("slug".into())]);
         assert_eq!(segs("/shop/[[...slug]]"), vec![Static("shop".into()), OptionalCatchAll("slug".into())]);
+    }
+
+    #[test]
+    fn paths_below_a_pattern() {
+        let covers = |raw: &str, path: &[&str]| RoutePattern::parse(raw).unwrap().covers_start_of(path);
+        assert_eq!(covers("/api/posts/[id]", &["api", "posts", "1", "comments"]), Some(3));
+        assert_eq!(covers("/api/posts/[id]", &["api", "posts", "1"]), None, "the route itself");
+        assert_eq!(covers("/api/posts/[id]", &["api", "users", "1", "x"]), None);
+        assert_eq!(covers("/", &["anything"]), Some(0));
+        assert_eq!(covers("/docs/[...slug]", &["docs", "a", "b"]), None);
     }
 
     #[test]

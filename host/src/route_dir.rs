@@ -14,7 +14,8 @@
 //!   tree's hidden `.wasmroutes/build/`, as Next.js reads `route.js`;
 //! - a `route.toml` beside it holds that route's settings (the
 //!   per-route keys of `routes.toml` minus `path`, `component` and `build`);
-//! - conflicts follow the same rules as `routes.toml`, naming both files.
+//! - conflicts are checked by the same function as for `routes.toml`
+//!   ([`crate::config::check_conflicts`]), naming both files.
 //!
 //! `walkdir` does the walk: it sorts each folder by name (so the route order
 //! is the same on every machine) and stops on symlink loops.
@@ -23,9 +24,8 @@ use std::collections::BTreeMap;
 use std::ffi::OsStr;
 use std::path::{Component, Path, PathBuf};
 
-use crate::config::{ConfigError, Location, RoutesConfig, StoreConfig, tree_route};
+use crate::config::{ConfigError, Location, RoutesConfig, StoreConfig, check_conflicts, tree_route};
 use crate::pattern::RoutePattern;
-use crate::router::Router;
 
 /// The component file of a route folder.
 pub const ROUTE_WASM: &str = "route.wasm";
@@ -51,7 +51,6 @@ impl RoutesConfig {
         let prefix = root_segment(dir)?;
 
         let mut routes = Vec::new();
-        let mut seen: Router<PathBuf> = Router::new();
         for (folder, files) in route_folders(dir)? {
             let toml = folder.join(ROUTE_TOML);
             let wasm = match files.components.as_slice() {
@@ -71,19 +70,6 @@ impl RoutesConfig {
                 }
             };
             let pattern = folder_pattern(dir, prefix.as_deref(), &folder, &wasm)?;
-            seen.insert(pattern.clone(), wasm.clone()).map_err(|conflict| {
-                let other = seen
-                    .iter()
-                    .find(|(p, _)| p.as_str() == conflict.with)
-                    .map_or_else(|| conflict.with.clone(), |(_, file)| file.display().to_string());
-                invalid(
-                    &wasm,
-                    format!(
-                        "route `{}` conflicts with route `{}` of {other}: {}; rename or remove one of the two folders",
-                        conflict.route, conflict.with, conflict.reason
-                    ),
-                )
-            })?;
             let text = if files.toml {
                 let read = std::fs::read_to_string(&toml);
                 Some(read.map_err(|source| ConfigError::Read { path: toml.clone(), source })?)
@@ -104,6 +90,7 @@ impl RoutesConfig {
                 ),
             ));
         }
+        check_conflicts(&routes)?;
         let stores = [(StoreConfig::DEFAULT.to_owned(), StoreConfig::implicit_default())].into();
         Ok(RoutesConfig { file: dir.to_owned(), base_dir: dir.to_owned(), routes, stores })
     }

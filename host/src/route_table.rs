@@ -12,7 +12,8 @@ use rayon::iter::{IntoParallelRefIterator, ParallelIterator};
 use tokio::sync::Semaphore;
 
 use crate::build_routes::BuildStep;
-use crate::config::{ConfigError, Isolation, Location, RouteConfig, RoutesConfig};
+use crate::config::{self, ConfigError, Isolation, Location, RouteConfig, RoutesConfig};
+use crate::cors::CorsPolicy;
 use crate::kv::{RouteStores, Stores, StoresError};
 use crate::limits::Limits;
 use crate::load_progress::LoadProgress;
@@ -20,7 +21,7 @@ use crate::method::Method;
 use crate::observability::{self, RouteMetrics};
 use crate::outbound::OutboundPolicy;
 use crate::pattern::RoutePattern;
-use crate::router::{Candidate, Match, RouteConflict, Router};
+use crate::router::{Candidate, Match, Router};
 use crate::runtime::{
     CacheOutcome, CallTiming, ComponentError, ContentHash, GuestError, GuestRequest, GuestResponse, Invocation,
     LogBudget, ReusePool, RouteComponent, Runtime, content_hash,
@@ -48,6 +49,8 @@ pub struct Route {
     pub in_flight: Arc<Semaphore>,
     /// The route's metric handles.
     pub metrics: RouteMetrics,
+    /// Which browser origins may call it (`cors`), if any.
+    pub cors: Option<CorsPolicy>,
 }
 
 impl Route {
@@ -76,14 +79,6 @@ pub enum LoadError {
     /// `routes.toml` itself is wrong.
     #[error(transparent)]
     Config(#[from] ConfigError),
-    /// Two routes clash.
-    #[error("{at}: {conflict}")]
-    Conflict {
-        /// The later route's entry.
-        at: Location,
-        /// The clash.
-        conflict: RouteConflict,
-    },
     /// A route asks for more memory than the running engine was sized for.
     #[error(
         "{at}: route `{route}`: limits.memory = {} is more than this server was started with ({}); restart `wasmroutes serve` to apply it",
@@ -243,11 +238,10 @@ impl RouteTable {
             .check_unchanged(&config.stores)
             .map_err(|source| LoadError::Stores { file: config.file.clone(), source })?;
         // Conflicts first: they are cheap to find and need no compilation.
-        let mut check = Router::new();
+        // (Parsing checked them already; a config built some other way is
+        // checked by the same function.)
+        config::check_conflicts(&config.routes)?;
         for route in &config.routes {
-            check
-                .insert(route.pattern.clone(), ())
-                .map_err(|conflict| LoadError::Conflict { at: route.at.clone(), conflict })?;
             // The pooling allocator's slots were sized when the engine was
             // built; only a new engine (a restart) can give a route more.
             if route.limits.memory > runtime.max_memory() {
@@ -343,10 +337,13 @@ impl RouteTable {
                     |r| Arc::clone(&r.in_flight),
                 ),
                 metrics: RouteMetrics::new(route.pattern.as_str()),
+                cors: route.cors.clone(),
             };
-            router
-                .insert(route.pattern.clone(), entry)
-                .map_err(|conflict| LoadError::Conflict { at: route.at.clone(), conflict })?;
+            router.insert(route.pattern.clone(), entry).map_err(|conflict| ConfigError::Conflict {
+                at: route.at.clone(),
+                other: None,
+                conflict,
+            })?;
         }
         Ok(RouteTable { router, components, stats })
     }
@@ -359,6 +356,22 @@ impl RouteTable {
     /// Finds the route for decoded path segments.
     pub fn lookup<'r>(&'r self, segments: &[&str]) -> Option<Match<'r, Route>> {
         self.router.lookup(segments)
+    }
+
+    /// The CORS policy a `404` for decoded path `segments` answers with:
+    /// that of the deepest route with CORS the path goes on below
+    /// (`/api/posts/1/x` below `/api/posts/[id]`), so that a browser page
+    /// sees the 404 instead of a CORS failure. The router's precedence
+    /// breaks ties. Runs only for unmatched paths.
+    pub fn cors_for_unmatched(&self, segments: &[&str]) -> Option<&CorsPolicy> {
+        let mut deepest: Option<(usize, &CorsPolicy)> = None;
+        for (pattern, route) in self.router.in_precedence_order() {
+            let (Some(cors), Some(depth)) = (&route.cors, pattern.covers_start_of(segments)) else { continue };
+            if deepest.is_none_or(|(best, _)| depth > best) {
+                deepest = Some((depth, cors));
+            }
+        }
+        deepest.map(|(_, cors)| cors)
     }
 
     /// Every route the router reaches for decoded path segments, in the

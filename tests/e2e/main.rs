@@ -3,6 +3,7 @@
 //! host are built once per run.
 
 mod compile_cache;
+mod cors;
 mod deploy_manifests;
 mod explain;
 mod file_routing;

@@ -9,10 +9,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{Context, bail};
-use wasmroutes::config::RoutesConfig;
+use wasmroutes::config::{ConfigError, RoutesConfig};
 use wasmroutes::method::{Method, MethodSet};
 use wasmroutes::pattern::RoutePattern;
-use wasmroutes::router::Router;
 
 use super::route_template::{self, Placement, RouteSpec};
 
@@ -142,27 +141,33 @@ fn validate_name(name: &str) -> anyhow::Result<()> {
 /// naming that route and its line, by the router's own rules.
 fn refuse_conflicts(routes_toml: &Path, existing: &str, pattern: &RoutePattern) -> anyhow::Result<()> {
     let with_new = append_entry(existing, &route_entry(pattern, "new-route.wasm", "true", &[]));
-    let config = parse_for_check(routes_toml, &with_new)?;
-    let mut router = Router::new();
-    for route in &config.routes {
-        if let Err(conflict) = router.insert(route.pattern.clone(), ()) {
-            let other = config.routes.iter().find(|r| r.pattern.as_str() == conflict.with);
-            let at = other.map(|r| format!(" ({})", r.at)).unwrap_or_default();
+    // Parsing runs `config::check_conflicts`, the check `serve` runs; only
+    // the wording is `new`'s own, since the new entry is not in the file yet.
+    match parse_ignoring_env(routes_toml, &with_new) {
+        Err(ConfigError::Conflict { conflict, other, .. }) => {
+            let at = other.map(|at| format!(" ({at})")).unwrap_or_default();
             bail!(
                 "cannot add `{pattern}`: it conflicts with route `{}`{at}: {}; pick another --path or remove that route",
                 conflict.with,
                 conflict.reason
-            );
+            )
         }
+        result => result.map(drop).map_err(|e| fix_first(routes_toml, e)),
     }
-    Ok(())
 }
 
 /// Parses manifest text as `serve` would, except that `${VAR}` references
 /// need not be set: their values do not matter for adding a route.
 fn parse_for_check(routes_toml: &Path, text: &str) -> anyhow::Result<RoutesConfig> {
+    parse_ignoring_env(routes_toml, text).map_err(|e| fix_first(routes_toml, e))
+}
+
+fn parse_ignoring_env(routes_toml: &Path, text: &str) -> Result<RoutesConfig, ConfigError> {
     RoutesConfig::parse(routes_toml, text, &|_| Some(String::new()))
-        .map_err(|e| anyhow::anyhow!("{e}\n(fix {} first, then run `wasmroutes new` again)", routes_toml.display()))
+}
+
+fn fix_first(routes_toml: &Path, error: ConfigError) -> anyhow::Error {
+    anyhow::anyhow!("{error}\n(fix {} first, then run `wasmroutes new` again)", routes_toml.display())
 }
 
 /// One `[[route]]` table, with every value quoted as TOML.

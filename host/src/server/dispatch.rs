@@ -12,7 +12,8 @@ use hyper::body::Incoming;
 
 use super::host_error::HostError;
 use super::{Host, proxy_request, request_id, server_timing, translate};
-use crate::method::{Method, MethodAnswer};
+use crate::cors::{CorsPolicy, PreflightAnswer};
+use crate::method::{Method, MethodAnswer, MethodSet};
 use crate::observability::RouteMetrics;
 use crate::request_path::{self, PathOutcome};
 use crate::route_table::{Route, RouteTable};
@@ -30,6 +31,10 @@ struct Observed<'h> {
     route: Option<&'h Route>,
     /// Where the guest's time went, if it ran.
     guest: Option<CallTiming>,
+    /// The CORS policy whose headers the answer carries: the matched
+    /// route's, or for a 404 the route the path goes on below. `None` for a
+    /// preflight, which is answered whole.
+    cors: Option<&'h CorsPolicy>,
 }
 
 /// Serves one request; never fails (every error is a response). With
@@ -40,6 +45,7 @@ pub async fn handle(host: Arc<Host>, req: Request<Incoming>, server_timing: bool
     let method = req.method().clone();
     // For the access log; a `Uri` clone shares the request's bytes.
     let uri = req.uri().clone();
+    let origin = req.headers().get(header::ORIGIN).cloned();
     let mut observed = Observed::default();
     // One snapshot of the route table for the whole request: a reload that
     // lands meanwhile affects only later requests.
@@ -66,6 +72,9 @@ pub async fn handle(host: Arc<Host>, req: Request<Incoming>, server_timing: bool
             err.into_response()
         }
     };
+    if let Some(cors) = observed.cors {
+        cors.decorate(origin.as_ref(), resp.headers_mut());
+    }
     let elapsed = started.elapsed();
     let metrics = match observed.route {
         Some(matched) => &matched.metrics,
@@ -103,9 +112,19 @@ async fn route<'t>(
         PathOutcome::Redirect(to) => return Ok(redirect(to, req.uri().query())),
     };
     let segments: Vec<&str> = routed.segments.iter().map(String::as_str).collect();
-    let found = table.lookup(&segments).ok_or(HostError::NotFound)?;
+    let Some(found) = table.lookup(&segments) else {
+        observed.cors = table.cors_for_unmatched(&segments);
+        return Err(HostError::NotFound);
+    };
     let route = found.value;
     observed.route = Some(route);
+    if let Some(cors) = &route.cors {
+        // A preflight is the host's to answer: the guest never sees it.
+        if CorsPolicy::is_preflight(req.method(), req.headers()) {
+            return preflight(cors, req.headers(), route.component.methods());
+        }
+        observed.cors = Some(cors);
+    }
     if route.component.is_proxy() {
         return forward(host, route, &routed.path, &found.params, req, request_id, observed).await;
     }
@@ -216,6 +235,18 @@ fn strip_body_for_head(resp: &mut HttpResponse) {
     let len = resp.body().size_hint().exact().unwrap_or(0);
     *resp.body_mut() = Full::new(Bytes::new());
     resp.headers_mut().insert(header::CONTENT_LENGTH, HeaderValue::from(len));
+}
+
+fn preflight(cors: &CorsPolicy, request: &http::HeaderMap, methods: MethodSet) -> Result<HttpResponse, HostError> {
+    match cors.preflight(request, methods) {
+        PreflightAnswer::Allowed(headers) => {
+            let mut resp = http::Response::new(Full::new(Bytes::new()));
+            *resp.status_mut() = StatusCode::NO_CONTENT;
+            *resp.headers_mut() = headers;
+            Ok(resp)
+        }
+        PreflightAnswer::Refused(why) => Err(HostError::PreflightRefused(why)),
+    }
 }
 
 fn options_response(allow: String) -> HttpResponse {

@@ -6,6 +6,7 @@ use bytes::Bytes;
 use http::{HeaderValue, StatusCode, header};
 use http_body_util::Full;
 
+use crate::cors;
 use crate::method::MethodSet;
 use crate::request_path::PathError;
 use crate::runtime::GuestError;
@@ -27,6 +28,10 @@ pub enum HostError {
         /// What the route allows.
         allowed: MethodSet,
     },
+    /// A CORS preflight the route's `cors` does not allow: no
+    /// `Access-Control-Allow-*` headers, so the browser blocks the request.
+    #[error("{0}")]
+    PreflightRefused(String),
     /// The body is larger than the route accepts.
     #[error("Request body exceeds the limit of {0} bytes")]
     BodyTooLarge(u64),
@@ -59,6 +64,7 @@ impl HostError {
             HostError::NotFound => StatusCode::NOT_FOUND,
             HostError::BadPath(_) | HostError::BodyRead => StatusCode::BAD_REQUEST,
             HostError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
+            HostError::PreflightRefused(_) => StatusCode::FORBIDDEN,
             HostError::BodyTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             HostError::Busy => StatusCode::SERVICE_UNAVAILABLE,
             HostError::Guest(GuestError::Timeout(_)) => StatusCode::GATEWAY_TIMEOUT,
@@ -76,6 +82,9 @@ impl HostError {
                 if let Ok(v) = HeaderValue::from_str(&allowed.allow_header()) {
                     resp.headers_mut().insert(header::ALLOW, v);
                 }
+            }
+            HostError::PreflightRefused(_) => {
+                resp.headers_mut().insert(header::VARY, HeaderValue::from_static(cors::PREFLIGHT_VARY));
             }
             HostError::Busy | HostError::Guest(GuestError::Instantiate(_)) => {
                 resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));

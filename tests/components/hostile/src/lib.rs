@@ -36,6 +36,8 @@ fn misbehave(req: &Request) -> Response {
         }
         "bad-status" => Response::new().status(req.query("status").and_then(|s| s.parse().ok()).unwrap_or(1000)),
         "bad-header" => Response::json(&"x").header("bad header name", "v"),
+        // A guest's own CORS headers, which a route's `cors` replaces.
+        "own-cors" => Response::json(&"x").header("access-control-allow-origin", "*").header("vary", "accept"),
         "bad-header-value" => Response::json(&"x").header("x-ok", "line\nbreak"),
         "sleep" => {
             let ms = req.query("ms").and_then(|s| s.parse().ok()).unwrap_or(100);
