@@ -38,7 +38,13 @@
 //! `allowed_outbound_hosts` lists and nowhere else. Data that outlives a
 //! request goes to the key-value stores of [`kv`], those the route's
 //! `key_value_stores` lists.
+//!
+//! With the `schema` feature, `#[schema(request = T, response = U)]` on a
+//! handler puts its body schemas (from `schemars` derives) and its doc
+//! comment into the host's OpenAPI document; see [`describe`].
 
+#[cfg(feature = "schema")]
+pub mod describe;
 mod error;
 pub mod fetch;
 pub mod kv;
@@ -55,6 +61,28 @@ pub use wasmroutes_sdk_macros::route;
 /// What a handler returns: a response, or an [`Error`] that becomes a JSON
 /// error response with the error's status.
 pub type Result<T = Response, E = Error> = std::result::Result<T, E>;
+
+/// Stops a build that uses `#[schema(..)]` without the `schema` feature,
+/// saying how to turn it on. Used by the code `#[route]` generates.
+#[doc(hidden)]
+#[cfg(not(feature = "schema"))]
+#[macro_export]
+macro_rules! __require_schema_feature {
+    () => {
+        compile_error!(
+            "#[schema(..)] needs wasmroutes-sdk's `schema` feature: \
+             wasmroutes-sdk = { version = \"..\", features = [\"schema\"] }, and schemars = \"1\" for the derives"
+        );
+    };
+}
+
+/// With the `schema` feature, `#[schema(..)]` needs nothing more.
+#[doc(hidden)]
+#[cfg(feature = "schema")]
+#[macro_export]
+macro_rules! __require_schema_feature {
+    () => {};
+}
 
 /// Glue used by the code `#[route]` generates. Not a stable API.
 #[doc(hidden)]

@@ -1,11 +1,15 @@
 //! The OpenAPI 3.1 description of a loaded route table
 //! (`wasmroutes openapi`, and `/openapi.json` on the admin port).
 //!
-//! Everything in it is known before any guest runs: the URL patterns, the
+//! Everything in it is known before any request: the URL patterns, the
 //! methods each component exports (from its type), the limits, and the
 //! answers the host makes itself, in its one JSON error envelope. What a
 //! handler returns is the route's own business, so each operation documents
-//! it as the `default` response.
+//! it as the `default` response, unless the component's optional `describe`
+//! export (read at load, [`crate::runtime::RouteDescription`]) gives the
+//! handler's summary and its request and response body schemas. Those
+//! schemas' named parts go to `components.schemas`; a name two components
+//! use for different schemas gets a suffix (`User_2`) in the second.
 //!
 //! Where OpenAPI cannot say what the router does, the document says it in
 //! words instead of pretending: a catch-all (`[...slug]`) is one path
@@ -13,7 +17,7 @@
 //! contain `/`), marked `x-wasmroutes-catch-all`; an optional catch-all
 //! (`[[...slug]]`) is two paths, with and without it.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use serde_json::{Map, Value, json};
 
@@ -44,9 +48,11 @@ const HOST_RESPONSES: [(&str, &str, &str); 7] = [
 /// The OpenAPI document for `table`, titled `title`.
 pub fn document(table: &RouteTable, title: &str) -> Value {
     let mut paths: BTreeMap<String, Value> = BTreeMap::new();
+    let mut schemas = Schemas::default();
     for (pattern, route) in table.iter() {
+        let renames = route.component.description().map(|d| schemas.add(&d.schemas)).unwrap_or_default();
         for (path, params) in openapi_paths(pattern) {
-            paths.insert(path.clone(), path_item(&path, &params, route));
+            paths.insert(path.clone(), path_item(&path, &params, route, &renames));
         }
     }
     make_operation_ids_unique(&mut paths);
@@ -61,7 +67,7 @@ pub fn document(table: &RouteTable, title: &str) -> Value {
                             not export a 405 with `Allow` (`components.responses`).",
         },
         "paths": paths,
-        "components": components(),
+        "components": components(schemas),
     })
 }
 
@@ -116,7 +122,7 @@ fn escape_static(text: &str) -> String {
 
 /// The operations of one path: the methods the route exports plus the ones
 /// the host answers for it (`HEAD` through `GET`, `OPTIONS`).
-fn path_item(path: &str, params: &[PathParam], route: &Route) -> Value {
+fn path_item(path: &str, params: &[PathParam], route: &Route, renames: &Renames) -> Value {
     let exported = route.component.methods();
     let proxy = route.component.is_proxy();
     let mut item = Map::new();
@@ -135,7 +141,7 @@ fn path_item(path: &str, params: &[PathParam], route: &Route) -> Value {
         };
         item.insert(
             method.as_str().to_ascii_lowercase(),
-            operation(path, method, &how, route, exported.contains(method)),
+            operation(path, method, &how, route, exported.contains(method), renames),
         );
     }
     Value::Object(item)
@@ -163,12 +169,26 @@ fn parameter(param: &PathParam) -> Value {
     }
 }
 
-fn operation(path: &str, method: Method, how: &str, route: &Route, runs_guest: bool) -> Value {
+fn operation(path: &str, method: Method, how: &str, route: &Route, runs_guest: bool, renames: &Renames) -> Value {
+    let described = match runs_guest {
+        true => route.component.description().and_then(|d| d.handler(method)),
+        false => None,
+    };
     let mut responses = Map::new();
     if method == Method::Options && !runs_guest {
         responses.insert("204".into(), json!({ "description": "The methods of this route, in `Allow`." }));
     } else {
         responses.insert("default".into(), json!({ "description": "The route handler's answer." }));
+    }
+    if let Some(schema) = described.and_then(|d| d.response.as_ref()) {
+        let status = described.and_then(|d| d.status).unwrap_or(200).to_string();
+        responses.insert(
+            status,
+            json!({
+                "description": "The handler's answer on success (from its `describe` export).",
+                "content": { "application/json": { "schema": renamed(schema, renames) } },
+            }),
+        );
     }
     let mut host_made = vec!["400", "500", "503", "504"];
     let takes_body = matches!(method, Method::Post | Method::Put | Method::Patch | Method::Delete);
@@ -184,16 +204,33 @@ fn operation(path: &str, method: Method, how: &str, route: &Route, runs_guest: b
     }
     let mut op = Map::new();
     op.insert("operationId".into(), Value::String(operation_id(method, path)));
-    op.insert("description".into(), Value::String(how.to_owned()));
-    if takes_body && runs_guest {
-        op.insert(
-            "requestBody".into(),
-            json!({
-                "required": false,
-                "description": format!("At most {} (`limits.max_body`).", format_size(route.limits.max_body)),
-                "content": { "*/*": { "schema": {} } },
-            }),
-        );
+    if let Some(summary) = described.and_then(|d| d.summary.as_ref()) {
+        op.insert("summary".into(), Value::String(summary.clone()));
+    }
+    let description = match described.and_then(|d| d.description.as_ref()) {
+        Some(more) => format!("{more}\n\n{how}"),
+        None => how.to_owned(),
+    };
+    op.insert("description".into(), Value::String(description));
+    let max_body = format!("At most {} (`limits.max_body`).", format_size(route.limits.max_body));
+    match described.and_then(|d| d.request.as_ref()) {
+        Some(schema) => {
+            op.insert(
+                "requestBody".into(),
+                json!({
+                    "required": true,
+                    "description": max_body,
+                    "content": { "application/json": { "schema": renamed(schema, renames) } },
+                }),
+            );
+        }
+        None if takes_body && runs_guest => {
+            op.insert(
+                "requestBody".into(),
+                json!({ "required": false, "description": max_body, "content": { "*/*": { "schema": {} } } }),
+            );
+        }
+        None => {}
     }
     op.insert("responses".into(), Value::Object(responses));
     Value::Object(op)
@@ -235,7 +272,86 @@ fn operation_id(method: Method, path: &str) -> String {
     id
 }
 
-fn components() -> Value {
+/// A component's schema names as they appear in the document, where a
+/// clash made them differ.
+type Renames = HashMap<String, String>;
+
+/// The named schemas of every described component, and the host's `Error`.
+#[derive(Default)]
+struct Schemas(Map<String, Value>);
+
+/// Where `$ref`s to named schemas point.
+const SCHEMA_REF: &str = "#/components/schemas/";
+
+impl Schemas {
+    /// Adds one component's named schemas. A name already taken by a
+    /// different schema (or by `Error`) gets the first free `_2`, `_3`, …;
+    /// the same schema under the same name is shared. Returns the renames,
+    /// which the component's `$ref`s need.
+    fn add(&mut self, named: &Map<String, Value>) -> Renames {
+        // A rename changes the `$ref`s of the schemas that point to it, which
+        // may make them clash in turn: repeat until nothing new is renamed.
+        let mut renames = Renames::new();
+        loop {
+            let mut renamed_any = false;
+            for (name, schema) in named {
+                if renames.contains_key(name) {
+                    continue;
+                }
+                let schema = renamed(schema, &renames);
+                let mut unique = name.clone();
+                let mut n = 1;
+                while name_taken(&self.0, &unique, &schema) {
+                    n += 1;
+                    unique = format!("{name}_{n}");
+                }
+                if unique != *name {
+                    renames.insert(name.clone(), unique);
+                    renamed_any = true;
+                }
+            }
+            if !renamed_any {
+                break;
+            }
+        }
+        for (name, schema) in named {
+            let unique = renames.get(name).unwrap_or(name);
+            self.0.entry(unique.clone()).or_insert_with(|| renamed(schema, &renames));
+        }
+        renames
+    }
+}
+
+fn name_taken(schemas: &Map<String, Value>, name: &str, schema: &Value) -> bool {
+    name == "Error" || schemas.get(name).is_some_and(|existing| existing != schema)
+}
+
+/// `schema` with its `$ref`s to renamed schemas pointing at the new names.
+fn renamed(schema: &Value, renames: &Renames) -> Value {
+    let mut schema = schema.clone();
+    if !renames.is_empty() {
+        rename_refs(&mut schema, renames);
+    }
+    schema
+}
+
+fn rename_refs(value: &mut Value, renames: &Renames) {
+    match value {
+        Value::Object(map) => {
+            for (key, item) in map.iter_mut() {
+                let target = item.as_str().and_then(|r| r.strip_prefix(SCHEMA_REF));
+                match target.and_then(|name| renames.get(name)) {
+                    Some(new) if key == "$ref" => *item = Value::String(format!("{SCHEMA_REF}{new}")),
+                    _ => rename_refs(item, renames),
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(|item| rename_refs(item, renames)),
+        _ => {}
+    }
+}
+
+fn components(Schemas(mut schemas): Schemas) -> Value {
     let request_id = json!({ "$ref": "#/components/headers/RequestId" });
     let mut responses = Map::new();
     for (status, name, description) in HOST_RESPONSES {
@@ -265,16 +381,18 @@ fn components() -> Value {
             }),
         );
     }
+    schemas.insert(
+        "Error".into(),
+        json!({
+            "type": "object",
+            "description": "The host's error envelope (also what the Rust SDK's errors become).",
+            "required": ["error"],
+            "properties": { "error": { "type": "string" } },
+            "additionalProperties": false,
+        }),
+    );
     json!({
-        "schemas": {
-            "Error": {
-                "type": "object",
-                "description": "The host's error envelope (also what the Rust SDK's errors become).",
-                "required": ["error"],
-                "properties": { "error": { "type": "string" } },
-                "additionalProperties": false,
-            }
-        },
+        "schemas": schemas,
         "headers": {
             "RequestId": {
                 "description": "The request's id; it also tags the host's log lines for this request.",
@@ -324,5 +442,28 @@ mod tests {
         assert_eq!(operation_id(Method::Get, "/api/posts/{id}"), "get_api_posts_id_param");
         assert_eq!(operation_id(Method::Get, "/api/posts/id"), "get_api_posts_id");
         assert_eq!(operation_id(Method::Delete, "/"), "delete_root");
+    }
+
+    #[test]
+    fn schema_names_are_shared_when_equal_and_suffixed_when_not() {
+        let user = json!({ "type": "object", "properties": { "a": { "$ref": "#/components/schemas/Address" } } });
+        let named = |pairs: &[(&str, Value)]| -> Map<String, Value> {
+            pairs.iter().map(|(k, v)| ((*k).to_owned(), v.clone())).collect()
+        };
+        let mut schemas = Schemas::default();
+        let first = schemas.add(&named(&[("User", user.clone()), ("Address", json!({ "type": "string" }))]));
+        assert!(first.is_empty());
+        let same = schemas.add(&named(&[("User", user.clone())]));
+        assert!(same.is_empty(), "the same schema is shared");
+        let other = schemas.add(&named(&[
+            ("User", user.clone()),
+            ("Address", json!({ "type": "object" })),
+            ("Error", json!(true)),
+        ]));
+        assert_eq!(other.get("Address").map(String::as_str), Some("Address_2"));
+        assert_eq!(other.get("Error").map(String::as_str), Some("Error_2"), "the host's envelope keeps its name");
+        assert_eq!(other.get("User").map(String::as_str), Some("User_2"), "its refs differ once renamed");
+        assert_eq!(schemas.0["User_2"]["properties"]["a"]["$ref"], "#/components/schemas/Address_2");
+        assert_eq!(schemas.0["User"]["properties"]["a"]["$ref"], "#/components/schemas/Address");
     }
 }

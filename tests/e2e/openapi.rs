@@ -143,3 +143,63 @@ fn the_admin_port_serves_the_same_document() {
     let (_, printed) = openapi_of(&test_routes_toml());
     assert_eq!(served, printed, "the CLI and the admin port describe the same table");
 }
+
+/// Validates `instance` against the document's schema `schema` (which may
+/// `$ref` into `components.schemas`) with the Python `jsonschema` package
+/// (JSON Schema 2020-12; it comes with openapi-spec-validator).
+fn assert_matches_schema(document: &Value, schema: &Value, instance: &Value) {
+    let mut root = schema.clone();
+    root["components"] = document["components"].clone();
+    let script = "import json, sys, jsonschema\n\
+                  schema, instance = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))\n\
+                  jsonschema.Draft202012Validator.check_schema(schema)\n\
+                  jsonschema.Draft202012Validator(schema).validate(instance)\n";
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (schema_file, instance_file) = (dir.path().join("schema.json"), dir.path().join("instance.json"));
+    std::fs::write(&schema_file, root.to_string()).expect("write schema");
+    std::fs::write(&instance_file, instance.to_string()).expect("write instance");
+    let out = std::process::Command::new("python3")
+        .args(["-c", script])
+        .arg(&schema_file)
+        .arg(&instance_file)
+        .output()
+        .expect("run python3 (scripts/setup.sh installs jsonschema with openapi-spec-validator)");
+    assert!(out.status.success(), "{instance} does not match {schema}:\n{}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
+fn routes_that_describe_themselves_get_real_bodies_that_match_what_they_answer() {
+    let (text, doc) = openapi_of(&test_routes_toml());
+    assert_valid(&text);
+
+    // users: `#[schema(request = NewUser, response = User, status = 201)]`
+    // and a doc comment.
+    let post = &doc["paths"]["/api/users"]["post"];
+    assert_eq!(post["summary"], "Creates a user: `201` with the new user.");
+    assert_eq!(post["requestBody"]["required"], true);
+    let request = &post["requestBody"]["content"]["application/json"]["schema"];
+    assert_eq!(request["$ref"], "#/components/schemas/NewUser");
+    let created = &post["responses"]["201"]["content"]["application/json"]["schema"];
+    assert_eq!(created["$ref"], "#/components/schemas/User");
+    assert!(post["responses"].get("default").is_some(), "errors are still the handler's own");
+    let got = &doc["paths"]["/api/posts/{id}"]["get"]["responses"]["200"]["content"]["application/json"]["schema"];
+    assert_eq!(got["$ref"], "#/components/schemas/Post");
+    let post_schema = &doc["components"]["schemas"]["Post"];
+    assert_eq!(post_schema["required"], serde_json::json!(["id", "title", "content"]));
+
+    // Routes without `#[schema]` stay as their exports describe them.
+    let hello = &doc["paths"]["/api/hello"]["get"];
+    assert!(hello.get("summary").is_none() && hello["responses"].get("200").is_none(), "{hello}");
+    let todos = &doc["paths"]["/api/todos"]["post"]["requestBody"]["content"];
+    assert!(todos.get("*/*").is_some(), "{todos}");
+
+    // What the routes really answer matches the schemas they publish.
+    let host = TestHost::start(&test_routes_toml());
+    let body = br#"{"name":"Ada","email":"ada@example.com"}"#;
+    let sent: Value = serde_json::from_slice(body).expect("JSON");
+    assert_matches_schema(&doc, request, &sent);
+    let user = host.request("POST", "/api/users", &[("content-type", "application/json")], body);
+    assert_eq!(user.status, 201);
+    assert_matches_schema(&doc, created, &user.json());
+    assert_matches_schema(&doc, got, &host.get("/api/posts/7").json());
+}

@@ -7,6 +7,12 @@
 //! what the author wrote is what makes `405` + `Allow` and automatic
 //! `HEAD`/`OPTIONS` work without instantiating the guest.
 //!
+//! A handler may carry `#[schema(request = T, response = U, status = 201)]`
+//! (wasmroutes-sdk feature `schema`). Then the component also exports
+//! `wasmroutes:api/describe`, which returns every handler's doc comment and
+//! body schemas for the host's OpenAPI document. Without any `#[schema]` the
+//! component is exactly what it was: no extra export, nothing run at load.
+//!
 //! The WIT package is embedded here from this crate's own `wit/api.wit` (so
 //! the crate packages and publishes on its own), which a test keeps identical
 //! to the repository's `wit/api.wit`, the file the host binds to. A route
@@ -36,8 +42,8 @@ pub fn route(attr: TokenStream, item: TokenStream) -> TokenStream {
         );
         return err.to_compile_error().into();
     }
-    let block = parse_macro_input!(item as ItemImpl);
-    match expand(&block) {
+    let mut block = parse_macro_input!(item as ItemImpl);
+    match expand(&mut block) {
         Ok(exports) => quote! { #block #exports }.into(),
         Err(err) => {
             let err = err.to_compile_error();
@@ -50,9 +56,21 @@ pub fn route(attr: TokenStream, item: TokenStream) -> TokenStream {
 struct Handler {
     method: &'static str,
     takes_request: bool,
+    /// Its doc comment, line by line.
+    doc: Vec<String>,
+    /// Its `#[schema(..)]`, if any.
+    schema: Option<Schema>,
 }
 
-fn expand(block: &ItemImpl) -> syn::Result<TokenStream2> {
+/// `#[schema(request = T, response = U, status = N)]`, every part optional.
+#[derive(Default)]
+struct Schema {
+    request: Option<Type>,
+    response: Option<Type>,
+    status: Option<u16>,
+}
+
+fn expand(block: &mut ItemImpl) -> syn::Result<TokenStream2> {
     if !block.generics.params.is_empty() {
         return Err(syn::Error::new(block.generics.span(), "#[route] needs a plain type without generics"));
     }
@@ -66,9 +84,13 @@ fn expand(block: &ItemImpl) -> syn::Result<TokenStream2> {
     }
 
     let self_ty = &block.self_ty;
-    let wit = inline_wit(&handlers);
+    let described = handlers.iter().any(|h| h.schema.is_some());
+    let wit = inline_wit(&handlers, described);
     let guest_impls = handlers.iter().map(|h| guest_impl(self_ty, h));
+    let describe_impl = described.then(|| describe_impl(self_ty, &handlers));
+    let require_feature = described.then(|| quote! { ::wasmroutes_sdk::__require_schema_feature!(); });
     Ok(quote! {
+        #require_feature
         #[cfg(target_arch = "wasm32")]
         // The generated ABI glue is `unsafe` by nature; route code stays safe.
         #[allow(unsafe_code)]
@@ -119,18 +141,25 @@ fn expand(block: &ItemImpl) -> syn::Result<TokenStream2> {
             }
 
             #(#guest_impls)*
+            #describe_impl
 
             __wasmroutes_bindings::export!(#self_ty with_types_in __wasmroutes_bindings);
         };
     })
 }
 
-fn find_handlers(block: &ItemImpl) -> syn::Result<Vec<Handler>> {
+/// Finds the handlers, and takes their `#[schema(..)]` attributes off the
+/// functions (they are the macro's, not the compiler's).
+fn find_handlers(block: &mut ItemImpl) -> syn::Result<Vec<Handler>> {
     let mut handlers = Vec::new();
-    for item in &block.items {
+    for item in &mut block.items {
         let ImplItem::Fn(func) = item else { continue };
+        let schema = take_schema_attr(&mut func.attrs)?;
         let name = func.sig.ident.to_string();
         let Some(method) = METHODS.iter().find(|m| **m == name) else {
+            if let Some((span, _)) = schema {
+                return Err(syn::Error::new(span, "#[schema] goes on a handler (`get`, `post`, …)"));
+            }
             if METHODS.contains(&name.to_ascii_lowercase().as_str()) {
                 return Err(syn::Error::new(
                     func.sig.ident.span(),
@@ -161,10 +190,107 @@ fn find_handlers(block: &ItemImpl) -> syn::Result<Vec<Handler>> {
                 ));
             }
         };
-        handlers.push(Handler { method, takes_request });
+        let doc = doc_lines(&func.attrs);
+        handlers.push(Handler { method, takes_request, doc, schema: schema.map(|(_, s)| s) });
     }
     handlers.sort_by_key(|h| METHODS.iter().position(|m| *m == h.method));
     Ok(handlers)
+}
+
+/// Removes `#[schema(..)]` from `attrs` and parses it.
+fn take_schema_attr(attrs: &mut Vec<syn::Attribute>) -> syn::Result<Option<(Span, Schema)>> {
+    let Some(at) = attrs.iter().position(|a| a.path().is_ident("schema")) else { return Ok(None) };
+    let attr = attrs.remove(at);
+    if let Some(again) = attrs.iter().find(|a| a.path().is_ident("schema")) {
+        return Err(syn::Error::new(again.span(), "one #[schema(..)] per handler"));
+    }
+    let mut schema = Schema::default();
+    attr.parse_nested_meta(|meta| {
+        if meta.path.is_ident("request") {
+            schema.request = Some(meta.value()?.parse()?);
+        } else if meta.path.is_ident("response") {
+            schema.response = Some(meta.value()?.parse()?);
+        } else if meta.path.is_ident("status") {
+            let lit: syn::LitInt = meta.value()?.parse()?;
+            let status: u16 = lit.base10_parse()?;
+            if !(200..=599).contains(&status) {
+                return Err(syn::Error::new(lit.span(), "status is 200–599"));
+            }
+            schema.status = Some(status);
+        } else {
+            return Err(meta.error("expected `request = Type`, `response = Type` or `status = 201`"));
+        }
+        Ok(())
+    })?;
+    Ok(Some((attr.span(), schema)))
+}
+
+/// The lines of a doc comment (`///`), without the leading space.
+fn doc_lines(attrs: &[syn::Attribute]) -> Vec<String> {
+    attrs
+        .iter()
+        .filter(|a| a.path().is_ident("doc"))
+        .filter_map(|a| match &a.meta {
+            syn::Meta::NameValue(nv) => match &nv.value {
+                syn::Expr::Lit(syn::ExprLit { lit: syn::Lit::Str(text), .. }) => Some(text.value()),
+                _ => None,
+            },
+            _ => None,
+        })
+        .map(|line| line.strip_prefix(' ').map(str::to_owned).unwrap_or(line))
+        .collect()
+}
+
+/// A doc comment as OpenAPI's `summary` (its first paragraph, on one line)
+/// and `description` (the rest).
+fn summary_and_description(doc: &[String]) -> (Option<String>, Option<String>) {
+    let text = doc.join("\n");
+    let text = text.trim();
+    let (first, rest) = text.split_once("\n\n").unwrap_or((text, ""));
+    let summary = first.split_whitespace().collect::<Vec<_>>().join(" ");
+    let rest = rest.trim();
+    ((!summary.is_empty()).then_some(summary), (!rest.is_empty()).then(|| rest.to_owned()))
+}
+
+/// The `describe` export: every handler's doc comment and schemas.
+fn describe_impl(self_ty: &Type, handlers: &[Handler]) -> TokenStream2 {
+    let entries = handlers.iter().map(|h| {
+        let method = h.method;
+        let (summary, description) = summary_and_description(&h.doc);
+        let summary = option_tokens(summary.map(|s| quote! { #s }));
+        let description = option_tokens(description.map(|d| quote! { #d }));
+        let schema = h.schema.as_ref();
+        let request = option_tokens(schema.and_then(|s| s.request.as_ref()).map(|t| quote! { __d.schema::<#t>() }));
+        let response = option_tokens(schema.and_then(|s| s.response.as_ref()).map(|t| quote! { __d.schema::<#t>() }));
+        let status = option_tokens(schema.and_then(|s| s.status).map(|n| quote! { #n }));
+        quote! {
+            let request = #request;
+            let response = #response;
+            __d.handler(#method, ::wasmroutes_sdk::describe::HandlerDoc {
+                summary: #summary,
+                description: #description,
+                request,
+                response,
+                status: #status,
+            });
+        }
+    });
+    quote! {
+        impl __wasmroutes_bindings::exports::wasmroutes::api::describe::Guest for #self_ty {
+            fn describe() -> ::std::string::String {
+                let mut __d = ::wasmroutes_sdk::describe::Description::default();
+                #(#entries)*
+                __d.into_json()
+            }
+        }
+    }
+}
+
+fn option_tokens(value: Option<TokenStream2>) -> TokenStream2 {
+    match value {
+        Some(v) => quote! { ::core::option::Option::Some(#v) },
+        None => quote! { ::core::option::Option::None },
+    }
 }
 
 fn check_request_arg(arg: &FnArg) -> syn::Result<()> {
@@ -177,12 +303,16 @@ fn check_request_arg(arg: &FnArg) -> syn::Result<()> {
 }
 
 /// The WIT a route crate is built against: a world exporting exactly the
-/// handlers written, plus the `wasmroutes:api` package nested in the same text.
-fn inline_wit(handlers: &[Handler]) -> String {
+/// handlers written (and `describe` when `described`), plus the
+/// `wasmroutes:api` package nested in the same text.
+fn inline_wit(handlers: &[Handler], described: bool) -> String {
     let (package_line, body) = split_package(API_WIT);
+    let version = package_version(package_line);
     let exports: String = handlers
         .iter()
-        .map(|h| format!("  export wasmroutes:api/{}@{};\n", h.method, package_version(package_line)))
+        .map(|h| h.method)
+        .chain(described.then_some("describe"))
+        .map(|interface| format!("  export wasmroutes:api/{interface}@{version};\n"))
         .collect();
     format!("package wasmroutes:guest;\nworld route {{\n{exports}}}\n{package_line} {{\n{body}\n}}\n",)
 }
@@ -221,7 +351,16 @@ fn guest_impl(self_ty: &Type, handler: &Handler) -> TokenStream2 {
 
 #[cfg(test)]
 mod tests {
-    use super::API_WIT;
+    use super::{API_WIT, summary_and_description};
+
+    #[test]
+    fn doc_comments_become_summary_and_description() {
+        let doc = |lines: &[&str]| lines.iter().map(|l| (*l).to_owned()).collect::<Vec<_>>();
+        let (summary, description) = summary_and_description(&doc(&["Creates a", "user.", "", "Fields as given."]));
+        assert_eq!(summary.as_deref(), Some("Creates a user."));
+        assert_eq!(description.as_deref(), Some("Fields as given."));
+        assert_eq!(summary_and_description(&[]), (None, None));
+    }
 
     #[test]
     fn the_embedded_wit_is_the_hosts() {

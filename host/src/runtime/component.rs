@@ -13,6 +13,7 @@ use wasmtime::component::{Component, ComponentExportIndex, InstancePre};
 use wasmtime_wasi_http::p2::bindings::ProxyPre;
 
 use super::compile_cache::{CacheOutcome, ContentHash, content_hash};
+use super::describe::RouteDescription;
 use super::engine::Runtime;
 use super::guest_state::GuestState;
 use super::{GuestRequest, GuestResponse};
@@ -20,6 +21,9 @@ use crate::method::{Method, MethodSet};
 
 /// The WIT package whose interfaces are route handlers.
 const API_PACKAGE: &str = "wasmroutes:api";
+
+/// The optional export describing the handlers ([`super::describe`]).
+const DESCRIBE: &str = "describe";
 
 /// Versions of that package this host can call (semver-compatible with 0.1.0).
 const API_VERSION_PREFIX: &str = "0.1.";
@@ -90,6 +94,14 @@ pub enum ComponentError {
         /// wasmtime's reason.
         message: String,
     },
+    /// A `describe` export of the wrong shape.
+    #[error("{}: its `{API_PACKAGE}/describe` export is not `describe: func() -> string`: {message}", path.display())]
+    WrongDescribe {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
     /// A handler whose signature is not `handle: func(req: request) -> response`.
     #[error("{}: the {method} handler has the wrong type: {message}", path.display())]
     WrongType {
@@ -107,12 +119,15 @@ pub struct RouteComponent {
     path: PathBuf,
     pub(crate) pre: InstancePre<GuestState>,
     kind: Kind,
+    /// What its `describe` export said, if it has one that answered.
+    description: Option<RouteDescription>,
 }
 
 /// What the component exports, found at load.
 enum Kind {
-    /// `wasmroutes:api`: one handler per method it exports.
-    Api { handlers: Handlers, methods: MethodSet },
+    /// `wasmroutes:api`: one handler per method it exports, and maybe
+    /// `describe`.
+    Api { handlers: Handlers, methods: MethodSet, describe: Option<ComponentExportIndex> },
     /// `wasi:http/proxy`: one handler for every method.
     Proxy(ProxyPre<GuestState>),
 }
@@ -171,8 +186,8 @@ impl RouteComponent {
                 .map_err(|e| ComponentError::WrongProxyType { path: path.to_owned(), message: format!("{e:#}") })?;
             Kind::Proxy(proxy)
         } else {
-            let (handlers, methods) = find_handlers(runtime, &pre, path)?;
-            Kind::Api { handlers, methods }
+            let (handlers, methods, describe) = find_handlers(runtime, &pre, path)?;
+            Kind::Api { handlers, methods, describe }
         };
         // What the first instantiation would otherwise do on a request: set
         // up the copy-on-write image of the initial linear memory (for a
@@ -180,7 +195,23 @@ impl RouteComponent {
         component
             .initialize_copy_on_write_image()
             .map_err(|e| ComponentError::Link { path: path.to_owned(), message: format!("{e:#}") })?;
-        Ok(RouteComponent { path: path.to_owned(), pre, kind })
+        let mut loaded = RouteComponent { path: path.to_owned(), pre, kind, description: None };
+        if let Kind::Api { describe: Some(index), .. } = &loaded.kind {
+            match loaded.read_description(runtime, index) {
+                Ok(description) => loaded.description = Some(description),
+                Err(why) => tracing::warn!(
+                    component = %path.display(),
+                    "its `describe` export gave no usable description ({why}); the OpenAPI document describes \
+                     it from its exports alone"
+                ),
+            }
+        }
+        Ok(loaded)
+    }
+
+    /// What the component's `describe` export says about its handlers.
+    pub fn description(&self) -> Option<&RouteDescription> {
+        self.description.as_ref()
     }
 
     /// The methods this component exports handlers for (a `wasi:http/proxy`
@@ -230,7 +261,8 @@ impl RouteComponent {
 type Handlers = [Option<ComponentExportIndex>; Method::ALL.len()];
 
 /// Reads the component's exports: every `wasmroutes:api/<method>@0.1.x`
-/// instance with a `handle` function is a handler.
+/// instance with a `handle` function is a handler; `wasmroutes:api/describe`
+/// is the optional description.
 ///
 /// Each `handle` is type-checked against the host's `bindgen!` types here,
 /// from the component's type alone, so a wrong signature fails at load rather
@@ -242,11 +274,12 @@ fn find_handlers(
     runtime: &Runtime,
     pre: &InstancePre<GuestState>,
     path: &Path,
-) -> Result<(Handlers, MethodSet), ComponentError> {
+) -> Result<(Handlers, MethodSet, Option<ComponentExportIndex>), ComponentError> {
     let component = pre.component();
     let instance_type = pre.instance_type();
     let mut handlers: Handlers = Default::default();
     let mut methods = MethodSet::default();
+    let mut describe = None;
     let mut seen = Vec::new();
     let ty = component.component_type();
     for (name, _) in ty.exports(&runtime.engine) {
@@ -254,10 +287,14 @@ fn find_handlers(
         let Some(rest) = name.strip_prefix(API_PACKAGE).and_then(|r| r.strip_prefix('/')) else { continue };
         let unsupported = || ComponentError::UnsupportedExport { path: path.to_owned(), export: name.to_owned() };
         let (interface, version) = rest.split_once('@').ok_or_else(unsupported)?;
-        let method = Method::from_interface_name(interface).ok_or_else(unsupported)?;
         if !version.starts_with(API_VERSION_PREFIX) {
             return Err(unsupported());
         }
+        if interface == DESCRIBE {
+            describe = Some(find_describe(pre, name, path)?);
+            continue;
+        }
+        let method = Method::from_interface_name(interface).ok_or_else(unsupported)?;
         let wrong_type = |message: String| ComponentError::WrongType { path: path.to_owned(), method, message };
         let instance = match component.get_export(None, name) {
             Some((ComponentItem::ComponentInstance(_), index)) => index,
@@ -276,5 +313,26 @@ fn find_handlers(
     if methods.is_empty() {
         return Err(ComponentError::NoHandlers { path: path.to_owned(), exports: seen });
     }
-    Ok((handlers, methods))
+    Ok((handlers, methods, describe))
+}
+
+/// The `describe` function of the `describe` export `name`, type-checked.
+fn find_describe(
+    pre: &InstancePre<GuestState>,
+    name: &str,
+    path: &Path,
+) -> Result<ComponentExportIndex, ComponentError> {
+    let component = pre.component();
+    let wrong = |message: &str| ComponentError::WrongDescribe { path: path.to_owned(), message: message.to_owned() };
+    let instance = match component.get_export(None, name) {
+        Some((ComponentItem::ComponentInstance(_), index)) => index,
+        _ => return Err(wrong("expected an exported interface instance")),
+    };
+    let (func, index) = match component.get_export(Some(&instance), DESCRIBE) {
+        Some((ComponentItem::ComponentFunc(func), index)) => (func, index),
+        _ => return Err(wrong("the interface has no `describe` function")),
+    };
+    func.typecheck::<(), (String,)>(&pre.instance_type())
+        .map_err(|e| wrong(&format!("`describe` is not `func() -> string`: {e:#}")))?;
+    Ok(index)
 }

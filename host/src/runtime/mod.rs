@@ -8,6 +8,7 @@
 mod bindings;
 mod compile_cache;
 mod component;
+mod describe;
 mod engine;
 mod guest_output;
 mod guest_state;
@@ -23,6 +24,7 @@ pub use bindings::wasmroutes::api::types::{
 };
 pub use compile_cache::{CacheOutcome, CompileCache, ContentHash, content_hash};
 pub use component::{ComponentError, RouteComponent};
+pub use describe::{HandlerDescription, RouteDescription};
 pub use engine::{EngineConfig, Runtime};
 pub use guest_output::LogBudget;
 pub use invoke::{CallTiming, GuestError, Invocation};

@@ -1,10 +1,11 @@
 //! `GET /api/posts/[id]`: one post, by the `id` path segment.
 
+use schemars::JsonSchema;
 use serde::Serialize;
 use wasmroutes_sdk::{Request, Response, Result, route};
 
 /// A post as the tutorial returns it; `id` stays the string from the path.
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 pub struct Post {
     id: String,
     title: String,
@@ -17,6 +18,7 @@ pub struct PostById;
 #[route]
 impl PostById {
     /// The post named by `[id]`.
+    #[schema(response = Post)]
     pub fn get(req: Request) -> Result {
         let id = req.param("id")?;
         let post = Post { id: id.to_owned(), title: format!("Post {id}"), content: "Post content here..." };

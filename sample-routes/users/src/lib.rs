@@ -1,5 +1,6 @@
 //! `POST /api/users`: create a user from a JSON body.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use wasmroutes_sdk::{Request, Response, Result, route};
@@ -7,14 +8,14 @@ use wasmroutes_sdk::{Request, Response, Result, route};
 /// The body the client sends. Fields are echoed as given (any JSON value);
 /// a missing field is missing from the answer, as with the tutorial's
 /// `{ id: Date.now(), name, email }`.
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 pub struct NewUser {
     name: Option<Value>,
     email: Option<Value>,
 }
 
 /// The user as created.
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 pub struct User {
     id: u128,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -34,6 +35,7 @@ pub struct Users;
 #[route]
 impl Users {
     /// Creates a user: `201` with the new user.
+    #[schema(request = NewUser, response = User, status = 201)]
     pub fn post(req: Request) -> Result {
         let body: NewUser = req.json()?;
         let user = User { id: now_millis(), name: body.name, email: body.email };
