@@ -21,7 +21,7 @@ use wasmroutes::kv::Stores;
 use wasmroutes::limits::Limits;
 use wasmroutes::method::Method;
 use wasmroutes::runtime::{
-    CallTiming, EngineConfig, GuestRequest, Invocation, LogBudget, ReusePool, RouteComponent, Runtime, WitMethod,
+    CallTiming, EngineConfig, GuestRequest, Invocation, LogBudget, ReusePool, RouteComponent, Sandbox, WitMethod,
     WitParamValue,
 };
 
@@ -36,8 +36,8 @@ fn sandbox(c: &mut Criterion) {
         panic!("build target/wasm32-wasip2/release/hello.wasm first (see the file's doc comment)");
     };
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("tokio");
-    let runtime = Runtime::new(&EngineConfig { cache: None, ..EngineConfig::default() }).expect("runtime");
-    let (component, _) = RouteComponent::load(&runtime, &wasm).expect("load hello");
+    let sandbox = Sandbox::new(&EngineConfig { cache: None, ..EngineConfig::default() }).expect("runtime");
+    let (component, _) = RouteComponent::load(&sandbox, &wasm).expect("load hello");
     let request = GuestRequest {
         method: WitMethod::Get,
         path: "/api/hello".into(),
@@ -66,29 +66,29 @@ fn sandbox(c: &mut Criterion) {
     // One fresh-instance request, from a new store to dropping it.
     let fresh = |component: &RouteComponent| {
         let mut timing = CallTiming::default();
-        rt.block_on(component.call(&runtime, Method::Get, &request, invocation(), &mut timing)).expect("call");
+        rt.block_on(component.call(&sandbox, Method::Get, &request, invocation(), &mut timing)).expect("call");
         timing
     };
 
     c.bench_function("fresh_instance_request", |b| b.iter(|| fresh(&component)));
     phases("fresh_instance_request", || fresh(&component));
 
-    kv_reads(c, &rt, &runtime, &limits, &outbound, &log_budget, &env);
+    kv_reads(c, &rt, &sandbox, &limits, &outbound, &log_budget, &env);
 
     if let Some(floor) = component_wasm("floor_hello") {
-        let (floor, _) = RouteComponent::load(&runtime, &floor).expect("load floor-hello");
+        let (floor, _) = RouteComponent::load(&sandbox, &floor).expect("load floor-hello");
         c.bench_function("fresh_instance_request_no_wasi_imports", |b| b.iter(|| fresh(&floor)));
         phases("fresh_instance_request_no_wasi_imports", || fresh(&floor));
     }
 
-    js_hello(c, &rt, &runtime, &request, invocation);
+    js_hello(c, &rt, &sandbox, &request, invocation);
 
     let pool = ReusePool::new(u32::MAX);
     c.bench_function("reused_instance_request", |b| {
         b.iter(|| {
             rt.block_on(pool.call(
                 &component,
-                &runtime,
+                &sandbox,
                 Method::Get,
                 &request,
                 invocation(),
@@ -105,7 +105,7 @@ fn sandbox(c: &mut Criterion) {
 fn js_hello<'a>(
     c: &mut Criterion,
     rt: &tokio::runtime::Runtime,
-    runtime: &Runtime,
+    sandbox: &Sandbox,
     request: &GuestRequest,
     invocation: impl Fn() -> Invocation<'a>,
 ) {
@@ -115,10 +115,10 @@ fn js_hello<'a>(
         eprintln!("(no JS rows: run `wasmroutes build sample-routes/js/routes.toml`)");
         return;
     }
-    let (component, _) = RouteComponent::load(runtime, &wasm).expect("load the JS hello");
+    let (component, _) = RouteComponent::load(sandbox, &wasm).expect("load the JS hello");
     let fresh = || {
         let mut timing = CallTiming::default();
-        let resp = rt.block_on(component.call(runtime, Method::Get, request, invocation(), &mut timing));
+        let resp = rt.block_on(component.call(sandbox, Method::Get, request, invocation(), &mut timing));
         assert_eq!(resp.expect("call").status, 200);
         timing
     };
@@ -132,7 +132,7 @@ fn js_hello<'a>(
     let mut served = 0u32;
     while served < 100_000 {
         let mut timing = CallTiming::default();
-        let call = unbounded.call(&component, runtime, Method::Get, request, invocation(), &mut timing);
+        let call = unbounded.call(&component, sandbox, Method::Get, request, invocation(), &mut timing);
         if rt.block_on(call).is_err() {
             break;
         }
@@ -144,7 +144,7 @@ fn js_hello<'a>(
     let pool = ReusePool::new(wasmroutes::config::Isolation::DEFAULT_MAX_REQUESTS);
     group.bench_function("reused_instance_request_js", |b| {
         b.iter(|| {
-            rt.block_on(pool.call(&component, runtime, Method::Get, request, invocation(), &mut CallTiming::default()))
+            rt.block_on(pool.call(&component, sandbox, Method::Get, request, invocation(), &mut CallTiming::default()))
                 .expect("call")
         })
     });
@@ -156,7 +156,7 @@ fn js_hello<'a>(
 fn kv_reads(
     c: &mut Criterion,
     rt: &tokio::runtime::Runtime,
-    runtime: &Runtime,
+    sandbox: &Sandbox,
     limits: &Limits,
     outbound: &Arc<wasmroutes::outbound::OutboundPolicy>,
     log_budget: &Arc<LogBudget>,
@@ -204,10 +204,10 @@ fn kv_reads(
         ("fresh_instance_request_kv_get_plain", kv_plain, get("/kv", Vec::new(), vec![("key".into(), "k".into())])),
     ];
     for (name, wasm, request) in cases {
-        let (component, _) = RouteComponent::load(runtime, &wasm).expect("load");
+        let (component, _) = RouteComponent::load(sandbox, &wasm).expect("load");
         let fresh = || {
             let mut timing = CallTiming::default();
-            let resp = rt.block_on(component.call(runtime, Method::Get, &request, invocation(), &mut timing));
+            let resp = rt.block_on(component.call(sandbox, Method::Get, &request, invocation(), &mut timing));
             assert_eq!(resp.expect("call").status, 200);
             timing
         };

@@ -24,7 +24,7 @@ use crate::pattern::RoutePattern;
 use crate::router::{Candidate, Match, Router};
 use crate::runtime::{
     CacheOutcome, CallTiming, ComponentError, ContentHash, GuestError, GuestRequest, GuestResponse, Invocation,
-    LogBudget, ReusePool, RouteComponent, Runtime, content_hash,
+    LogBudget, ReusePool, RouteComponent, Sandbox, content_hash,
 };
 
 /// One servable route.
@@ -59,15 +59,15 @@ impl Route {
     /// (`isolation = "reuse"`). Callers do not choose.
     pub async fn call(
         &self,
-        runtime: &Runtime,
+        sandbox: &Sandbox,
         export: Method,
         request: &GuestRequest,
         inv: Invocation<'_>,
         timing: &mut CallTiming,
     ) -> Result<GuestResponse, GuestError> {
         match &self.reuse {
-            None => self.component.call(runtime, export, request, inv, timing).await,
-            Some(pool) => pool.call(&self.component, runtime, export, request, inv, timing).await,
+            None => self.component.call(sandbox, export, request, inv, timing).await,
+            Some(pool) => pool.call(&self.component, sandbox, export, request, inv, timing).await,
         }
     }
 }
@@ -181,7 +181,7 @@ enum Loaded {
 /// component) on all cores, reusing `previous` components whose content is
 /// unchanged. Results in input order.
 fn load_all(
-    runtime: &Runtime,
+    sandbox: &Sandbox,
     routes: &[&RouteConfig],
     previous: Option<&HashMap<PathBuf, LoadedComponent>>,
 ) -> Vec<Result<Loaded, ComponentError>> {
@@ -193,7 +193,7 @@ fn load_all(
         if let Some(kept) = previous.and_then(|p| p.get(path)).filter(|c| c.hash == hash) {
             return Ok(Loaded::Unchanged(kept.clone()));
         }
-        let (component, outcome) = RouteComponent::load_bytes(runtime, path, &bytes, &hash)?;
+        let (component, outcome) = RouteComponent::load_bytes(sandbox, path, &bytes, &hash)?;
         Ok(Loaded::New(LoadedComponent { hash, component: Arc::new(component) }, outcome))
     };
     let progress = LoadProgress::new(routes.len());
@@ -220,8 +220,8 @@ impl RouteTable {
     /// Blocking work (reading and compiling on every core): an async caller
     /// runs it through `spawn_blocking`. Opening a Redis store spawns its
     /// connection task, so a caller outside tokio enters a runtime first.
-    pub fn load(config: &RoutesConfig, runtime: &Runtime, stores: &Stores) -> Result<RouteTable, LoadError> {
-        Self::load_reusing(config, runtime, stores, None)
+    pub fn load(config: &RoutesConfig, sandbox: &Sandbox, stores: &Stores) -> Result<RouteTable, LoadError> {
+        Self::load_reusing(config, sandbox, stores, None)
     }
 
     /// Like [`RouteTable::load`], but a component whose file has the same
@@ -230,7 +230,7 @@ impl RouteTable {
     /// [`RouteTable::load`].
     pub fn load_reusing(
         config: &RoutesConfig,
-        runtime: &Runtime,
+        sandbox: &Sandbox,
         stores: &Stores,
         previous: Option<&RouteTable>,
     ) -> Result<RouteTable, LoadError> {
@@ -244,12 +244,12 @@ impl RouteTable {
         for route in &config.routes {
             // The pooling allocator's slots were sized when the engine was
             // built; only a new engine (a restart) can give a route more.
-            if route.limits.memory > runtime.max_memory() {
+            if route.limits.memory > sandbox.max_memory() {
                 return Err(LoadError::MemoryOverEngine {
                     at: route.at.clone(),
                     route: route.pattern.to_string(),
                     asked: route.limits.memory,
-                    engine: runtime.max_memory(),
+                    engine: sandbox.max_memory(),
                 });
             }
         }
@@ -258,7 +258,7 @@ impl RouteTable {
         // ones); report the first failure in file order.
         let mut seen = std::collections::HashSet::new();
         let unique: Vec<&RouteConfig> = config.routes.iter().filter(|r| seen.insert(&r.component)).collect();
-        let loaded = load_all(runtime, &unique, previous.map(|p| &p.components));
+        let loaded = load_all(sandbox, &unique, previous.map(|p| &p.components));
         let mut components: HashMap<PathBuf, LoadedComponent> = HashMap::new();
         let mut stats = LoadStats::default();
         for (route, result) in unique.iter().zip(loaded) {

@@ -7,7 +7,7 @@ use wasmroutes::config::RoutesConfig;
 use wasmroutes::kv::Stores;
 use wasmroutes::manifest_source::ManifestSource;
 use wasmroutes::route_table::RouteTable;
-use wasmroutes::runtime::{CompileCache, EngineConfig, Runtime};
+use wasmroutes::runtime::{CompileCache, EngineConfig, Sandbox};
 
 /// Where the routes are declared: the arguments `check`, `routes` and
 /// `serve` share.
@@ -55,7 +55,7 @@ impl CacheArgs {
 /// Reads `source` (a `routes.toml` or a `--dir` tree), starts wasmtime sized
 /// for its routes, and loads every component: all that `serve` does before
 /// it listens.
-pub fn load(source: &ManifestSource, cache: Option<CompileCache>) -> anyhow::Result<(Runtime, RouteTable)> {
+pub fn load(source: &ManifestSource, cache: Option<CompileCache>) -> anyhow::Result<(Sandbox, RouteTable)> {
     let config = source.read()?;
     load_config(&config, cache, 0, &Stores::unopened(&config.stores))
 }
@@ -69,10 +69,10 @@ pub fn load_config(
     cache: Option<CompileCache>,
     min_memory: u64,
     stores: &Stores,
-) -> anyhow::Result<(Runtime, RouteTable)> {
+) -> anyhow::Result<(Sandbox, RouteTable)> {
     let max_memory = config.routes.iter().map(|r| r.limits.memory).max().unwrap_or_default().max(min_memory);
     let engine_config = EngineConfig { max_memory, cache, ..EngineConfig::default() };
-    let runtime = Runtime::new(&engine_config).map_err(anyhow::Error::from).context("starting wasmtime")?;
-    let table = RouteTable::load(config, &runtime, stores)?;
-    Ok((runtime, table))
+    let sandbox = Sandbox::new(&engine_config).map_err(anyhow::Error::from).context("starting wasmtime")?;
+    let table = RouteTable::load(config, &sandbox, stores)?;
+    Ok((sandbox, table))
 }

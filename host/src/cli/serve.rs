@@ -79,7 +79,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let min_memory = if args.watch { Limits::DEFAULT_MEMORY } else { 0 };
     let data_dir = args.data_dir.unwrap_or_else(|| config.default_data_dir());
     let stores = Arc::new(Stores::new(&config.stores, &data_dir));
-    let (runtime, table) = {
+    let (sandbox, table) = {
         let (config, stores) = (config.clone(), Arc::clone(&stores));
         tokio::task::spawn_blocking(move || super::load::load_config(&config, cache, min_memory, &stores))
             .await
@@ -106,7 +106,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         stats.compiled,
         stats.from_cache,
     ));
-    let host = Arc::new(Host::new(runtime, Arc::clone(&stores), table));
+    let host = Arc::new(Host::new(sandbox, Arc::clone(&stores), table));
     if let Some(admin) = &admin {
         admin.set_stores(stores);
         let serving = Arc::clone(&host);

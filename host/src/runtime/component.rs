@@ -14,7 +14,7 @@ use wasmtime_wasi_http::p2::bindings::ProxyPre;
 
 use super::compile_cache::{CacheOutcome, ContentHash, content_hash};
 use super::describe::RouteDescription;
-use super::engine::Runtime;
+use super::engine::Sandbox;
 use super::guest_state::GuestState;
 use super::{GuestRequest, GuestResponse};
 use crate::method::{Method, MethodSet};
@@ -136,47 +136,47 @@ impl RouteComponent {
     /// Reads, compiles (or loads from the compile cache), links and checks
     /// the component at `path`. Blocking and CPU-heavy, and touches nothing
     /// shared but the engine: safe to run on several threads at once.
-    pub fn load(runtime: &Runtime, path: &Path) -> Result<(RouteComponent, CacheOutcome), ComponentError> {
+    pub fn load(sandbox: &Sandbox, path: &Path) -> Result<(RouteComponent, CacheOutcome), ComponentError> {
         let bytes = std::fs::read(path).map_err(|source| ComponentError::Read { path: path.to_owned(), source })?;
-        Self::load_bytes(runtime, path, &bytes, &content_hash(&bytes))
+        Self::load_bytes(sandbox, path, &bytes, &content_hash(&bytes))
     }
 
     /// [`RouteComponent::load`] for `bytes` already read from `path`, whose
     /// [`content_hash`] is `hash`.
     pub fn load_bytes(
-        runtime: &Runtime,
+        sandbox: &Sandbox,
         path: &Path,
         bytes: &[u8],
         hash: &ContentHash,
     ) -> Result<(RouteComponent, CacheOutcome), ComponentError> {
-        let (component, outcome) = Self::compile_bytes(runtime, path, bytes, hash)?;
-        Ok((Self::link(runtime, path, component)?, outcome))
+        let (component, outcome) = Self::compile_bytes(sandbox, path, bytes, hash)?;
+        Ok((Self::link(sandbox, path, component)?, outcome))
     }
 
     /// Compiles (or loads from the compile cache) `bytes`, read from `path`,
     /// whose [`content_hash`] is `hash`. Blocking and CPU-heavy: safe to run
     /// on several threads.
     fn compile_bytes(
-        runtime: &Runtime,
+        sandbox: &Sandbox,
         path: &Path,
         bytes: &[u8],
         hash: &ContentHash,
     ) -> Result<(Component, CacheOutcome), ComponentError> {
-        let compiled = match &runtime.cache {
-            Some(cache) => cache.load(&runtime.engine, bytes, hash),
-            None => Component::new(&runtime.engine, bytes).map(|c| (c, CacheOutcome::Disabled)),
+        let compiled = match &sandbox.cache {
+            Some(cache) => cache.load(&sandbox.engine, bytes, hash),
+            None => Component::new(&sandbox.engine, bytes).map(|c| (c, CacheOutcome::Disabled)),
         };
         compiled.map_err(|e| ComponentError::Compile { path: path.to_owned(), message: format!("{e:#}") })
     }
 
     /// Links a compiled component, finds its handlers and type-checks them.
-    fn link(runtime: &Runtime, path: &Path, component: Component) -> Result<RouteComponent, ComponentError> {
-        let pre = runtime
+    fn link(sandbox: &Sandbox, path: &Path, component: Component) -> Result<RouteComponent, ComponentError> {
+        let pre = sandbox
             .linker
             .instantiate_pre(&component)
             .map_err(|e| ComponentError::Link { path: path.to_owned(), message: format!("{e:#}") })?;
         let names: Vec<String> =
-            pre.component().component_type().exports(&runtime.engine).map(|(name, _)| name.to_owned()).collect();
+            pre.component().component_type().exports(&sandbox.engine).map(|(name, _)| name.to_owned()).collect();
         let is_proxy = names.iter().any(|name| name.starts_with(INCOMING_HANDLER));
         let kind = if is_proxy {
             if names.iter().any(|name| name.starts_with(API_PACKAGE)) {
@@ -186,7 +186,7 @@ impl RouteComponent {
                 .map_err(|e| ComponentError::WrongProxyType { path: path.to_owned(), message: format!("{e:#}") })?;
             Kind::Proxy(proxy)
         } else {
-            let (handlers, methods, describe) = find_handlers(runtime, &pre, path)?;
+            let (handlers, methods, describe) = find_handlers(sandbox, &pre, path)?;
             Kind::Api { handlers, methods, describe }
         };
         // What the first instantiation would otherwise do on a request: set
@@ -197,7 +197,7 @@ impl RouteComponent {
             .map_err(|e| ComponentError::Link { path: path.to_owned(), message: format!("{e:#}") })?;
         let mut loaded = RouteComponent { path: path.to_owned(), pre, kind, description: None };
         if let Kind::Api { describe: Some(index), .. } = &loaded.kind {
-            match loaded.read_description(runtime, index) {
+            match loaded.read_description(sandbox, index) {
                 Ok(description) => loaded.description = Some(description),
                 Err(why) => tracing::warn!(
                     component = %path.display(),
@@ -271,7 +271,7 @@ type Handlers = [Option<ComponentExportIndex>; Method::ALL.len()];
 /// `InstancePre`); it replaced a throwaway instantiation per component, which
 /// cost a pool slot, a memory-image mapping and a fiber stack each at start.
 fn find_handlers(
-    runtime: &Runtime,
+    sandbox: &Sandbox,
     pre: &InstancePre<GuestState>,
     path: &Path,
 ) -> Result<(Handlers, MethodSet, Option<ComponentExportIndex>), ComponentError> {
@@ -282,7 +282,7 @@ fn find_handlers(
     let mut describe = None;
     let mut seen = Vec::new();
     let ty = component.component_type();
-    for (name, _) in ty.exports(&runtime.engine) {
+    for (name, _) in ty.exports(&sandbox.engine) {
         seen.push(name.to_owned());
         let Some(rest) = name.strip_prefix(API_PACKAGE).and_then(|r| r.strip_prefix('/')) else { continue };
         let unsupported = || ComponentError::UnsupportedExport { path: path.to_owned(), export: name.to_owned() };

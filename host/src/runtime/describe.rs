@@ -16,7 +16,7 @@ use serde_json::{Map, Value};
 use wasmtime::component::ComponentExportIndex;
 
 use super::component::RouteComponent;
-use super::engine::Runtime;
+use super::engine::Sandbox;
 use super::guest_output::LogBudget;
 use super::invoke::{GuestError, Invocation, classify};
 use crate::kv::RouteStores;
@@ -105,7 +105,7 @@ impl RouteComponent {
     /// works from any thread, inside a runtime or not.
     pub(crate) fn read_description(
         &self,
-        runtime: &Runtime,
+        sandbox: &Sandbox,
         index: &ComponentExportIndex,
     ) -> Result<RouteDescription, String> {
         let text = std::thread::scope(|scope| {
@@ -114,14 +114,14 @@ impl RouteComponent {
                     .enable_time()
                     .build()
                     .map_err(|e| format!("cannot start a runtime to call it: {e}"))?;
-                tokio.block_on(self.call_describe(runtime, index)).map_err(|e| e.to_string())
+                tokio.block_on(self.call_describe(sandbox, index)).map_err(|e| e.to_string())
             });
             call.join().unwrap_or_else(|_| Err("the call panicked".to_owned()))
         })?;
         RouteDescription::parse(&text)
     }
 
-    async fn call_describe(&self, runtime: &Runtime, index: &ComponentExportIndex) -> Result<String, GuestError> {
+    async fn call_describe(&self, sandbox: &Sandbox, index: &ComponentExportIndex) -> Result<String, GuestError> {
         let limits = Limits::default();
         let inv = Invocation {
             route: Arc::from(self.path().display().to_string()),
@@ -132,7 +132,7 @@ impl RouteComponent {
             kv_stores: &Arc::new(RouteStores::default()),
             log_budget: &Arc::new(LogBudget::default()),
         };
-        let mut store = self.new_store(runtime, inv);
+        let mut store = self.new_store(sandbox, inv);
         store.set_epoch_deadline(1);
         let call = async {
             let instance =

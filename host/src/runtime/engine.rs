@@ -46,8 +46,10 @@ impl Default for EngineConfig {
     }
 }
 
-/// The shared engine, linker and epoch ticker.
-pub struct Runtime {
+/// What every guest runs in: the shared engine, the linker holding the
+/// imports a route may have, and the epoch ticker that interrupts a busy
+/// guest. (Not `Runtime`, which a reader takes for tokio's.)
+pub struct Sandbox {
     pub(crate) engine: Engine,
     pub(crate) linker: Linker<GuestState>,
     pub(crate) cache: Option<CompileCache>,
@@ -55,11 +57,11 @@ pub struct Runtime {
     _ticker: EpochTicker,
 }
 
-impl Runtime {
+impl Sandbox {
     /// Builds the engine (pooling allocator, epoch interruption) and a linker
     /// with WASI p2 and `wasi:http`. Guests get no files, sockets or host env: `GuestState`
     /// builds each store's WASI context from the route's declarations only.
-    pub fn new(config: &EngineConfig) -> wasmtime::Result<Runtime> {
+    pub fn new(config: &EngineConfig) -> wasmtime::Result<Sandbox> {
         let mut pool = PoolingAllocationConfig::new();
         pool.total_component_instances(config.max_instances)
             .total_core_instances(config.max_instances.saturating_mul(4))
@@ -109,7 +111,7 @@ impl Runtime {
         super::keyvalue::add_to_linker(&mut linker)?;
 
         let ticker = EpochTicker::start(engine.clone());
-        Ok(Runtime { engine, linker, cache: config.cache.clone(), max_memory: config.max_memory, _ticker: ticker })
+        Ok(Sandbox { engine, linker, cache: config.cache.clone(), max_memory: config.max_memory, _ticker: ticker })
     }
 
     /// The engine.

@@ -8,7 +8,7 @@ use wasmtime::component::Instance;
 use wasmtime::{Store, UpdateDeadline};
 
 use super::component::RouteComponent;
-use super::engine::Runtime;
+use super::engine::Sandbox;
 use super::guest_output::LogBudget;
 use super::guest_state::GuestState;
 use super::memory_limiter::MemoryLimitExceeded;
@@ -89,19 +89,19 @@ impl RouteComponent {
     /// runs on a slot gone cold in the cache), with no gain at 1 connection.
     pub async fn call(
         &self,
-        runtime: &Runtime,
+        sandbox: &Sandbox,
         export: Method,
         request: &GuestRequest,
         inv: Invocation<'_>,
         timing: &mut CallTiming,
     ) -> Result<GuestResponse, GuestError> {
         let timeout = inv.limits.timeout;
-        let mut store = self.new_store(runtime, inv);
+        let mut store = self.new_store(sandbox, inv);
         self.call_in(&mut store, None, export, request, timeout, timing).await.map(|(response, _)| response)
     }
 
     /// A store for one instance of this component, under the route's limits.
-    pub(crate) fn new_store(&self, runtime: &Runtime, inv: Invocation<'_>) -> Store<GuestState> {
+    pub(crate) fn new_store(&self, sandbox: &Sandbox, inv: Invocation<'_>) -> Store<GuestState> {
         let state = GuestState::new(
             Arc::clone(inv.env),
             inv.limits.memory,
@@ -111,7 +111,7 @@ impl RouteComponent {
             inv.route,
             inv.request_id,
         );
-        let mut store = Store::new(&runtime.engine, state);
+        let mut store = Store::new(&sandbox.engine, state);
         store.limiter(|s| &mut s.limiter);
         // On every epoch tick a running guest yields to tokio: other requests
         // on this worker keep flowing, and the timeout below gets to fire.

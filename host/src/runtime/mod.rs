@@ -25,7 +25,7 @@ pub use bindings::wasmroutes::api::types::{
 pub use compile_cache::{CacheOutcome, CompileCache, ContentHash, content_hash};
 pub use component::{ComponentError, RouteComponent};
 pub use describe::{HandlerDescription, RouteDescription};
-pub use engine::{EngineConfig, Runtime};
+pub use engine::{EngineConfig, Sandbox};
 pub use guest_output::LogBudget;
 pub use invoke::{CallTiming, GuestError, Invocation};
 pub use reuse::ReusePool;

@@ -12,7 +12,7 @@ use wasmtime_wasi_http::WasiHttpView;
 use wasmtime_wasi_http::p2::bindings::http::types::{ErrorCode, Scheme};
 
 use super::component::RouteComponent;
-use super::engine::Runtime;
+use super::engine::Sandbox;
 use super::invoke::{CallTiming, GuestError, Invocation, classify};
 
 impl RouteComponent {
@@ -25,7 +25,7 @@ impl RouteComponent {
     /// bounded, so the two must make progress together.
     pub async fn call_proxy(
         &self,
-        runtime: &Runtime,
+        sandbox: &Sandbox,
         request: http::Request<Bytes>,
         inv: Invocation<'_>,
         max_response: usize,
@@ -33,7 +33,7 @@ impl RouteComponent {
     ) -> Result<http::Response<Bytes>, GuestError> {
         let proxy = self.proxy().ok_or(GuestError::NoProxyHandler)?;
         let timeout = inv.limits.timeout;
-        let mut store = self.new_store(runtime, inv);
+        let mut store = self.new_store(sandbox, inv);
         let (sender, receiver) = tokio::sync::oneshot::channel();
         let request =
             request.map(|bytes| Full::new(bytes).map_err(|never| -> wasmtime_wasi_http::Error { match never {} }));

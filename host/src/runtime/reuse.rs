@@ -13,7 +13,7 @@ use wasmtime::Store;
 use wasmtime::component::Instance;
 
 use super::component::RouteComponent;
-use super::engine::Runtime;
+use super::engine::Sandbox;
 use super::guest_state::GuestState;
 use super::invoke::{CallTiming, GuestError, Invocation};
 use super::{GuestRequest, GuestResponse};
@@ -41,7 +41,7 @@ impl ReusePool {
     pub async fn call(
         &self,
         component: &RouteComponent,
-        runtime: &Runtime,
+        sandbox: &Sandbox,
         export: Method,
         request: &GuestRequest,
         inv: Invocation<'_>,
@@ -54,7 +54,7 @@ impl ReusePool {
                 w.store.data_mut().begin_request(Arc::clone(&inv.request_id));
                 (w.store, Some(w.instance), w.served)
             }
-            None => (component.new_store(runtime, inv), None, 0),
+            None => (component.new_store(sandbox, inv), None, 0),
         };
         // On error the store is dropped here: a failed instance is never reused.
         let (response, instance) = component.call_in(&mut store, instance, export, request, timeout, timing).await?;

@@ -158,7 +158,7 @@ async fn route<'t>(
     let invocation = invocation(route, request_id);
     let mut timing = CallTiming::default();
     let in_flight = route.metrics.instance_started();
-    let answer = route.call(&host.runtime, export, &guest_req, invocation, &mut timing).await;
+    let answer = route.call(&host.sandbox, export, &guest_req, invocation, &mut timing).await;
     drop(in_flight);
     drop(permit);
     observed.guest = Some(timing);
@@ -189,7 +189,7 @@ async fn forward<'t>(
     let in_flight = route.metrics.instance_started();
     let answer = route
         .component
-        .call_proxy(&host.runtime, request, invocation(route, request_id), translate::MAX_RESPONSE_BODY, &mut timing)
+        .call_proxy(&host.sandbox, request, invocation(route, request_id), translate::MAX_RESPONSE_BODY, &mut timing)
         .await;
     drop(in_flight);
     drop(permit);

@@ -27,7 +27,7 @@ pub use host_error::HostError;
 
 use crate::kv::Stores;
 use crate::route_table::RouteTable;
-use crate::runtime::Runtime;
+use crate::runtime::Sandbox;
 
 /// Connection-level settings.
 #[derive(Clone, Debug)]
@@ -55,11 +55,11 @@ impl Default for ServeOptions {
     }
 }
 
-/// What every request needs: the wasmtime runtime, the key-value stores and
+/// What every request needs: the wasmtime sandbox, the key-value stores and
 /// the route table.
 pub struct Host {
     /// Engine, linker, epoch ticker.
-    pub runtime: Runtime,
+    pub sandbox: Sandbox,
     /// Every configured key-value store, open for the host's whole life
     /// (reloads keep them).
     pub stores: Arc<Stores>,
@@ -71,8 +71,8 @@ pub struct Host {
 
 impl Host {
     /// A host serving `table`, whose routes use `stores`.
-    pub fn new(runtime: Runtime, stores: Arc<Stores>, table: RouteTable) -> Host {
-        Host { runtime, stores, table: ArcSwap::from_pointee(table) }
+    pub fn new(sandbox: Sandbox, stores: Arc<Stores>, table: RouteTable) -> Host {
+        Host { sandbox, stores, table: ArcSwap::from_pointee(table) }
     }
 
     /// The current route table, for one request (or one report).

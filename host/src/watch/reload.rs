@@ -43,7 +43,7 @@ impl fmt::Display for ReloadReport {
 pub fn reload(host: &Host, config: &RoutesConfig) -> Result<ReloadReport, LoadError> {
     let started = Instant::now();
     let current = host.routes();
-    let table = RouteTable::load_reusing(config, &host.runtime, &host.stores, Some(&current))?;
+    let table = RouteTable::load_reusing(config, &host.sandbox, &host.stores, Some(&current))?;
     let report = ReloadReport { routes: table.len(), took: started.elapsed(), stats: table.stats() };
     host.replace_routes(table);
     Ok(report)
