@@ -6,16 +6,25 @@
 //! `wasi:http/proxy` component (one `incoming-handler` that answers every
 //! method itself, as built for `wasmtime serve` or Spin). The kind is read
 //! from the component's type, never from configuration.
+//!
+//! Everything a component can do is a method here: load, describe, call.
+//! How a call runs is in [`super::invoke`] (a handler in a fresh or reused
+//! instance), [`super::proxy`] (a `wasi:http` request) and
+//! [`super::describe`] (the description, once at load).
 
 use std::path::{Path, PathBuf};
+
+use bytes::Bytes;
 use wasmtime::component::types::ComponentItem;
 use wasmtime::component::{Component, ComponentExportIndex, InstancePre};
 use wasmtime_wasi_http::p2::bindings::ProxyPre;
 
 use super::compile_cache::{CacheOutcome, ContentHash, content_hash};
-use super::describe::RouteDescription;
+use super::describe::{self, RouteDescription};
 use super::engine::Sandbox;
 use super::guest_state::GuestState;
+use super::invoke::{self, CallTiming, GuestError, Invocation};
+use super::proxy;
 use super::{GuestRequest, GuestResponse};
 use crate::method::{Method, MethodSet};
 
@@ -197,7 +206,7 @@ impl RouteComponent {
             .map_err(|e| ComponentError::Link { path: path.to_owned(), message: format!("{e:#}") })?;
         let mut loaded = RouteComponent { path: path.to_owned(), pre, kind, description: None };
         if let Kind::Api { describe: Some(index), .. } = &loaded.kind {
-            match loaded.read_description(sandbox, index) {
+            match describe::read(&loaded, sandbox, index) {
                 Ok(description) => loaded.description = Some(description),
                 Err(why) => tracing::warn!(
                     component = %path.display(),
@@ -207,6 +216,42 @@ impl RouteComponent {
             }
         }
         Ok(loaded)
+    }
+
+    /// Calls the `export` handler with `request` in a fresh instance, which
+    /// is dropped afterwards: no state survives between requests.
+    ///
+    /// The store is dropped here, on the request's path, although that
+    /// resets the pool slot. Dropping it on a task of its own once hyper had
+    /// the response was measured slower: hello at 64 connections 0.38× native
+    /// against 0.47× inline (23.6 vs 20.0 µs of CPU per request: the reset
+    /// runs on a slot gone cold in the cache), with no gain at 1 connection.
+    pub async fn call(
+        &self,
+        sandbox: &Sandbox,
+        export: Method,
+        request: &GuestRequest,
+        inv: Invocation<'_>,
+        timing: &mut CallTiming,
+    ) -> Result<GuestResponse, GuestError> {
+        let timeout = inv.limits.timeout;
+        let mut store = invoke::new_store(sandbox, inv);
+        invoke::call_in(self, &mut store, None, export, request, timeout, timing).await.map(|(response, _)| response)
+    }
+
+    /// Hands `request` to the component's `incoming-handler` (a
+    /// `wasi:http/proxy` component) in a fresh instance and waits for the
+    /// whole response: at most `max_response` body bytes, everything within
+    /// the route's timeout.
+    pub async fn call_proxy(
+        &self,
+        sandbox: &Sandbox,
+        request: http::Request<Bytes>,
+        inv: Invocation<'_>,
+        max_response: usize,
+        timing: &mut CallTiming,
+    ) -> Result<http::Response<Bytes>, GuestError> {
+        proxy::call(self, sandbox, request, inv, max_response, timing).await
     }
 
     /// What the component's `describe` export says about its handlers.

@@ -18,7 +18,7 @@ use wasmtime::component::ComponentExportIndex;
 use super::component::RouteComponent;
 use super::engine::Sandbox;
 use super::guest_output::LogBudget;
-use super::invoke::{GuestError, Invocation, classify};
+use super::invoke::{GuestError, Invocation, classify, new_store};
 use crate::kv::RouteStores;
 use crate::limits::Limits;
 use crate::method::Method;
@@ -98,53 +98,55 @@ impl RouteDescription {
     }
 }
 
-impl RouteComponent {
-    /// Calls the component's `describe` export (at `index`) once, in its own
-    /// instance, and parses the answer. Blocking: it runs the call on a
-    /// thread of its own with a small tokio runtime for the timeout, so it
-    /// works from any thread, inside a runtime or not.
-    pub(crate) fn read_description(
-        &self,
-        sandbox: &Sandbox,
-        index: &ComponentExportIndex,
-    ) -> Result<RouteDescription, String> {
-        let text = std::thread::scope(|scope| {
-            let call = scope.spawn(|| {
-                let tokio = tokio::runtime::Builder::new_current_thread()
-                    .enable_time()
-                    .build()
-                    .map_err(|e| format!("cannot start a runtime to call it: {e}"))?;
-                tokio.block_on(self.call_describe(sandbox, index)).map_err(|e| e.to_string())
-            });
-            call.join().unwrap_or_else(|_| Err("the call panicked".to_owned()))
-        })?;
-        RouteDescription::parse(&text)
-    }
+/// Calls `component`'s `describe` export (at `index`) once, in its own
+/// instance, and parses the answer. Blocking: it runs the call on a
+/// thread of its own with a small tokio runtime for the timeout, so it
+/// works from any thread, inside a runtime or not.
+pub(super) fn read(
+    component: &RouteComponent,
+    sandbox: &Sandbox,
+    index: &ComponentExportIndex,
+) -> Result<RouteDescription, String> {
+    let text = std::thread::scope(|scope| {
+        let call = scope.spawn(|| {
+            let tokio = tokio::runtime::Builder::new_current_thread()
+                .enable_time()
+                .build()
+                .map_err(|e| format!("cannot start a runtime to call it: {e}"))?;
+            tokio.block_on(call_describe(component, sandbox, index)).map_err(|e| e.to_string())
+        });
+        call.join().unwrap_or_else(|_| Err("the call panicked".to_owned()))
+    })?;
+    RouteDescription::parse(&text)
+}
 
-    async fn call_describe(&self, sandbox: &Sandbox, index: &ComponentExportIndex) -> Result<String, GuestError> {
-        let limits = Limits::default();
-        let inv = Invocation {
-            route: Arc::from(self.path().display().to_string()),
-            request_id: Arc::from("describe"),
-            env: &Arc::from([]),
-            limits: &limits,
-            outbound: &Arc::new(OutboundPolicy::default()),
-            kv_stores: &Arc::new(RouteStores::default()),
-            log_budget: &Arc::new(LogBudget::default()),
-        };
-        let mut store = self.new_store(sandbox, inv);
-        store.set_epoch_deadline(1);
-        let call = async {
-            let instance =
-                self.pre.instantiate_async(&mut store).await.map_err(|e| classify(e, GuestError::Instantiate))?;
-            let func = instance
-                .get_typed_func::<(), (String,)>(&mut store, index)
-                .map_err(|e| GuestError::Trap(format!("{e:#}")))?;
-            let (text,) = func.call_async(&mut store, ()).await.map_err(|e| classify(e, GuestError::Trap))?;
-            Ok(text)
-        };
-        tokio::time::timeout(DESCRIBE_TIMEOUT, call).await.unwrap_or(Err(GuestError::Timeout(DESCRIBE_TIMEOUT)))
-    }
+async fn call_describe(
+    component: &RouteComponent,
+    sandbox: &Sandbox,
+    index: &ComponentExportIndex,
+) -> Result<String, GuestError> {
+    let limits = Limits::default();
+    let inv = Invocation {
+        route: Arc::from(component.path().display().to_string()),
+        request_id: Arc::from("describe"),
+        env: &Arc::from([]),
+        limits: &limits,
+        outbound: &Arc::new(OutboundPolicy::default()),
+        kv_stores: &Arc::new(RouteStores::default()),
+        log_budget: &Arc::new(LogBudget::default()),
+    };
+    let mut store = new_store(sandbox, inv);
+    store.set_epoch_deadline(1);
+    let call = async {
+        let instance =
+            component.pre.instantiate_async(&mut store).await.map_err(|e| classify(e, GuestError::Instantiate))?;
+        let func = instance
+            .get_typed_func::<(), (String,)>(&mut store, index)
+            .map_err(|e| GuestError::Trap(format!("{e:#}")))?;
+        let (text,) = func.call_async(&mut store, ()).await.map_err(|e| classify(e, GuestError::Trap))?;
+        Ok(text)
+    };
+    tokio::time::timeout(DESCRIBE_TIMEOUT, call).await.unwrap_or(Err(GuestError::Timeout(DESCRIBE_TIMEOUT)))
 }
 
 #[cfg(test)]

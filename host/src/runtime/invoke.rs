@@ -78,93 +78,69 @@ pub enum GuestError {
     NoProxyHandler,
 }
 
-impl RouteComponent {
-    /// Calls the `export` handler with `request` in a fresh instance, which
-    /// is dropped afterwards: no state survives between requests.
-    ///
-    /// The store is dropped here, on the request's path, although that
-    /// resets the pool slot. Dropping it on a task of its own once hyper had
-    /// the response was measured slower: hello at 64 connections 0.38× native
-    /// against 0.47× inline (23.6 vs 20.0 µs of CPU per request: the reset
-    /// runs on a slot gone cold in the cache), with no gain at 1 connection.
-    pub async fn call(
-        &self,
-        sandbox: &Sandbox,
-        export: Method,
-        request: &GuestRequest,
-        inv: Invocation<'_>,
-        timing: &mut CallTiming,
-    ) -> Result<GuestResponse, GuestError> {
-        let timeout = inv.limits.timeout;
-        let mut store = self.new_store(sandbox, inv);
-        self.call_in(&mut store, None, export, request, timeout, timing).await.map(|(response, _)| response)
-    }
+/// A store for one instance of a route's component, under the route's limits.
+pub(crate) fn new_store(sandbox: &Sandbox, inv: Invocation<'_>) -> Store<GuestState> {
+    let state = GuestState::new(
+        Arc::clone(inv.env),
+        inv.limits.memory,
+        Arc::clone(inv.outbound),
+        Arc::clone(inv.kv_stores),
+        Arc::clone(inv.log_budget),
+        inv.route,
+        inv.request_id,
+    );
+    let mut store = Store::new(&sandbox.engine, state);
+    store.limiter(|s| &mut s.limiter);
+    // On every epoch tick a running guest yields to tokio: other requests
+    // on this worker keep flowing, and the timeout below gets to fire.
+    // A plain `Yield` is not enough: tokio polls I/O only every 61 task
+    // polls, so the yield must go through the scheduler.
+    store.epoch_deadline_callback(|_| Ok(UpdateDeadline::YieldCustom(1, Box::pin(tokio::task::yield_now()))));
+    store
+}
 
-    /// A store for one instance of this component, under the route's limits.
-    pub(crate) fn new_store(&self, sandbox: &Sandbox, inv: Invocation<'_>) -> Store<GuestState> {
-        let state = GuestState::new(
-            Arc::clone(inv.env),
-            inv.limits.memory,
-            Arc::clone(inv.outbound),
-            Arc::clone(inv.kv_stores),
-            Arc::clone(inv.log_budget),
-            inv.route,
-            inv.request_id,
-        );
-        let mut store = Store::new(&sandbox.engine, state);
-        store.limiter(|s| &mut s.limiter);
-        // On every epoch tick a running guest yields to tokio: other requests
-        // on this worker keep flowing, and the timeout below gets to fire.
-        // A plain `Yield` is not enough: tokio polls I/O only every 61 task
-        // polls, so the yield must go through the scheduler.
-        store.epoch_deadline_callback(|_| Ok(UpdateDeadline::YieldCustom(1, Box::pin(tokio::task::yield_now()))));
-        store
-    }
-
-    /// Runs one handler call in `store`, instantiating first unless
-    /// `instance` (from an earlier call in the same store) is given. On
-    /// timeout the call is dropped mid-flight; the caller must then drop the
-    /// store too. `timing` gets the time spent in each phase.
-    pub(crate) async fn call_in(
-        &self,
-        store: &mut Store<GuestState>,
-        instance: Option<Instance>,
-        export: Method,
-        request: &GuestRequest,
-        timeout: Duration,
-        timing: &mut CallTiming,
-    ) -> Result<(GuestResponse, Instance), GuestError> {
-        let index = *self.handler(export).ok_or(GuestError::NoHandler(export))?;
-        store.set_epoch_deadline(1);
-        let started = Instant::now();
-        let instantiated = &mut timing.instantiate;
-        let run = async {
-            let instance = match instance {
-                Some(instance) => instance,
-                None => {
-                    let instance = self
-                        .pre
-                        .instantiate_async(&mut *store)
-                        .await
-                        .map_err(|e| classify(e, GuestError::Instantiate))?;
-                    *instantiated = started.elapsed();
-                    instance
-                }
-            };
-            let func = instance
-                .get_typed_func::<(&GuestRequest,), (GuestResponse,)>(&mut *store, &index)
-                .map_err(|e| GuestError::Trap(format!("{e:#}")))?;
-            let (response,) =
-                func.call_async(&mut *store, (request,)).await.map_err(|e| classify(e, GuestError::Trap))?;
-            Ok((response, instance))
+/// Runs one handler call of `component` in `store`, instantiating first
+/// unless `instance` (from an earlier call in the same store) is given. On
+/// timeout the call is dropped mid-flight; the caller must then drop the
+/// store too. `timing` gets the time spent in each phase.
+pub(crate) async fn call_in(
+    component: &RouteComponent,
+    store: &mut Store<GuestState>,
+    instance: Option<Instance>,
+    export: Method,
+    request: &GuestRequest,
+    timeout: Duration,
+    timing: &mut CallTiming,
+) -> Result<(GuestResponse, Instance), GuestError> {
+    let index = *component.handler(export).ok_or(GuestError::NoHandler(export))?;
+    store.set_epoch_deadline(1);
+    let started = Instant::now();
+    let instantiated = &mut timing.instantiate;
+    let run = async {
+        let instance = match instance {
+            Some(instance) => instance,
+            None => {
+                let instance = component
+                    .pre
+                    .instantiate_async(&mut *store)
+                    .await
+                    .map_err(|e| classify(e, GuestError::Instantiate))?;
+                *instantiated = started.elapsed();
+                instance
+            }
         };
-        let result = tokio::time::timeout(timeout, run).await;
-        timing.handler = started.elapsed().saturating_sub(timing.instantiate);
-        store.data().end_request();
-        match result {
-            Ok(result) => result,
-            Err(_) => Err(GuestError::Timeout(timeout)),
-        }
+        let func = instance
+            .get_typed_func::<(&GuestRequest,), (GuestResponse,)>(&mut *store, &index)
+            .map_err(|e| GuestError::Trap(format!("{e:#}")))?;
+        let (response,) = func.call_async(&mut *store, (request,)).await.map_err(|e| classify(e, GuestError::Trap))?;
+        Ok((response, instance))
+    };
+    let result = tokio::time::timeout(timeout, run).await;
+    timing.handler = started.elapsed().saturating_sub(timing.instantiate);
+    store.data().end_request();
+    match result {
+        Ok(result) => result,
+        Err(_) => Err(GuestError::Timeout(timeout)),
     }
 }
 

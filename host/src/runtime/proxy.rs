@@ -13,78 +13,75 @@ use wasmtime_wasi_http::p2::bindings::http::types::{ErrorCode, Scheme};
 
 use super::component::RouteComponent;
 use super::engine::Sandbox;
-use super::invoke::{CallTiming, GuestError, Invocation, classify};
+use super::invoke::{CallTiming, GuestError, Invocation, classify, new_store};
 
-impl RouteComponent {
-    /// Hands `request` to the component's `incoming-handler` in a fresh
-    /// instance and waits for the whole response: at most `max_response`
-    /// body bytes, everything within the route's timeout.
-    ///
-    /// The guest runs on this task, beside the read of its response: it sets
-    /// the response first and writes the body after, and the body's pipe is
-    /// bounded, so the two must make progress together.
-    pub async fn call_proxy(
-        &self,
-        sandbox: &Sandbox,
-        request: http::Request<Bytes>,
-        inv: Invocation<'_>,
-        max_response: usize,
-        timing: &mut CallTiming,
-    ) -> Result<http::Response<Bytes>, GuestError> {
-        let proxy = self.proxy().ok_or(GuestError::NoProxyHandler)?;
-        let timeout = inv.limits.timeout;
-        let mut store = self.new_store(sandbox, inv);
-        let (sender, receiver) = tokio::sync::oneshot::channel();
-        let request =
-            request.map(|bytes| Full::new(bytes).map_err(|never| -> wasmtime_wasi_http::Error { match never {} }));
-        let (incoming, outparam) = {
-            let mut http = store.data_mut().http();
-            let incoming = http.new_incoming_request(Scheme::Http, request);
-            let outparam = http.new_response_outparam(sender);
-            (incoming, outparam)
-        };
-        let incoming = incoming.map_err(|e| GuestError::Instantiate(format!("{e:#}")))?;
-        let outparam = outparam.map_err(|e| GuestError::Instantiate(format!("{e:#}")))?;
+/// Hands `request` to `component`'s `incoming-handler` in a fresh
+/// instance and waits for the whole response: at most `max_response`
+/// body bytes, everything within the route's timeout.
+///
+/// The guest runs on this task, beside the read of its response: it sets
+/// the response first and writes the body after, and the body's pipe is
+/// bounded, so the two must make progress together.
+pub(super) async fn call(
+    component: &RouteComponent,
+    sandbox: &Sandbox,
+    request: http::Request<Bytes>,
+    inv: Invocation<'_>,
+    max_response: usize,
+    timing: &mut CallTiming,
+) -> Result<http::Response<Bytes>, GuestError> {
+    let proxy = component.proxy().ok_or(GuestError::NoProxyHandler)?;
+    let timeout = inv.limits.timeout;
+    let mut store = new_store(sandbox, inv);
+    let (sender, receiver) = tokio::sync::oneshot::channel();
+    let request =
+        request.map(|bytes| Full::new(bytes).map_err(|never| -> wasmtime_wasi_http::Error { match never {} }));
+    let (incoming, outparam) = {
+        let mut http = store.data_mut().http();
+        let incoming = http.new_incoming_request(Scheme::Http, request);
+        let outparam = http.new_response_outparam(sender);
+        (incoming, outparam)
+    };
+    let incoming = incoming.map_err(|e| GuestError::Instantiate(format!("{e:#}")))?;
+    let outparam = outparam.map_err(|e| GuestError::Instantiate(format!("{e:#}")))?;
 
-        store.set_epoch_deadline(1);
-        let started = Instant::now();
-        let instantiated = &mut timing.instantiate;
-        let guest = async {
-            let instance =
-                proxy.instantiate_async(&mut store).await.map_err(|e| classify(e, GuestError::Instantiate))?;
-            *instantiated = started.elapsed();
-            instance
-                .wasi_http_incoming_handler()
-                .call_handle(&mut store, incoming, outparam)
-                .await
-                .map_err(|e| classify(e, GuestError::Trap))
-        };
-        let response = async {
-            match receiver.await {
-                Ok(answer) => read_response(answer, max_response).await,
-                // Dropped unset: the guest returned or trapped without an
-                // answer.
-                Err(_) => Err(GuestError::Trap("the handler returned without setting a response".into())),
-            }
-        };
-        tokio::pin!(response);
-        // The answer is complete once its body is; whatever the guest still
-        // does after that is cut off with its store. A guest that fails
-        // first fails the request, even mid-body.
-        let run = async {
-            tokio::select! {
-                finished = guest => match finished {
-                    Err(e) => Err(e),
-                    Ok(()) => (&mut response).await,
-                },
-                answered = &mut response => answered,
-            }
-        };
-        let result = tokio::time::timeout(timeout, run).await;
-        timing.handler = started.elapsed().saturating_sub(timing.instantiate);
-        store.data().end_request();
-        result.unwrap_or(Err(GuestError::Timeout(timeout)))
-    }
+    store.set_epoch_deadline(1);
+    let started = Instant::now();
+    let instantiated = &mut timing.instantiate;
+    let guest = async {
+        let instance = proxy.instantiate_async(&mut store).await.map_err(|e| classify(e, GuestError::Instantiate))?;
+        *instantiated = started.elapsed();
+        instance
+            .wasi_http_incoming_handler()
+            .call_handle(&mut store, incoming, outparam)
+            .await
+            .map_err(|e| classify(e, GuestError::Trap))
+    };
+    let response = async {
+        match receiver.await {
+            Ok(answer) => read_response(answer, max_response).await,
+            // Dropped unset: the guest returned or trapped without an
+            // answer.
+            Err(_) => Err(GuestError::Trap("the handler returned without setting a response".into())),
+        }
+    };
+    tokio::pin!(response);
+    // The answer is complete once its body is; whatever the guest still
+    // does after that is cut off with its store. A guest that fails
+    // first fails the request, even mid-body.
+    let run = async {
+        tokio::select! {
+            finished = guest => match finished {
+                Err(e) => Err(e),
+                Ok(()) => (&mut response).await,
+            },
+            answered = &mut response => answered,
+        }
+    };
+    let result = tokio::time::timeout(timeout, run).await;
+    timing.handler = started.elapsed().saturating_sub(timing.instantiate);
+    store.data().end_request();
+    result.unwrap_or(Err(GuestError::Timeout(timeout)))
 }
 
 /// The guest's response with its whole body, or why there is none.

@@ -15,7 +15,7 @@ use wasmtime::component::Instance;
 use super::component::RouteComponent;
 use super::engine::Sandbox;
 use super::guest_state::GuestState;
-use super::invoke::{CallTiming, GuestError, Invocation};
+use super::invoke::{self, CallTiming, GuestError, Invocation};
 use super::{GuestRequest, GuestResponse};
 use crate::method::Method;
 
@@ -54,10 +54,11 @@ impl ReusePool {
                 w.store.data_mut().begin_request(Arc::clone(&inv.request_id));
                 (w.store, Some(w.instance), w.served)
             }
-            None => (component.new_store(sandbox, inv), None, 0),
+            None => (invoke::new_store(sandbox, inv), None, 0),
         };
         // On error the store is dropped here: a failed instance is never reused.
-        let (response, instance) = component.call_in(&mut store, instance, export, request, timeout, timing).await?;
+        let (response, instance) =
+            invoke::call_in(component, &mut store, instance, export, request, timeout, timing).await?;
         let served = served + 1;
         if served < self.max_requests
             && let Ok(mut idle) = self.idle.lock()
