@@ -5,7 +5,7 @@ use e2e_support::{TestHost, artifacts, route};
 
 fn start(toml: &str, cache: &std::path::Path) -> TestHost {
     let dir = cache.to_str().expect("utf-8 temp path");
-    TestHost::start_with_args(toml, &["--cache-dir", dir])
+    TestHost::routes(toml).args(&["--cache-dir", dir]).start()
 }
 
 #[test]

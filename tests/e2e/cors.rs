@@ -4,6 +4,8 @@
 //! The last test plays a browser: it runs the CORS checks of the Fetch
 //! standard over a table of requests and compares what a page would see.
 
+use std::sync::OnceLock;
+
 use e2e_support::{RouteTree, TestHost, TestResponse, artifacts, route};
 
 const CREDENTIALED: &str = r#"cors = { origins = ["https://app.example.com", "https://*.example.com"], headers = ["content-type", "authorization"], max_age = "10m", credentials = true, expose = ["x-request-id"] }"#;
@@ -25,6 +27,12 @@ fn cors_routes() -> String {
     toml
 }
 
+/// One host for the tests that only send requests.
+fn shared_host() -> &'static TestHost {
+    static HOST: OnceLock<TestHost> = OnceLock::new();
+    TestHost::routes(&cors_routes()).shared(&HOST)
+}
+
 fn preflight(host: &TestHost, path: &str, origin: &str, method: &str, headers: &str) -> TestResponse {
     let mut sent = vec![("origin", origin), ("access-control-request-method", method)];
     if !headers.is_empty() {
@@ -39,7 +47,7 @@ fn cors_headers(resp: &TestResponse) -> Vec<&str> {
 
 #[test]
 fn a_preflight_is_answered_by_the_host_from_the_exports() {
-    let host = TestHost::start(&cors_routes());
+    let host = TestHost::routes(&cors_routes()).start();
     let resp = preflight(&host, "/api/posts/7", APP, "GET", "authorization,content-type");
     assert_eq!(resp.status, 204, "{}", resp.text());
     assert_eq!(resp.header("access-control-allow-origin"), Some(APP));
@@ -54,7 +62,8 @@ fn a_preflight_is_answered_by_the_host_from_the_exports() {
     assert_eq!(users.status, 204);
     assert_eq!(users.header("access-control-allow-methods"), Some("POST, OPTIONS"));
 
-    // The guest never ran: the access log has no guest time for them.
+    // The guest never ran: the access log (this test's own host) has no
+    // guest time for them.
     let log = host.log_text();
     let preflights: Vec<&str> = log.lines().filter(|l| l.contains("method=OPTIONS")).collect();
     assert_eq!(preflights.len(), 2, "{log}");
@@ -69,7 +78,7 @@ fn a_preflight_is_answered_by_the_host_from_the_exports() {
 
 #[test]
 fn a_preflight_for_a_disallowed_origin_method_or_header_is_refused() {
-    let host = TestHost::start(&cors_routes());
+    let host = shared_host();
     let cases = [
         ("https://evil.test", "GET", "", "CORS: origin https://evil.test is not allowed to call this route"),
         ("https://example.com", "GET", "", "CORS: origin https://example.com is not allowed to call this route"),
@@ -85,20 +94,20 @@ fn a_preflight_for_a_disallowed_origin_method_or_header_is_refused() {
         ),
     ];
     for (origin, method, headers, message) in cases {
-        let resp = preflight(&host, "/api/posts/7", origin, method, headers);
+        let resp = preflight(host, "/api/posts/7", origin, method, headers);
         resp.assert_error(403, message);
         assert!(cors_headers(&resp).is_empty(), "{origin} {method}: {:?}", resp.headers);
         assert!(resp.header("vary").is_some_and(|v| v.starts_with("Origin")), "{origin} {method}");
     }
     // A route without `cors` answers as it always did.
-    let plain = preflight(&host, "/api/todos", APP, "POST", "content-type");
+    let plain = preflight(host, "/api/todos", APP, "POST", "content-type");
     assert_eq!((plain.status, plain.header("allow")), (204, Some("GET, HEAD, POST, DELETE, OPTIONS")));
     assert!(cors_headers(&plain).is_empty());
 }
 
 #[test]
 fn actual_answers_carry_the_origin_credentials_and_expose_list() {
-    let host = TestHost::start(&cors_routes());
+    let host = shared_host();
     for origin in [APP, "https://a.b.example.com"] {
         let resp = host.request("GET", "/api/posts/7", &[("origin", origin)], b"");
         assert_eq!(resp.status, 200);
@@ -129,7 +138,7 @@ fn actual_answers_carry_the_origin_credentials_and_expose_list() {
 
 #[test]
 fn host_made_errors_carry_cors_headers() {
-    let host = TestHost::start(&cors_routes());
+    let host = shared_host();
     let origin = [("origin", APP)];
     let big = vec![b'x'; 4096];
     let cases: [(&str, &str, &[u8], u16); 6] = [
@@ -162,7 +171,7 @@ fn a_route_toml_configures_cors_for_file_based_routing() {
     tree.route("posts/[id]", "posts-id")
         .file("posts/[id]/route.toml", &format!("{CREDENTIALED}\n"))
         .route("hello", "hello");
-    let host = TestHost::start_dir(&tree.root);
+    let host = TestHost::dir(&tree.root).start();
     let resp = preflight(&host, "/api/posts/1", "https://shop.example.com", "GET", "authorization");
     assert_eq!(resp.status, 204);
     assert_eq!(resp.header("access-control-allow-origin"), Some("https://shop.example.com"));
@@ -177,7 +186,7 @@ fn credentials_with_a_star_are_refused_at_load() {
     let a = artifacts();
     let mut toml = String::new();
     route(&mut toml, "/api/hello", &a.component("hello"), r#"cors = { origins = ["*"], credentials = true }"#);
-    let out = TestHost::try_start(&toml).err().expect("refused");
+    let out = TestHost::routes(&toml).try_start().err().expect("refused");
     assert!(out.contains("routes.toml:4:21: cors: origins = [\"*\"] cannot be used with credentials = true"), "{out}");
 }
 
@@ -310,7 +319,7 @@ type Case<'a> = (&'a str, &'a str, &'a str, &'a [(&'a str, &'a str)], bool, brow
 #[test]
 fn a_browser_sees_what_the_cors_config_intends() {
     use browser::{Fetch, Seen};
-    let host = TestHost::start(&cors_routes());
+    let host = shared_host();
     let ok = |status| Seen::Response { status, request_id_readable: true };
     let json = [("content-type", "application/json")];
     let auth = [("authorization", "Bearer t")];
@@ -336,7 +345,7 @@ fn a_browser_sees_what_the_cors_config_intends() {
     ];
     for (origin, method, path, headers, include_credentials, expected) in cases {
         let fetch = Fetch { origin, method, path, headers, include_credentials };
-        let seen = browser::fetch(&host, &fetch);
+        let seen = browser::fetch(host, &fetch);
         assert_eq!(seen, expected, "{origin} {method} {path} {headers:?} credentials={include_credentials}");
     }
 }

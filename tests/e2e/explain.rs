@@ -54,7 +54,7 @@ fn the_table_lists_routes_in_precedence_order_with_methods_and_limits() {
 fn match_explains_the_winner_and_agrees_with_the_server() {
     let dir = tempfile::tempdir().expect("temp dir");
     std::fs::write(dir.path().join("routes.toml"), manifest()).expect("write");
-    let host = TestHost::start(&manifest());
+    let host = TestHost::routes(&manifest()).start();
 
     // A static segment beats a param and a catch-all that also match.
     let posted = routes(dir.path(), &["--match", "/api/posts/new", "--method", "POST"]);

@@ -27,7 +27,7 @@ fn sample_tree() -> RouteTree {
 #[test]
 fn folders_map_to_routes_like_next_js_app_api() {
     let tree = sample_tree();
-    let host = TestHost::start_dir(&tree.root);
+    let host = TestHost::dir(&tree.root).start();
 
     let hello = host.get("/api/hello");
     assert_eq!((hello.status, hello.text().as_str()), (200, r#"{"message":"Hello from API!"}"#));
@@ -52,7 +52,7 @@ fn folders_map_to_routes_like_next_js_app_api() {
 #[test]
 fn route_toml_gives_its_route_env_and_limits_and_no_other() {
     let tree = sample_tree();
-    let host = TestHost::start_dir(&tree.root);
+    let host = TestHost::dir(&tree.root).start();
 
     let configured = host.get("/api/configured?do=env");
     assert_eq!(configured.json(), json!({ "GREETING": "hello from the host" }), "interpolated from the host env");
@@ -124,7 +124,7 @@ fn bad_folder_names_and_empty_trees_fail_start_up_saying_what_to_do() {
 
 /// Starts a host that must fail; returns its output.
 fn refused(tree: &RouteTree) -> String {
-    match TestHost::try_start_dir(&tree.root) {
+    match TestHost::dir(&tree.root).try_start() {
         Ok(host) => panic!("host started on {} but should have refused {}", host.addr, tree.root.display()),
         Err(output) => output,
     }

@@ -9,7 +9,7 @@ fn floor_hello_answers_byte_for_byte_like_hello() {
     let mut toml = String::new();
     route(&mut toml, "/api/hello", &artifacts().component("hello"), "");
     route(&mut toml, "/floor/hello", floor_hello(), "");
-    let host = TestHost::start(&toml);
+    let host = TestHost::routes(&toml).start();
 
     let hello = host.get("/api/hello");
     let floor = host.get("/floor/hello");

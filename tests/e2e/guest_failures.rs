@@ -13,7 +13,7 @@ fn assert_still_serving(host: &TestHost) {
 
 #[test]
 fn traps_panics_and_invalid_responses_are_500s_and_the_host_keeps_serving() {
-    let host = TestHost::start(&test_routes_toml());
+    let host = TestHost::routes(&test_routes_toml()).start();
     let cases = [
         "/hostile?do=trap",
         "/hostile?do=panic",
@@ -41,7 +41,7 @@ fn traps_panics_and_invalid_responses_are_500s_and_the_host_keeps_serving() {
 
 #[test]
 fn guest_over_its_time_limit_is_504_and_others_are_served_meanwhile() {
-    let host = TestHost::start(&test_routes_toml());
+    let host = TestHost::routes(&test_routes_toml()).start();
     let addr = host.addr;
     let spinner = std::thread::spawn(move || send(addr, "GET", "/limited?do=loop", &[], b""));
     std::thread::sleep(Duration::from_millis(100));
@@ -57,7 +57,7 @@ fn guest_over_its_time_limit_is_504_and_others_are_served_meanwhile() {
 
 #[test]
 fn a_response_over_the_host_cap_is_a_logged_500() {
-    let host = TestHost::start(&test_routes_toml());
+    let host = TestHost::routes(&test_routes_toml()).start();
     host.get("/hostile?do=big&mib=17").assert_error(500, "Internal server error");
     assert!(host.log_text().contains("exceeds the 16777216-byte cap"));
     assert_eq!(host.get("/hostile?do=big&mib=1").body.len(), 1 << 20, "under the cap is fine");
@@ -66,7 +66,7 @@ fn a_response_over_the_host_cap_is_a_logged_500() {
 
 #[test]
 fn guest_over_its_memory_limit_is_500() {
-    let host = TestHost::start(&test_routes_toml());
+    let host = TestHost::routes(&test_routes_toml()).start();
     for target in ["/limited?do=alloc", "/hostile?do=alloc"] {
         host.get(target).assert_error(500, "Internal server error");
         assert_still_serving(&host);
@@ -76,7 +76,7 @@ fn guest_over_its_memory_limit_is_500() {
 
 #[test]
 fn body_over_the_route_limit_is_413_before_the_guest_runs() {
-    let host = TestHost::start(&test_routes_toml());
+    let host = TestHost::routes(&test_routes_toml()).start();
     let big = vec![b'x'; 2000];
     host.request("POST", "/limited", &[], &big).assert_error(413, "Request body exceeds the limit of 1024 bytes");
 
@@ -97,7 +97,7 @@ fn body_over_the_route_limit_is_413_before_the_guest_runs() {
 
 #[test]
 fn requests_over_the_route_concurrency_limit_are_503_with_retry_after() {
-    let host = TestHost::start(&test_routes_toml());
+    let host = TestHost::routes(&test_routes_toml()).start();
     // A second request while the only slot is busy is refused.
     let (sleeper, refused) = host.occupy_only_slot("/single?do=sleep&ms=3000", "/single");
     refused.assert_error(503, "Too many requests for this route; retry shortly");

@@ -27,7 +27,7 @@ fn place(from: &Path, to: &Path) {
 fn start_watching(manifest: &Path, extra: &[&str]) -> TestHost {
     let mut args = vec!["--watch"];
     args.extend_from_slice(extra);
-    let host = TestHost::start_manifest(manifest, &args);
+    let host = TestHost::manifest(manifest).args(&args).start();
     wait_for_log(&host, 0, "for changes");
     host
 }

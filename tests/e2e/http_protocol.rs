@@ -16,7 +16,7 @@ fn read_all(stream: &mut TcpStream) -> Vec<u8> {
 
 #[test]
 fn slow_headers_get_the_connection_closed() {
-    let host = TestHost::start_with_args(&test_routes_toml(), &["--header-read-timeout", "500ms"]);
+    let host = TestHost::routes(&test_routes_toml()).args(&["--header-read-timeout", "500ms"]).start();
     let mut stream = TcpStream::connect(host.addr).expect("connect");
     stream.write_all(b"GET /api/hello HTTP/1.1\r\nhost: x\r\n").expect("partial head");
     // Never finish the head. The server must give up on us rather than hold
@@ -29,7 +29,7 @@ fn slow_headers_get_the_connection_closed() {
 
 #[test]
 fn oversized_headers_are_431_and_malformed_requests_400() {
-    let host = TestHost::start(&test_routes_toml());
+    let host = TestHost::routes(&test_routes_toml()).start();
     let big = "x".repeat(100 * 1024);
     let resp = host.request("GET", "/api/hello", &[("x-big", &big)], b"");
     assert_eq!(resp.status, 431);
@@ -44,7 +44,7 @@ fn oversized_headers_are_431_and_malformed_requests_400() {
 
 #[test]
 fn http2_with_prior_knowledge_is_served() {
-    let host = TestHost::start(&test_routes_toml());
+    let host = TestHost::routes(&test_routes_toml()).start();
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
     let (status, body) = runtime.block_on(async {
         use http_body_util::{BodyExt, Empty};
@@ -69,7 +69,7 @@ fn http2_with_prior_knowledge_is_served() {
 
 #[test]
 fn sigterm_lets_in_flight_requests_finish_then_exits_zero() {
-    let mut host = TestHost::start(&test_routes_toml());
+    let mut host = TestHost::routes(&test_routes_toml()).start();
     let addr = host.addr;
     let in_flight = std::thread::spawn(move || send(addr, "GET", "/hostile?do=sleep&ms=2000", &[], b""));
     std::thread::sleep(Duration::from_millis(500));

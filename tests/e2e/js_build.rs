@@ -80,7 +80,7 @@ fn a_route_js_component_is_built_by_wasmroutes_build_with_the_toolchain_it_insta
     assert!(again.contains("built 2 route(s) from project/routes.toml"), "{again}");
 
     precompile(&manifest);
-    let host = TestHost::start_manifest(&manifest, &[]);
+    let host = TestHost::manifest(&manifest).start();
     let hello = host.get("/api/hello");
     assert_eq!((hello.status, hello.text()), (200, r#"{"message":"hello from js"}"#.to_owned()));
     let docs = host.get("/api/docs/a/b%20c");
@@ -113,7 +113,7 @@ fn a_route_tree_takes_route_js_and_route_ts_like_next_js_app_api() {
     let precompiled = run_wasmroutes(&["precompile", "--dir", api_arg, "--cache-dir", cache_arg()], dir.path(), &[]);
     assert!(precompiled.status.success(), "{}", String::from_utf8_lossy(&precompiled.stderr));
 
-    let host = TestHost::start_dir(&api);
+    let host = TestHost::dir(&api).start();
     assert_eq!(host.get("/api/hello").text(), r#"{"message":"hello from js"}"#);
     assert_eq!(host.get("/api/docs/x").text(), r#"{"slug":["x"],"method":"GET"}"#);
     host.get("/api/.wasmroutes/build").assert_error(404, "Not found");
@@ -128,7 +128,7 @@ fn serve_watch_rebuilds_a_saved_route_js() {
     write(&manifest, "[[route]]\npath = \"/api/hello\"\ncomponent = \"app/api/hello/route.js\"\n");
     build(&[], dir.path(), &[]);
     precompile(&manifest);
-    let host = TestHost::start_manifest(&manifest, &["--watch"]);
+    let host = TestHost::manifest(&manifest).args(&["--watch"]).start();
     assert_eq!(host.get("/api/hello").text(), r#"{"message":"hello from js"}"#);
 
     write(&source, &HELLO_JS.replace("hello from js", "saved again"));

@@ -52,8 +52,8 @@ fn next_example() -> PathBuf {
 
 #[test]
 fn the_js_samples_answer_byte_for_byte_what_the_rust_samples_answer() {
-    let js = TestHost::start_manifest(&js_samples(), &[]);
-    let rust = TestHost::start(&test_routes_toml());
+    let js = TestHost::manifest(&js_samples()).start();
+    let rust = TestHost::routes(&test_routes_toml()).start();
     let targets = [
         "/api/hello",
         "/api/posts",
@@ -134,7 +134,7 @@ fn the_js_samples_answer_byte_for_byte_what_the_rust_samples_answer() {
 fn a_next_js_route_file_runs_unchanged() {
     let mut toml = String::new();
     route(&mut toml, "/api/items/[id]", &next_example(), "env = { API_KEY = \"secret\" }\n");
-    let host = TestHost::start(&toml);
+    let host = TestHost::routes(&toml).start();
 
     let got = host.get("/api/items/42?q=hello%20world");
     assert_eq!(got.status, 200, "{}", got.text());
@@ -209,7 +209,7 @@ fn fetch_next_server_next_headers_and_typescript_work_as_in_next_js() {
     });
     let dir = tempfile::tempdir().expect("temp dir");
     let manifest = feature_routes(dir.path(), &format!("allowed_outbound_hosts = [\"http://127.0.0.1:{port}\"]\n"));
-    let host = TestHost::start_manifest(&manifest, &[]);
+    let host = TestHost::manifest(&manifest).start();
 
     // fetch goes out through the allow-list...
     let allowed = format!("/api/fetch?url=http://127.0.0.1:{port}/data");
@@ -257,7 +257,7 @@ fn a_js_route_and_a_rust_route_share_one_key_value_store() {
     route(&mut toml, "/api/tasks/[id]", &built, "key_value_stores = [\"default\"]\n");
     route(&mut toml, "/api/rust-tasks/[id]", &a.component("tasks-id"), "key_value_stores = [\"default\"]\n");
     let data = tempfile::tempdir().expect("data dir");
-    let host = TestHost::start_with_args(&toml, &["--data-dir", data.path().to_str().expect("UTF-8 path")]);
+    let host = TestHost::routes(&toml).args(&["--data-dir", data.path().to_str().expect("UTF-8 path")]).start();
 
     // Created by the Rust route, read, changed and deleted by the JS one,
     // and each answer is what the Rust tasks/[id] route gives.

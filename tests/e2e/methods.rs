@@ -1,11 +1,19 @@
 //! docs/behaviour.md §4: 405 with Allow, automatic HEAD and OPTIONS — answered from
 //! the component's exports, without running the guest.
 
+use std::sync::OnceLock;
+
 use e2e_support::{TestHost, test_routes_toml};
+
+/// One host for every test here: they only send requests.
+fn shared_host() -> &'static TestHost {
+    static HOST: OnceLock<TestHost> = OnceLock::new();
+    TestHost::routes(&test_routes_toml()).shared(&HOST)
+}
 
 #[test]
 fn unexported_method_is_405_with_allow_and_json_error() {
-    let host = TestHost::start(&test_routes_toml());
+    let host = shared_host();
     let cases = [
         ("DELETE", "/api/hello", "GET, HEAD, OPTIONS"),
         ("POST", "/api/posts/1", "GET, HEAD, OPTIONS"),
@@ -23,7 +31,7 @@ fn unexported_method_is_405_with_allow_and_json_error() {
 
 #[test]
 fn head_runs_get_and_sends_no_body() {
-    let host = TestHost::start(&test_routes_toml());
+    let host = shared_host();
     let get = host.get("/api/posts/9");
     let head = host.request("HEAD", "/api/posts/9", &[], b"");
     assert_eq!(head.status, 200);
@@ -43,7 +51,7 @@ fn head_runs_get_and_sends_no_body() {
 
 #[test]
 fn options_is_204_with_allow() {
-    let host = TestHost::start(&test_routes_toml());
+    let host = shared_host();
     for (target, allow) in [
         ("/api/todos", "GET, HEAD, POST, DELETE, OPTIONS"),
         ("/api/users", "POST, OPTIONS"),
@@ -59,7 +67,7 @@ fn options_is_204_with_allow() {
 
 #[test]
 fn method_answers_do_not_wait_for_a_busy_guest() {
-    let host = TestHost::start(&test_routes_toml());
+    let host = shared_host();
     // `/single` runs one request at a time. Hold that slot with a sleeping
     // request; once a GET is refused with 503 the route is provably busy, yet
     // 405 and OPTIONS still answer: they come from the component's type,

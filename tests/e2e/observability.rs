@@ -13,7 +13,7 @@ const DISTINCT_COMPONENTS: f64 = 10.0;
 fn host_with_admin(extra: &[&str]) -> (TestHost, SocketAddr) {
     let mut args = vec!["--admin-addr", "127.0.0.1:0"];
     args.extend_from_slice(extra);
-    let host = TestHost::start_with_args(&test_routes_toml(), &args);
+    let host = TestHost::routes(&test_routes_toml()).args(&args).start();
     let log = host.log_text();
     let admin = log
         .lines()
@@ -115,7 +115,7 @@ fn json_access_line(host: &TestHost, request_id: &str) -> serde_json::Value {
 
 #[test]
 fn json_access_log_lines_carry_method_path_route_status_times_and_request_id() {
-    let host = TestHost::start_with_args(&test_routes_toml(), &["--log-format", "json"]);
+    let host = TestHost::routes(&test_routes_toml()).args(&["--log-format", "json"]).start();
     let resp = host.request("GET", "/api/posts/42?x=1", &[("x-request-id", "trace-json-1")], b"");
     assert_eq!(resp.status, 200);
     let line = json_access_line(&host, "trace-json-1");
@@ -147,10 +147,10 @@ fn json_access_log_lines_carry_method_path_route_status_times_and_request_id() {
 
 #[test]
 fn server_timing_only_when_enabled() {
-    let plain = TestHost::start(&test_routes_toml());
+    let plain = TestHost::routes(&test_routes_toml()).start();
     assert_eq!(plain.get("/api/hello").header("server-timing"), None);
 
-    let timed = TestHost::start_with_args(&test_routes_toml(), &["--server-timing"]);
+    let timed = TestHost::routes(&test_routes_toml()).args(&["--server-timing"]).start();
     let resp = timed.get("/api/hello");
     assert_eq!(resp.status, 200);
     let value = resp.header("server-timing").expect("server-timing header");
@@ -178,7 +178,7 @@ fn guest_seen_ids(resp: &TestResponse) -> Vec<String> {
 
 #[test]
 fn a_sane_client_request_id_is_kept_passed_to_the_guest_and_logged() {
-    let host = TestHost::start(&test_routes_toml());
+    let host = TestHost::routes(&test_routes_toml()).start();
     let id = "client-req_42.a:b";
     let resp = host.request("GET", "/hostile?do=echo", &[("x-request-id", id)], b"");
     assert_eq!(resp.status, 200);
@@ -193,7 +193,7 @@ fn a_sane_client_request_id_is_kept_passed_to_the_guest_and_logged() {
 
 #[test]
 fn an_insane_client_request_id_is_replaced_everywhere() {
-    let host = TestHost::start(&test_routes_toml());
+    let host = TestHost::routes(&test_routes_toml()).start();
     let too_long = "x".repeat(129);
     for sent in ["has spaces", "inject\"quote", "a/b", too_long.as_str()] {
         let resp = host.request("GET", "/hostile?do=echo", &[("x-request-id", sent)], b"");

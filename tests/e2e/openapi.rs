@@ -127,7 +127,7 @@ fn a_wasi_http_route_documents_every_method_and_awkward_paths_stay_valid() {
 
 #[test]
 fn the_admin_port_serves_the_same_document() {
-    let host = TestHost::start_with_args(&test_routes_toml(), &["--admin-addr", "127.0.0.1:0"]);
+    let host = TestHost::routes(&test_routes_toml()).args(&["--admin-addr", "127.0.0.1:0"]).start();
     let log = host.log_text();
     let admin: SocketAddr = log
         .lines()
@@ -194,7 +194,7 @@ fn routes_that_describe_themselves_get_real_bodies_that_match_what_they_answer()
     assert!(todos.get("*/*").is_some(), "{todos}");
 
     // What the routes really answer matches the schemas they publish.
-    let host = TestHost::start(&test_routes_toml());
+    let host = TestHost::routes(&test_routes_toml()).start();
     let body = br#"{"name":"Ada","email":"ada@example.com"}"#;
     let sent: Value = serde_json::from_slice(body).expect("JSON");
     assert_matches_schema(&doc, request, &sent);

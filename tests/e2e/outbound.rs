@@ -48,7 +48,7 @@ fn fetch_reaches_only_allow_listed_hosts() {
         &format!("allowed_outbound_hosts = [\"http://127.0.0.1:{}\"]\n", port + 1),
     );
     route(&mut toml, "/default", &hostile, "");
-    let host = TestHost::start(&toml);
+    let host = TestHost::routes(&toml).start();
     let url = format!("http://127.0.0.1:{port}/data?x=1");
 
     let resp = host.get(&format!("/allowed?do=fetch&url={url}"));
@@ -77,7 +77,7 @@ fn a_failing_upstream_is_the_guests_to_answer() {
     let hostile = artifacts().component("hostile");
     let mut toml = String::new();
     route(&mut toml, "/allowed", &hostile, &format!("allowed_outbound_hosts = [\"http://127.0.0.1:{closed}\"]\n"));
-    let host = TestHost::start(&toml);
+    let host = TestHost::routes(&toml).start();
     let resp = host.get(&format!("/allowed?do=fetch&url=http://127.0.0.1:{closed}/"));
     assert_eq!(resp.status, 502, "{}", resp.text());
     assert!(resp.json()["error"].as_str().is_some_and(|m| m.starts_with("Upstream request failed")));
@@ -89,7 +89,7 @@ fn an_outbound_request_carries_one_host_header_the_guest_cannot_set() {
     let hostile = artifacts().component("hostile");
     let mut toml = String::new();
     route(&mut toml, "/allowed", &hostile, &format!("allowed_outbound_hosts = [\"http://127.0.0.1:{port}\"]\n"));
-    let host = TestHost::start(&toml);
+    let host = TestHost::routes(&toml).start();
 
     let resp = host.get(&format!("/allowed?do=fetch&url=http://127.0.0.1:{port}/"));
     assert_eq!(resp.status, 200, "{}", resp.text());

@@ -15,7 +15,7 @@ fn reused_instances_keep_state_until_their_limit_or_a_failure() {
     let mut toml = String::new();
     route(&mut toml, "/fresh", &hostile, "");
     route(&mut toml, "/reuse", &hostile, "isolation = \"reuse\"\nmax_requests_per_instance = 3\n");
-    let host = TestHost::start(&toml);
+    let host = TestHost::routes(&toml).start();
 
     let fresh: Vec<u64> = (0..3).map(|_| count(&host, "/fresh")).collect();
     assert_eq!(fresh, [1, 1, 1], "by default every request gets a fresh instance");

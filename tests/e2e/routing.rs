@@ -1,10 +1,18 @@
 //! docs/behaviour.md §3: normalization, decoding, precedence, 404, 308, 400.
 
+use std::sync::OnceLock;
+
 use e2e_support::{TestHost, test_routes_toml};
+
+/// One host for every test here: they only send requests.
+fn shared_host() -> &'static TestHost {
+    static HOST: OnceLock<TestHost> = OnceLock::new();
+    TestHost::routes(&test_routes_toml()).shared(&HOST)
+}
 
 #[test]
 fn unknown_paths_and_wrong_case_are_json_404s() {
-    let host = TestHost::start(&test_routes_toml());
+    let host = shared_host();
     for target in ["/api/nope", "/API/hello", "/api/Hello", "/api/hello/extra", "/", "/api/docs", "/api/posts/1/2"] {
         host.get(target).assert_error(404, "Not found");
     }
@@ -12,7 +20,7 @@ fn unknown_paths_and_wrong_case_are_json_404s() {
 
 #[test]
 fn trailing_and_doubled_slashes_redirect_with_query_kept() {
-    let host = TestHost::start(&test_routes_toml());
+    let host = shared_host();
     let cases = [
         ("/api/hello/", "/api/hello"),
         ("/api/hello/?x=1&y=2", "/api/hello?x=1&y=2"),
@@ -29,7 +37,7 @@ fn trailing_and_doubled_slashes_redirect_with_query_kept() {
 
 #[test]
 fn dot_segments_resolve_before_routing_and_never_climb_above_root() {
-    let host = TestHost::start(&test_routes_toml());
+    let host = shared_host();
     for target in ["/api/./hello", "/api/x/../hello", "/api/x/%2e%2e/hello", "/../../api/hello", "/api/%2E/hello"] {
         let resp = host.get(target);
         assert_eq!((resp.status, resp.text().as_str()), (200, r#"{"message":"Hello from API!"}"#), "{target}");
@@ -46,7 +54,7 @@ fn dot_segments_resolve_before_routing_and_never_climb_above_root() {
 
 #[test]
 fn params_are_decoded_once_and_encoded_slash_stays_inside() {
-    let host = TestHost::start(&test_routes_toml());
+    let host = shared_host();
     let cases = [
         ("/api/posts/a%2Fb", r#""id":"a/b""#),
         ("/api/posts/%2541", r#""id":"%41""#),
@@ -64,7 +72,7 @@ fn params_are_decoded_once_and_encoded_slash_stays_inside() {
 
 #[test]
 fn malformed_percent_encoding_and_invalid_utf8_are_400s() {
-    let host = TestHost::start(&test_routes_toml());
+    let host = shared_host();
     for target in ["/api/posts/%zz", "/api/posts/%4", "/api/posts/50%", "/api/posts/%FF", "/api/posts/%C3%28"] {
         let resp = host.get(target);
         assert_eq!(resp.status, 400, "{target}: {}", resp.text());
@@ -75,7 +83,7 @@ fn malformed_percent_encoding_and_invalid_utf8_are_400s() {
 
 #[test]
 fn precedence_static_before_param_before_catch_all() {
-    let host = TestHost::start(&test_routes_toml());
+    let host = shared_host();
     // `/hostile` (static) beats nothing; `/hostile/[id]/[...rest]` needs at
     // least two more segments; the echo shows which params the guest got.
     let resp = host.get("/hostile/7/a/b%2Fc");
@@ -86,7 +94,7 @@ fn precedence_static_before_param_before_catch_all() {
 
 #[test]
 fn query_reaches_the_guest_decoded_in_order_with_repeats() {
-    let host = TestHost::start(&test_routes_toml());
+    let host = shared_host();
     let resp = host.get("/hostile?b=2&a=1+1&b=%F0%9F%98%80&flag");
     assert_eq!(resp.json()["query"], serde_json::json!([["b", "2"], ["a", "1 1"], ["b", "😀"], ["flag", ""]]));
 }

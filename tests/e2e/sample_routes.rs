@@ -1,11 +1,19 @@
 //! Every route of the tutorial answers exactly like its JavaScript original.
 
+use std::sync::OnceLock;
+
 use e2e_support::{TestHost, test_routes_toml};
 use serde_json::json;
 
+/// One host for every test here: they only send requests.
+fn shared_host() -> &'static TestHost {
+    static HOST: OnceLock<TestHost> = OnceLock::new();
+    TestHost::routes(&test_routes_toml()).shared(&HOST)
+}
+
 #[test]
 fn get_routes_answer_like_the_tutorial() {
-    let host = TestHost::start(&test_routes_toml());
+    let host = shared_host();
     let cases: &[(&str, u16, &str)] = &[
         ("/api/hello", 200, r#"{"message":"Hello from API!"}"#),
         ("/api/posts", 200, r#"[{"id":1,"title":"First Post"},{"id":2,"title":"Second Post"}]"#),
@@ -52,7 +60,7 @@ fn get_routes_answer_like_the_tutorial() {
 
 #[test]
 fn search_rejects_a_limit_that_is_not_a_non_negative_integer() {
-    let host = TestHost::start(&test_routes_toml());
+    let host = shared_host();
     for limit in ["-1", "abc", "1.5", "%2B3"] {
         let resp = host.get(&format!("/api/search?q=x&limit={limit}"));
         assert_eq!(resp.status, 400, "limit={limit}: {}", resp.text());
@@ -62,7 +70,7 @@ fn search_rejects_a_limit_that_is_not_a_non_negative_integer() {
 
 #[test]
 fn post_routes_create_with_a_timestamp_id() {
-    let host = TestHost::start(&test_routes_toml());
+    let host = shared_host();
     let before = now_millis();
 
     let resp = host.request("POST", "/api/users", &[], br#"{"name":"Ada","email":"ada@example.com"}"#);
@@ -89,7 +97,7 @@ fn post_routes_create_with_a_timestamp_id() {
 
 #[test]
 fn invalid_or_empty_json_is_a_400_json_error() {
-    let host = TestHost::start(&test_routes_toml());
+    let host = shared_host();
     for body in [&b""[..], b"{", b"not json", b"[1,2", b"{\"name\": }"] {
         let resp = host.request("POST", "/api/users", &[("content-type", "application/json")], body);
         assert_eq!(resp.status, 400, "body {:?}: {}", String::from_utf8_lossy(body), resp.text());

@@ -5,7 +5,7 @@ use serde_json::json;
 
 #[test]
 fn guest_sees_only_its_declared_env() {
-    let host = TestHost::start(&test_routes_toml());
+    let host = TestHost::routes(&test_routes_toml()).start();
     let resp = host.get("/limited?do=env");
     assert_eq!(resp.json(), json!({ "GREETING": "hello from the host" }), "interpolated from the host env");
     let resp = host.get("/hostile?do=env");
@@ -16,7 +16,7 @@ fn guest_sees_only_its_declared_env() {
 
 #[test]
 fn guest_output_goes_to_the_log_tagged_with_route_and_request_id() {
-    let host = TestHost::start(&test_routes_toml());
+    let host = TestHost::routes(&test_routes_toml()).start();
     let resp = host.get("/hostile?do=print");
     assert_eq!(resp.status, 200);
     let id = resp.header("x-request-id").expect("request id").to_owned();
@@ -30,7 +30,7 @@ fn guest_output_goes_to_the_log_tagged_with_route_and_request_id() {
 
 #[test]
 fn guest_gets_headers_and_body() {
-    let host = TestHost::start(&test_routes_toml());
+    let host = TestHost::routes(&test_routes_toml()).start();
     let resp = host.request("POST", "/hostile", &[("X-Custom", "v1"), ("x-custom", "v2")], b"12345");
     let echo = resp.json();
     assert_eq!(echo["method"], "POST");
@@ -47,7 +47,7 @@ fn guest_gets_headers_and_body() {
 
 #[test]
 fn guest_cannot_read_files_open_sockets_or_see_args() {
-    let host = TestHost::start(&test_routes_toml());
+    let host = TestHost::routes(&test_routes_toml()).start();
     // A listener the guest would reach if it had network access.
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let target = listener.local_addr().expect("addr");
@@ -69,7 +69,7 @@ fn guest_cannot_read_files_open_sockets_or_see_args() {
 
 #[test]
 fn a_chatty_guest_cannot_flood_the_log() {
-    let host = TestHost::start(&test_routes_toml());
+    let host = TestHost::routes(&test_routes_toml()).start();
     // Per request: 16 KiB of output at most.
     let resp = host.get("/hostile?do=spam&lines=100&width=1000");
     assert_eq!(resp.status, 200, "the guest is never blocked or failed for logging");

@@ -54,7 +54,7 @@ fn a_new_route_builds_and_serves_with_no_edits() {
     let built = run_wasmroutes(&["build", "routes.toml"], dir.path(), &env);
     assert!(built.status.success(), "build failed:\n{}", stderr(&built));
 
-    let host = TestHost::start_manifest(&dir.path().join("routes.toml"), &[]);
+    let host = TestHost::manifest(&dir.path().join("routes.toml")).start();
     let got = host.get("/api/things/42");
     assert_eq!(got.status, 200, "{}", got.text());
     assert_eq!(got.json(), serde_json::json!({ "method": "GET", "path": "/api/things/42", "id": "42" }));

@@ -5,7 +5,7 @@ use e2e_support::{TestHost, artifacts, route};
 
 /// Starts a host that must fail; returns its output.
 fn refused(routes_toml: &str) -> String {
-    match TestHost::try_start(routes_toml) {
+    match TestHost::routes(routes_toml).try_start() {
         Ok(host) => panic!("host started on {} but should have refused:\n{routes_toml}", host.addr),
         Err(output) => output,
     }

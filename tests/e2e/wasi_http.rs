@@ -10,7 +10,7 @@ fn host(extra: &str) -> TestHost {
     let limits = "env = { GREETING = \"from routes.toml\" }\n[route.limits]\ntimeout = \"1s\"\nmemory = \"16MiB\"\n";
     route(&mut toml, "/api/proxy/[...rest]", &artifacts().component("http-proxy"), &format!("{extra}{limits}"));
     route(&mut toml, "/api/hello", &artifacts().component("hello"), "");
-    TestHost::start(&toml)
+    TestHost::routes(&toml).start()
 }
 
 #[test]
@@ -82,7 +82,9 @@ fn reuse_isolation_is_refused_for_it() {
     let mut toml = String::new();
     let extra = "isolation = \"reuse\"\nmax_requests_per_instance = 3\n";
     route(&mut toml, "/api/proxy", &artifacts().component("http-proxy"), extra);
-    let Err(log) = TestHost::try_start(&toml) else { panic!("a reused wasi:http component should be refused") };
+    let Err(log) = TestHost::routes(&toml).try_start() else {
+        panic!("a reused wasi:http component should be refused")
+    };
     assert!(log.contains("a wasi:http/proxy component runs in a fresh instance per request"), "{log}");
 }
 

@@ -185,42 +185,109 @@ pub struct TestHost {
     _dir: tempfile::TempDir,
 }
 
+/// What a [`TestHost`] serves.
+enum Source {
+    /// `routes.toml` text, written to the host's temp dir.
+    Routes(String),
+    /// A manifest the test keeps (to edit it while the host runs).
+    Manifest(PathBuf),
+    /// A route tree, served with `--dir`.
+    Dir(PathBuf),
+}
+
+/// A [`TestHost`] about to start: what it serves and its extra
+/// `wasmroutes serve` flags. The one way to start a host:
+/// `TestHost::routes(&toml).args(&["--watch"]).start()`.
+#[must_use = "a launch does nothing until `start`, `try_start` or `shared`"]
+pub struct Launch {
+    source: Source,
+    args: Vec<String>,
+}
+
+impl Launch {
+    /// Extra `wasmroutes serve` flags.
+    pub fn args(mut self, args: &[&str]) -> Launch {
+        self.args.extend(args.iter().map(|a| (*a).to_owned()));
+        self
+    }
+
+    /// Starts the host; panics with its output if it exits instead of
+    /// listening.
+    pub fn start(self) -> TestHost {
+        self.try_start().unwrap_or_else(|log| panic!("host did not start; its output:\n{log}"))
+    }
+
+    /// Starts the host, or returns its output if it exits instead of
+    /// listening (for tests of refused configurations).
+    pub fn try_start(self) -> Result<TestHost, String> {
+        self.spawn(false)
+    }
+
+    /// One host for every test of a module that only reads from it, started
+    /// by the first test that asks (`cell` is the module's). Its process is
+    /// killed when the test binary exits (it never gets dropped). Tests that
+    /// count log lines, change files or kill the host start their own.
+    pub fn shared(self, cell: &'static OnceLock<TestHost>) -> &'static TestHost {
+        cell.get_or_init(|| {
+            // The kernel kills the host when the thread that started it
+            // exits, so start it from a thread that lives as long as the
+            // test binary.
+            let (started, host) = std::sync::mpsc::channel();
+            std::thread::spawn(move || {
+                let _ = started.send(self.spawn(true));
+                loop {
+                    std::thread::park();
+                }
+            });
+            match host.recv() {
+                Ok(Ok(host)) => host,
+                Ok(Err(log)) => panic!("shared host did not start; its output:\n{log}"),
+                Err(_) => panic!("the thread starting the shared host died"),
+            }
+        })
+    }
+
+    fn spawn(self, die_with_parent: bool) -> Result<TestHost, String> {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let source: Vec<std::ffi::OsString> = match self.source {
+            Source::Routes(text) => {
+                let manifest = dir.path().join("routes.toml");
+                std::fs::write(&manifest, text).expect("write routes.toml");
+                vec![manifest.into()]
+            }
+            Source::Manifest(path) => vec![path.into()],
+            Source::Dir(path) => vec!["--dir".into(), path.into()],
+        };
+        let args: Vec<&str> = self.args.iter().map(String::as_str).collect();
+        TestHost::spawn(&source, &args, dir, die_with_parent)
+    }
+}
+
 impl TestHost {
-    /// Writes `routes_toml` to a temp dir and serves it.
-    pub fn start(routes_toml: &str) -> TestHost {
-        Self::start_with_args(routes_toml, &[])
+    /// A host serving `routes_toml` (written to a temp dir).
+    pub fn routes(routes_toml: &str) -> Launch {
+        Launch { source: Source::Routes(routes_toml.to_owned()), args: Vec::new() }
     }
 
-    /// Like [`TestHost::start`], with extra `wasmroutes serve` flags.
-    pub fn start_with_args(routes_toml: &str, args: &[&str]) -> TestHost {
-        Self::try_start_with_args(routes_toml, args)
-            .unwrap_or_else(|log| panic!("host did not start; its output:\n{log}"))
+    /// A host serving a manifest the test keeps (to edit it while the host runs).
+    pub fn manifest(manifest: &Path) -> Launch {
+        Launch { source: Source::Manifest(manifest.to_owned()), args: Vec::new() }
     }
 
-    /// Like [`TestHost::start`], but returns the server's output if it exits
-    /// instead of listening.
-    pub fn try_start(routes_toml: &str) -> Result<TestHost, String> {
-        Self::try_start_with_args(routes_toml, &[])
-    }
-
-    fn try_start_with_args(routes_toml: &str, args: &[&str]) -> Result<TestHost, String> {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let manifest = dir.path().join("routes.toml");
-        std::fs::write(&manifest, routes_toml).expect("write routes.toml");
-        Self::spawn(&[manifest.as_os_str()], args, dir)
-    }
-
-    /// Serves a manifest the test keeps (to edit it while the host runs),
-    /// with extra `wasmroutes serve` flags.
-    pub fn start_manifest(manifest: &Path, args: &[&str]) -> TestHost {
-        let dir = tempfile::tempdir().expect("temp dir");
-        Self::spawn(&[manifest.as_os_str()], args, dir)
-            .unwrap_or_else(|log| panic!("host did not start; its output:\n{log}"))
+    /// A host serving the route tree at `dir` (`wasmroutes serve --dir`).
+    pub fn dir(dir: &Path) -> Launch {
+        Launch { source: Source::Dir(dir.to_owned()), args: Vec::new() }
     }
 
     /// Starts `wasmroutes serve` on what `source` names (a manifest path, or
-    /// `--dir` and a tree) with extra flags, logging into `dir`.
-    fn spawn(source: &[&std::ffi::OsStr], args: &[&str], dir: tempfile::TempDir) -> Result<TestHost, String> {
+    /// `--dir` and a tree) with extra flags, logging into `dir`. With
+    /// `die_with_parent`, the kernel kills it when the calling thread exits.
+    fn spawn(
+        source: &[std::ffi::OsString],
+        args: &[&str],
+        dir: tempfile::TempDir,
+        die_with_parent: bool,
+    ) -> Result<TestHost, String> {
         let a = artifacts();
         let log = dir.path().join("server.log");
         let log_file = std::fs::File::create(&log).expect("log file");
@@ -228,6 +295,9 @@ impl TestHost {
         command.args(["serve", "--addr", "127.0.0.1:0"]);
         if !args.contains(&"--cache-dir") && !args.contains(&"--no-cache") {
             command.arg("--cache-dir").arg(&a.compile_cache);
+        }
+        if die_with_parent {
+            kill_with_parent_thread(&mut command);
         }
         let child = command
             .args(args)
@@ -522,16 +592,19 @@ impl RouteTree {
     }
 }
 
-impl TestHost {
-    /// Serves the route tree at `dir` with `wasmroutes serve --dir`.
-    pub fn start_dir(dir: &Path) -> TestHost {
-        Self::try_start_dir(dir).unwrap_or_else(|log| panic!("host did not start; its output:\n{log}"))
-    }
-
-    /// Like [`TestHost::start_dir`], but returns the server's output if it
-    /// exits instead of listening.
-    pub fn try_start_dir(dir: &Path) -> Result<TestHost, String> {
-        let temp = tempfile::tempdir().expect("temp dir");
-        Self::spawn(&[std::ffi::OsStr::new("--dir"), dir.as_os_str()], &[], temp)
+/// Makes the kernel kill the spawned process (SIGKILL) when the thread that
+/// spawns it exits: a shared host outlives every test, and nothing drops it.
+#[allow(unsafe_code)] // `pre_exec` is unsafe: the closure runs between fork and exec.
+fn kill_with_parent_thread(command: &mut Command) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: the closure only calls prctl(2), which is async-signal-safe
+    // and touches no memory of the parent.
+    unsafe {
+        command.pre_exec(|| {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) == -1 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
     }
 }

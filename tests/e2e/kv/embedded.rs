@@ -81,7 +81,7 @@ fn stores_survive_restarts_and_reloads() {
     let id = post_task(&mut Connection::open(host.addr), "keep me").json()["id"].as_u64().expect("id");
     host.terminate();
 
-    let host = e2e_support::TestHost::start_manifest(&deployment.manifest, &["--watch"]);
+    let host = e2e_support::TestHost::manifest(&deployment.manifest).args(&["--watch"]).start();
     let mut conn = Connection::open(host.addr);
     assert_eq!(task_title(&mut conn, id).as_deref(), Some("keep me"), "survives a restart");
 

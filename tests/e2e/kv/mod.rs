@@ -62,7 +62,7 @@ impl Deployment {
     }
 
     fn start(&self) -> TestHost {
-        TestHost::start_manifest(&self.manifest, &[])
+        TestHost::manifest(&self.manifest).start()
     }
 
     fn data_dir(&self) -> PathBuf {

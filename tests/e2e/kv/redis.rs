@@ -120,7 +120,7 @@ fn the_host_starts_degraded_without_redis_and_readyz_says_so() {
     redis.stop();
     let deployment = Deployment::new(&backend(&redis), "");
     let admin = free_port();
-    let host = TestHost::start_manifest(&deployment.manifest, &["--admin-addr", &format!("127.0.0.1:{admin}")]);
+    let host = TestHost::manifest(&deployment.manifest).args(&["--admin-addr", &format!("127.0.0.1:{admin}")]).start();
     let admin = std::net::SocketAddr::from(([127, 0, 0, 1], admin));
 
     let ready = e2e_support::send(admin, "GET", "/readyz", &[], b"");
