@@ -3,13 +3,15 @@
 //!
 //! The request path, one module per step:
 //! [`server`] (hyper, socket) → [`request_path`] (normalize, decode) →
-//! [`router`] (trie lookup) → [`method`] (which export answers) →
+//! [`router`] (trie lookup) → [`cors`] (a preflight answered here, CORS
+//! headers on the way out) → [`method`] (which export answers) →
 //! [`runtime`] (fresh wasmtime instance, one handler call) → back through
 //! `server` as an HTTP response.
 //!
 //! Start-up: [`config`] reads `routes.toml` (or [`route_dir`] reads a tree of
-//! `route.wasm` folders; [`manifest_source`] picks which), [`route_table`]
-//! checks it for conflicts and loads every component before the first request.
+//! `route.wasm` folders; [`manifest_source`] picks which) and checks it for
+//! conflicts; [`route_table`] loads every component before the first request.
+//! [`openapi`] describes the loaded table.
 //! [`build_routes`] makes the components first (`wasmroutes build`): a
 //! route's `build` command, or [`js_toolchain`] for a `route.js`/`route.ts`.
 //!

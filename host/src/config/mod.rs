@@ -6,10 +6,11 @@
 //! Every problem is reported as `file:line:column: message`, and nothing is
 //! half-loaded: either every route is valid or the whole file is rejected.
 //!
-//! One file per step: [`schema`] is what serde reads, [`route`] turns a
-//! route's keys into a [`RouteConfig`], [`cors`] its `cors` table, [`stores`]
-//! the store tables, [`env`] `${VAR}` interpolation, [`conflicts`] the one
-//! overlap check, and [`location`] turns byte spans into `file:line:column`.
+//! One file per step: `schema.rs` is what serde reads, `route.rs` turns a
+//! route's keys into a [`RouteConfig`], `cors.rs` its `cors` table,
+//! `stores.rs` the store tables, `env.rs` `${VAR}` interpolation,
+//! `conflicts.rs` the one overlap check, and `location.rs` turns byte spans
+//! into `file:line:column`.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

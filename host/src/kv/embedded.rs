@@ -10,8 +10,8 @@
 //!   the number of writers. Instead a dedicated thread (`wasmroutes-kv-<store>`)
 //!   owns every write transaction: writers queue an operation and await its
 //!   answer; the thread takes the first queued operation, drains what else is
-//!   already queued (up to [`MAX_BATCH_OPS`] operations or
-//!   [`MAX_BATCH_BYTES`] of payload), applies them in order in one write
+//!   already queued (up to `MAX_BATCH_OPS` operations or
+//!   `MAX_BATCH_BYTES` of payload), applies them in order in one write
 //!   transaction, commits once (one fsync for the whole batch) and answers
 //!   them all. While it commits, new operations queue for the next batch, so
 //!   the batch grows with the load. Each operation computes its own result: an

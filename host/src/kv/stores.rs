@@ -154,7 +154,7 @@ impl Stores {
     }
 
     /// Asks every store whether it answers, all at once, each within
-    /// [`PING_TIMEOUT`].
+    /// `PING_TIMEOUT`.
     pub async fn health(&self) -> Vec<StoreHealth> {
         let checks: Vec<_> = self
             .opened()

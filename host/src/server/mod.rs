@@ -1,5 +1,5 @@
 //! The HTTP side: accept connections (HTTP/1.1 and h2c), hand each request
-//! to [`dispatch::handle`], shut down gracefully. [`admin`] serves the
+//! to `dispatch::handle`, shut down gracefully. [`admin`] serves the
 //! metrics and health endpoints on their own address.
 
 pub mod admin;
