@@ -17,7 +17,7 @@ use std::time::Duration;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 
 use crate::method::MethodSet;
-use crate::origin_pattern::OriginPattern;
+use crate::origin_pattern::{Origin, OriginPattern};
 
 /// Which origins may call a route.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -204,7 +204,8 @@ impl CorsPolicy {
                 let uri: http::Uri = origin.to_str().ok()?.parse().ok()?;
                 // An origin is scheme, host and port only.
                 let bare = uri.path_and_query().is_none_or(|pq| pq.as_str() == "/");
-                (bare && patterns.iter().any(|p| p.matches_uri(&uri))).then(|| origin.clone())
+                let origin_of = Origin::of(&uri)?;
+                (bare && patterns.iter().any(|p| p.matches(&origin_of))).then(|| origin.clone())
             }
         }
     }
@@ -229,7 +230,7 @@ fn requested_headers(request: &HeaderMap) -> Result<Vec<HeaderName>, String> {
     for line in request.get_all(header::ACCESS_CONTROL_REQUEST_HEADERS) {
         let text = line.to_str().map_err(|_| String::from_utf8_lossy(line.as_bytes()).into_owned())?;
         for name in text.split(',').map(str::trim).filter(|n| !n.is_empty()) {
-            let parsed = HeaderName::from_bytes(name.to_ascii_lowercase().as_bytes()).map_err(|_| name.to_owned())?;
+            let parsed = parse_header_name(name).map_err(|_| name.to_owned())?;
             if !names.contains(&parsed) {
                 names.push(parsed);
             }

@@ -78,27 +78,44 @@ impl OriginPattern {
         Ok(OriginPattern { raw: raw.to_owned(), scheme, host, port })
     }
 
-    /// Whether `scheme://host:port` (lower case; `port` explicit or the
-    /// scheme's default) matches.
-    pub fn matches(&self, scheme: &str, host: &str, port: u16) -> bool {
+    /// Whether `origin` matches.
+    pub fn matches(&self, origin: &Origin) -> bool {
         let host_ok = match &self.host {
-            HostPattern::Exact(h) => h == host,
-            HostPattern::Subdomains(suffix) => host.ends_with(suffix.as_str()) && host.len() > suffix.len(),
+            HostPattern::Exact(h) => *h == origin.host,
+            HostPattern::Subdomains(suffix) => {
+                origin.host.ends_with(suffix.as_str()) && origin.host.len() > suffix.len()
+            }
         };
         let port_ok = match self.port {
-            PortPattern::Exact(p) => p == port,
+            PortPattern::Exact(p) => p == origin.port,
             PortPattern::Any => true,
         };
-        self.scheme == scheme && host_ok && port_ok
+        self.scheme == origin.scheme && host_ok && port_ok
+    }
+}
+
+/// The `scheme://host:port` of a URL or an origin, lower-cased and with the
+/// port filled in: what patterns are matched against, made once per URL
+/// however many patterns there are.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Origin {
+    scheme: String,
+    host: String,
+    port: u16,
+}
+
+impl Origin {
+    /// `scheme`, `host` and `port` (explicit, or the scheme's default).
+    pub fn new(scheme: &str, host: &str, port: u16) -> Origin {
+        Origin { scheme: scheme.to_ascii_lowercase(), host: host.to_ascii_lowercase(), port }
     }
 
-    /// Whether the URL or origin `uri` (`scheme://host[:port]`, any path)
-    /// matches. Anything else, such as the origin `null`, does not.
-    pub fn matches_uri(&self, uri: &http::Uri) -> bool {
-        let (Some(scheme), Some(host)) = (uri.scheme_str(), uri.host()) else { return false };
-        let scheme = scheme.to_ascii_lowercase();
-        let Some(default_port) = default_port(&scheme) else { return false };
-        self.matches(&scheme, &host.to_ascii_lowercase(), uri.port_u16().unwrap_or(default_port))
+    /// The origin of `uri` (any path). `None` for anything that has none
+    /// this host understands, such as the origin `null` or an `ftp:` URL.
+    pub fn of(uri: &http::Uri) -> Option<Origin> {
+        let (scheme, host) = (uri.scheme_str()?.to_ascii_lowercase(), uri.host()?);
+        let port = uri.port_u16().or_else(|| default_port(&scheme))?;
+        Some(Origin { host: host.to_ascii_lowercase(), scheme, port })
     }
 }
 
@@ -113,7 +130,7 @@ mod tests {
     use super::*;
 
     fn matches(pattern: &str, uri: &str) -> bool {
-        OriginPattern::parse(pattern).unwrap().matches_uri(&uri.parse().unwrap())
+        Origin::of(&uri.parse().unwrap()).is_some_and(|o| OriginPattern::parse(pattern).unwrap().matches(&o))
     }
 
     #[test]

@@ -7,7 +7,7 @@
 
 use std::fmt;
 
-use crate::origin_pattern::OriginPattern;
+use crate::origin_pattern::{Origin, OriginPattern};
 
 /// One allowed destination.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -46,14 +46,13 @@ impl OutboundPolicy {
     /// Whether a request to `scheme://host:port` may leave the machine.
     /// `port` is the explicit port or the scheme's default.
     pub fn allows(&self, scheme: &str, host: &str, port: u16) -> bool {
-        let scheme = scheme.to_ascii_lowercase();
-        let host = host.to_ascii_lowercase();
-        self.rules.iter().any(|r| r.0.matches(&scheme, &host, port))
+        let origin = Origin::new(scheme, host, port);
+        self.rules.iter().any(|r| r.0.matches(&origin))
     }
 
     /// Whether `uri` may be requested.
     pub fn allows_uri(&self, uri: &http::Uri) -> bool {
-        self.rules.iter().any(|r| r.0.matches_uri(uri))
+        Origin::of(uri).is_some_and(|origin| self.rules.iter().any(|r| r.0.matches(&origin)))
     }
 }
 
