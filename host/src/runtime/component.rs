@@ -134,9 +134,8 @@ pub struct RouteComponent {
 
 /// What the component exports, found at load.
 enum Kind {
-    /// `wasmroutes:api`: one handler per method it exports, and maybe
-    /// `describe`.
-    Api { handlers: Handlers, methods: MethodSet, describe: Option<ComponentExportIndex> },
+    /// `wasmroutes:api`: one handler per method it exports.
+    Api { handlers: Handlers, methods: MethodSet },
     /// `wasi:http/proxy`: one handler for every method.
     Proxy(ProxyPre<GuestState>),
 }
@@ -187,6 +186,7 @@ impl RouteComponent {
         let names: Vec<String> =
             pre.component().component_type().exports(&sandbox.engine).map(|(name, _)| name.to_owned()).collect();
         let is_proxy = names.iter().any(|name| name.starts_with(INCOMING_HANDLER));
+        let mut describe = None;
         let kind = if is_proxy {
             if names.iter().any(|name| name.starts_with(API_PACKAGE)) {
                 return Err(ComponentError::BothKinds { path: path.to_owned() });
@@ -195,8 +195,9 @@ impl RouteComponent {
                 .map_err(|e| ComponentError::WrongProxyType { path: path.to_owned(), message: format!("{e:#}") })?;
             Kind::Proxy(proxy)
         } else {
-            let (handlers, methods, describe) = find_handlers(sandbox, &pre, path)?;
-            Kind::Api { handlers, methods, describe }
+            let (handlers, methods, describe_index) = find_handlers(sandbox, &pre, path)?;
+            describe = describe_index;
+            Kind::Api { handlers, methods }
         };
         // What the first instantiation would otherwise do on a request: set
         // up the copy-on-write image of the initial linear memory (for a
@@ -204,18 +205,19 @@ impl RouteComponent {
         component
             .initialize_copy_on_write_image()
             .map_err(|e| ComponentError::Link { path: path.to_owned(), message: format!("{e:#}") })?;
-        let mut loaded = RouteComponent { path: path.to_owned(), pre, kind, description: None };
-        if let Kind::Api { describe: Some(index), .. } = &loaded.kind {
-            match describe::read(&loaded, sandbox, index) {
-                Ok(description) => loaded.description = Some(description),
-                Err(why) => tracing::warn!(
+        // Called once, here; nothing keeps the export afterwards.
+        let description = describe.and_then(|index| match describe::read(&pre, path, sandbox, &index) {
+            Ok(description) => Some(description),
+            Err(why) => {
+                tracing::warn!(
                     component = %path.display(),
                     "its `describe` export gave no usable description ({why}); the OpenAPI document describes \
                      it from its exports alone"
-                ),
+                );
+                None
             }
-        }
-        Ok(loaded)
+        });
+        Ok(RouteComponent { path: path.to_owned(), pre, kind, description })
     }
 
     /// Calls the `export` handler with `request` in a fresh instance, which
@@ -341,14 +343,7 @@ fn find_handlers(
         }
         let method = Method::from_interface_name(interface).ok_or_else(unsupported)?;
         let wrong_type = |message: String| ComponentError::WrongType { path: path.to_owned(), method, message };
-        let instance = match component.get_export(None, name) {
-            Some((ComponentItem::ComponentInstance(_), index)) => index,
-            _ => return Err(wrong_type("expected an exported interface instance".into())),
-        };
-        let (func, index) = match component.get_export(Some(&instance), "handle") {
-            Some((ComponentItem::ComponentFunc(func), index)) => (func, index),
-            _ => return Err(wrong_type("the interface has no `handle` function".into())),
-        };
+        let (func, index) = exported_func(component, name, "handle").map_err(wrong_type)?;
         func.typecheck::<(&GuestRequest,), (GuestResponse,)>(&instance_type).map_err(|e| {
             wrong_type(format!("`handle` is not `func(req: request) -> response` of {API_PACKAGE}@0.1: {e:#}"))
         })?;
@@ -367,17 +362,26 @@ fn find_describe(
     name: &str,
     path: &Path,
 ) -> Result<ComponentExportIndex, ComponentError> {
-    let component = pre.component();
-    let wrong = |message: &str| ComponentError::WrongDescribe { path: path.to_owned(), message: message.to_owned() };
-    let instance = match component.get_export(None, name) {
-        Some((ComponentItem::ComponentInstance(_), index)) => index,
-        _ => return Err(wrong("expected an exported interface instance")),
-    };
-    let (func, index) = match component.get_export(Some(&instance), DESCRIBE) {
-        Some((ComponentItem::ComponentFunc(func), index)) => (func, index),
-        _ => return Err(wrong("the interface has no `describe` function")),
-    };
+    let wrong = |message: String| ComponentError::WrongDescribe { path: path.to_owned(), message };
+    let (func, index) = exported_func(pre.component(), name, DESCRIBE).map_err(wrong)?;
     func.typecheck::<(), (String,)>(&pre.instance_type())
-        .map_err(|e| wrong(&format!("`describe` is not `func() -> string`: {e:#}")))?;
+        .map_err(|e| wrong(format!("`describe` is not `func() -> string`: {e:#}")))?;
     Ok(index)
+}
+
+/// Function `func` of the exported interface `interface`, and its index;
+/// the error says which of the two is missing.
+fn exported_func(
+    component: &Component,
+    interface: &str,
+    func: &str,
+) -> Result<(wasmtime::component::types::ComponentFunc, ComponentExportIndex), String> {
+    let instance = match component.get_export(None, interface) {
+        Some((ComponentItem::ComponentInstance(_), index)) => index,
+        _ => return Err("expected an exported interface instance".to_owned()),
+    };
+    match component.get_export(Some(&instance), func) {
+        Some((ComponentItem::ComponentFunc(found), index)) => Ok((found, index)),
+        _ => Err(format!("the interface has no `{func}` function")),
+    }
 }

@@ -8,16 +8,17 @@
 //! route still serves, and its document falls back to what the exports say.
 
 use std::collections::BTreeMap;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Deserialize;
 use serde_json::{Map, Value};
-use wasmtime::component::ComponentExportIndex;
+use wasmtime::component::{ComponentExportIndex, InstancePre};
 
-use super::component::RouteComponent;
 use super::engine::Sandbox;
 use super::guest_output::LogBudget;
+use super::guest_state::GuestState;
 use super::invoke::{GuestError, Invocation, classify, new_store};
 use crate::kv::RouteStores;
 use crate::limits::Limits;
@@ -98,12 +99,13 @@ impl RouteDescription {
     }
 }
 
-/// Calls `component`'s `describe` export (at `index`) once, in its own
+/// Calls the `describe` export (at `index`) of the component at `path` once, in its own
 /// instance, and parses the answer. Blocking: it runs the call on a
 /// thread of its own with a small tokio runtime for the timeout, so it
 /// works from any thread, inside a runtime or not.
 pub(super) fn read(
-    component: &RouteComponent,
+    pre: &InstancePre<GuestState>,
+    path: &Path,
     sandbox: &Sandbox,
     index: &ComponentExportIndex,
 ) -> Result<RouteDescription, String> {
@@ -113,7 +115,7 @@ pub(super) fn read(
                 .enable_time()
                 .build()
                 .map_err(|e| format!("cannot start a runtime to call it: {e}"))?;
-            tokio.block_on(call_describe(component, sandbox, index)).map_err(|e| e.to_string())
+            tokio.block_on(call_describe(pre, path, sandbox, index)).map_err(|e| e.to_string())
         });
         call.join().unwrap_or_else(|_| Err("the call panicked".to_owned()))
     })?;
@@ -121,13 +123,14 @@ pub(super) fn read(
 }
 
 async fn call_describe(
-    component: &RouteComponent,
+    pre: &InstancePre<GuestState>,
+    path: &Path,
     sandbox: &Sandbox,
     index: &ComponentExportIndex,
 ) -> Result<String, GuestError> {
     let limits = Limits::default();
     let inv = Invocation {
-        route: Arc::from(component.path().display().to_string()),
+        route: Arc::from(path.display().to_string()),
         request_id: Arc::from("describe"),
         env: &Arc::from([]),
         limits: &limits,
@@ -138,8 +141,7 @@ async fn call_describe(
     let mut store = new_store(sandbox, inv);
     store.set_epoch_deadline(1);
     let call = async {
-        let instance =
-            component.pre.instantiate_async(&mut store).await.map_err(|e| classify(e, GuestError::Instantiate))?;
+        let instance = pre.instantiate_async(&mut store).await.map_err(|e| classify(e, GuestError::Instantiate))?;
         let func = instance
             .get_typed_func::<(), (String,)>(&mut store, index)
             .map_err(|e| GuestError::Trap(format!("{e:#}")))?;
