@@ -12,7 +12,7 @@ use rayon::iter::{IntoParallelRefIterator, ParallelIterator};
 use tokio::sync::Semaphore;
 
 use crate::build_routes::BuildStep;
-use crate::config::{self, ConfigError, Isolation, Location, RouteConfig, RoutesConfig};
+use crate::config::{ConfigError, Isolation, Location, RouteConfig, RoutesConfig};
 use crate::cors::CorsPolicy;
 use crate::kv::{RouteStores, Stores, StoresError};
 use crate::limits::Limits;
@@ -50,7 +50,7 @@ pub struct Route {
     /// The route's metric handles.
     pub metrics: RouteMetrics,
     /// Which browser origins may call it (`cors`), if any.
-    pub cors: Option<CorsPolicy>,
+    pub cors: Option<Arc<CorsPolicy>>,
 }
 
 impl Route {
@@ -149,6 +149,10 @@ pub struct RouteTable {
     /// reload can keep what did not change.
     components: HashMap<PathBuf, LoadedComponent>,
     stats: LoadStats,
+    /// The routes with `cors`, in the router's precedence order, for
+    /// [`RouteTable::cors_for_unmatched`]: made once here, since 404s can be
+    /// many and most deployments have no CORS at all.
+    with_cors: Vec<(RoutePattern, Arc<CorsPolicy>)>,
 }
 
 #[derive(Clone)]
@@ -237,10 +241,8 @@ impl RouteTable {
         stores
             .check_unchanged(&config.stores)
             .map_err(|source| LoadError::Stores { file: config.file.clone(), source })?;
-        // Conflicts first: they are cheap to find and need no compilation.
-        // (Parsing checked them already; a config built some other way is
-        // checked by the same function.)
-        config::check_conflicts(&config.routes)?;
+        // Conflicts were refused when the config was parsed
+        // (`config::check_conflicts`); the router below would still refuse one.
         for route in &config.routes {
             // The pooling allocator's slots were sized when the engine was
             // built; only a new engine (a restart) can give a route more.
@@ -337,7 +339,7 @@ impl RouteTable {
                     |r| Arc::clone(&r.in_flight),
                 ),
                 metrics: RouteMetrics::new(route.pattern.as_str()),
-                cors: route.cors.clone(),
+                cors: route.cors.clone().map(Arc::new),
             };
             router.insert(route.pattern.clone(), entry).map_err(|conflict| ConfigError::Conflict {
                 at: route.at.clone(),
@@ -345,7 +347,12 @@ impl RouteTable {
                 conflict,
             })?;
         }
-        Ok(RouteTable { router, components, stats })
+        let with_cors = router
+            .in_precedence_order()
+            .into_iter()
+            .filter_map(|(pattern, route)| Some((pattern.clone(), Arc::clone(route.cors.as_ref()?))))
+            .collect();
+        Ok(RouteTable { router, components, stats, with_cors })
     }
 
     /// How the components were loaded.
@@ -365,8 +372,8 @@ impl RouteTable {
     /// breaks ties. Runs only for unmatched paths.
     pub fn cors_for_unmatched(&self, segments: &[&str]) -> Option<&CorsPolicy> {
         let mut deepest: Option<(usize, &CorsPolicy)> = None;
-        for (pattern, route) in self.router.in_precedence_order() {
-            let (Some(cors), Some(depth)) = (&route.cors, pattern.covers_start_of(segments)) else { continue };
+        for (pattern, cors) in &self.with_cors {
+            let Some(depth) = pattern.covers_start_of(segments) else { continue };
             if deepest.is_none_or(|(best, _)| depth > best) {
                 deepest = Some((depth, cors));
             }

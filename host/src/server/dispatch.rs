@@ -118,7 +118,7 @@ async fn route<'t>(
     };
     let route = found.value;
     observed.route = Some(route);
-    if let Some(cors) = &route.cors {
+    if let Some(cors) = route.cors.as_deref() {
         // A preflight is the host's to answer: the guest never sees it.
         if CorsPolicy::is_preflight(req.method(), req.headers()) {
             return preflight(cors, req.headers(), route.component.methods());
@@ -240,8 +240,7 @@ fn strip_body_for_head(resp: &mut HttpResponse) {
 fn preflight(cors: &CorsPolicy, request: &http::HeaderMap, methods: MethodSet) -> Result<HttpResponse, HostError> {
     match cors.preflight(request, methods) {
         PreflightAnswer::Allowed(headers) => {
-            let mut resp = http::Response::new(Full::new(Bytes::new()));
-            *resp.status_mut() = StatusCode::NO_CONTENT;
+            let mut resp = empty_response(StatusCode::NO_CONTENT);
             *resp.headers_mut() = headers;
             Ok(resp)
         }
@@ -250,8 +249,7 @@ fn preflight(cors: &CorsPolicy, request: &http::HeaderMap, methods: MethodSet) -
 }
 
 fn options_response(allow: String) -> HttpResponse {
-    let mut resp = http::Response::new(Full::new(Bytes::new()));
-    *resp.status_mut() = StatusCode::NO_CONTENT;
+    let mut resp = empty_response(StatusCode::NO_CONTENT);
     if let Ok(v) = HeaderValue::from_str(&allow) {
         resp.headers_mut().insert(header::ALLOW, v);
     }
@@ -263,10 +261,16 @@ fn redirect(path: String, query: Option<&str>) -> HttpResponse {
         Some(q) => format!("{path}?{q}"),
         None => path,
     };
-    let mut resp = http::Response::new(Full::new(Bytes::new()));
-    *resp.status_mut() = StatusCode::PERMANENT_REDIRECT;
+    let mut resp = empty_response(StatusCode::PERMANENT_REDIRECT);
     if let Ok(v) = HeaderValue::from_str(&location) {
         resp.headers_mut().insert(header::LOCATION, v);
     }
+    resp
+}
+
+/// An answer with `status` and no body.
+fn empty_response(status: StatusCode) -> HttpResponse {
+    let mut resp = http::Response::new(Full::new(Bytes::new()));
+    *resp.status_mut() = status;
     resp
 }
