@@ -5,9 +5,11 @@
 //! answered with a `308` to the collapsed path; `.` and `..` segments (also
 //! spelled `%2e`) are resolved as RFC 3986 §5.2.4 says and never climb above
 //! `/` (a final one leaves a trailing slash, so `/api/hello/..` is a `308` to
-//! `/api`); `%2F` decodes to a `/` that stays inside
-//! its segment; `+` stays `+`; a malformed `%` escape or a segment that does not
-//! decode to UTF-8 is a `400`.
+//! `/api`); a raw `\` separates segments as `/` does and is answered with a
+//! `308` to the slash form (WHATWG URL parsing, which Next.js follows, reads
+//! it so in http(s) paths; `%5C` stays a character of its segment); `%2F`
+//! decodes to a `/` that stays inside its segment; `+` stays `+`; a malformed
+//! `%` escape or a segment that does not decode to UTF-8 is a `400`.
 
 /// What to do with a request path.
 #[derive(Debug, PartialEq, Eq)]
@@ -46,13 +48,14 @@ pub enum PathError {
 pub fn normalize(raw: &str) -> Result<PathOutcome, PathError> {
     let rest = raw.strip_prefix('/').ok_or(PathError::NotAbsolute)?;
     let mut has_empty_segment = false;
+    let has_backslash = rest.contains('\\');
     // RFC 3986 §5.2.4: a final `.` or `..` leaves a trailing slash
     // (`/api/hello/..` is `/api/`), which is then redirected like any other.
     let mut ends_in_dot_segment = false;
     let mut encoded: Vec<&str> = Vec::new();
     let mut decoded: Vec<String> = Vec::new();
     if !rest.is_empty() {
-        for part in rest.split('/') {
+        for part in rest.split(['/', '\\']) {
             if part.is_empty() {
                 has_empty_segment = true;
                 continue;
@@ -73,7 +76,7 @@ pub fn normalize(raw: &str) -> Result<PathOutcome, PathError> {
         }
     }
     let path = format!("/{}", encoded.join("/"));
-    if has_empty_segment || (ends_in_dot_segment && !encoded.is_empty()) {
+    if has_empty_segment || has_backslash || (ends_in_dot_segment && !encoded.is_empty()) {
         return Ok(PathOutcome::Redirect(path));
     }
     Ok(PathOutcome::Route(RoutedPath { path, segments: decoded }))
@@ -150,6 +153,15 @@ mod tests {
         assert_eq!(redirect("/api/posts/%2E%2e"), "/api");
         assert_eq!(redirect("/api/posts/."), "/api/posts");
         assert_eq!(redirect("/api/a/b/../.."), "/api");
+    }
+
+    #[test]
+    fn backslashes_separate_segments_and_redirect_to_the_slash_form() {
+        assert_eq!(redirect("/api\\hello"), "/api/hello");
+        assert_eq!(redirect("/\\api\\hello"), "/api/hello");
+        assert_eq!(redirect("/api\\\\hello\\"), "/api/hello");
+        assert_eq!(redirect("/api\\x\\..\\hello"), "/api/hello");
+        assert_eq!(route("/api/a%5Cb").1, ["api", "a\\b"], "an escaped backslash is a character");
     }
 
     #[test]

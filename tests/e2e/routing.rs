@@ -53,6 +53,32 @@ fn dot_segments_resolve_before_routing_and_never_climb_above_root() {
 }
 
 #[test]
+fn backslashes_are_slashes_and_redirect_to_the_slash_form() {
+    let host = shared_host();
+    // As Next.js answers: a WHATWG URL parser reads `\` as `/` in an http(s) path.
+    for (target, location) in [
+        ("/api\\hello", "/api/hello"),
+        ("/api\\hello?x=1", "/api/hello?x=1"),
+        ("/api\\posts\\7\\", "/api/posts/7"),
+        ("/api\\x\\..\\hello", "/api/hello"),
+    ] {
+        let resp = host.get(target);
+        assert_eq!((resp.status, resp.header("location")), (308, Some(location)), "{target}");
+    }
+    let escaped = host.get("/api/posts/a%5Cb");
+    assert_eq!(escaped.status, 200, "an escaped backslash is a character of its segment");
+    assert!(escaped.text().contains(r#""id":"a\\b""#), "{}", escaped.text());
+}
+
+#[test]
+fn raw_utf8_in_the_request_line_is_read_as_if_escaped() {
+    // A deliberate difference from Node.js, which refuses these with 400.
+    let resp = shared_host().get("/api/posts/café");
+    assert_eq!(resp.status, 200, "{}", resp.text());
+    assert!(resp.text().contains(r#""id":"café""#), "{}", resp.text());
+}
+
+#[test]
 fn params_are_decoded_once_and_encoded_slash_stays_inside() {
     let host = shared_host();
     let cases = [
