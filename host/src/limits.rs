@@ -70,6 +70,17 @@ pub fn format_size(bytes: u64) -> String {
     format!("{bytes}B")
 }
 
+/// A byte size for people, rounded to one decimal in the largest binary
+/// unit it reaches (`35.4MiB`, `2.0GiB`, `512B`), for sizes no config holds.
+pub fn approximate_size(bytes: u64) -> String {
+    for (unit, scale) in [("GiB", 1u64 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)] {
+        if bytes >= scale {
+            return format!("{:.1}{unit}", bytes as f64 / scale as f64);
+        }
+    }
+    format!("{bytes}B")
+}
+
 /// Parses a duration: a whole number with unit `ms`, `s` or `m`.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
@@ -110,6 +121,13 @@ mod tests {
             assert_eq!(format_size(bytes), text);
             assert_eq!(parse_size(text), Ok(bytes));
         }
+    }
+
+    #[test]
+    fn approximate_sizes_round_to_one_decimal() {
+        assert_eq!(approximate_size(512), "512B");
+        assert_eq!(approximate_size(37_123_456), "35.4MiB");
+        assert_eq!(approximate_size(2 << 30), "2.0GiB");
     }
 
     #[test]

@@ -19,6 +19,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     Build(cli::build::BuildArgs),
+    Cache(cli::cache::CacheArgs),
     Check(cli::check::CheckArgs),
     Kv(cli::kv::KvArgs),
     New(cli::new::NewArgs),
@@ -52,6 +53,7 @@ fn main() -> std::process::ExitCode {
 fn run(command: Command) -> anyhow::Result<()> {
     match command {
         Command::Build(args) => cli::build::run(args),
+        Command::Cache(args) => cli::cache::run(args),
         Command::Check(args) => cli::check::run(args),
         Command::Kv(args) => cli::kv::run(args),
         Command::New(args) => cli::new::run(args),

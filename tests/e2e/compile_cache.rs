@@ -1,7 +1,7 @@
 //! The compile cache: restarts skip compilation; a corrupt or foreign cache
 //! file is ignored and rebuilt, never trusted.
 
-use e2e_support::{TestHost, artifacts, route};
+use e2e_support::{TestHost, artifacts, route, run_wasmroutes};
 
 fn start(toml: &str, cache: &std::path::Path) -> TestHost {
     let dir = cache.to_str().expect("utf-8 temp path");
@@ -87,4 +87,51 @@ fn precompile_fills_the_cache_serve_then_uses_and_refuses_a_cache_it_cannot_writ
     let (code, printed) = precompile(&file.join("cache"));
     assert_eq!(code, Some(1), "{printed}");
     assert!(printed.contains("cannot write the compile cache"), "{printed}");
+}
+
+#[test]
+fn the_cache_stays_within_its_cap_least_recently_used_first_and_clears_from_the_cli() {
+    let a = artifacts();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let cache = dir.path().join("cache");
+    let cache_arg = cache.to_str().expect("a UTF-8 temp path");
+    let deployment = |name: &str, component: &str| {
+        let mut toml = String::new();
+        route(&mut toml, "/api/x", &a.component(component), "");
+        let manifest = dir.path().join(name);
+        std::fs::write(&manifest, &toml).expect("write routes.toml");
+        manifest
+    };
+    let hello = deployment("hello.toml", "hello");
+    let posts = deployment("posts.toml", "posts-id");
+    let run = |args: &[&str]| {
+        let output = run_wasmroutes(args, dir.path(), &[]);
+        let printed = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+        assert!(output.status.success(), "{args:?}:\n{printed}");
+        printed
+    };
+    let precompile = |manifest: &std::path::Path, max: &str| {
+        let manifest = manifest.to_str().expect("a UTF-8 temp path");
+        run(&["precompile", manifest, "--cache-dir", cache_arg, "--cache-max-size", max])
+    };
+
+    // A cap below one entry: the deployment's own entry stays (and says so).
+    let printed = precompile(&hello, "1KiB");
+    assert!(printed.contains("1 component(s) compiled"), "{printed}");
+    assert!(printed.contains("the components in use alone take"), "{printed}");
+    // Another deployment: the older entry, not in use, makes room.
+    let printed = precompile(&posts, "1KiB");
+    assert!(printed.contains("removed 1 least recently used component(s)"), "{printed}");
+    assert!(run(&["cache", "status", "--cache-dir", cache_arg]).contains(": 1 compiled component(s)"));
+    assert!(precompile(&hello, "1KiB").contains("1 component(s) compiled"), "hello was evicted, so it compiles again");
+    // Under the default cap (2GiB) both stay.
+    assert!(precompile(&posts, "2GiB").contains("1 component(s) compiled"));
+    assert!(precompile(&hello, "2GiB").contains("0 component(s) compiled, 1 already in"));
+    let status = run(&["cache", "status", "--cache-dir", cache_arg]);
+    assert!(status.contains(": 2 compiled component(s)") && status.ends_with("of 2GiB\n"), "{status}");
+
+    let cleared = run(&["cache", "clear", "--cache-dir", cache_arg]);
+    assert!(cleared.contains("removed 2 compiled component(s)"), "{cleared}");
+    assert!(run(&["cache", "status", "--cache-dir", cache_arg]).contains(": 0 compiled component(s), 0B of 2GiB"));
+    assert!(precompile(&hello, "2GiB").contains("1 component(s) compiled"));
 }

@@ -29,12 +29,33 @@ impl ManifestArgs {
     }
 }
 
+/// Where the compile cache is and how large it may grow: what every command
+/// that uses the cache takes.
+#[derive(clap::Args, Clone)]
+pub struct CacheLocation {
+    /// Where compiled components are cached [default: $XDG_CACHE_HOME/wasmroutes or ~/.cache/wasmroutes].
+    #[arg(long, env = "WASMROUTES_CACHE_DIR")]
+    pub cache_dir: Option<PathBuf>,
+    /// Largest the cache may grow (e.g. 2GiB, 500MB): past it, the least recently used compiled
+    /// components not used by this deployment are removed after each load.
+    #[arg(long, env = "WASMROUTES_CACHE_MAX_SIZE", value_name = "SIZE", default_value = "2GiB",
+          value_parser = wasmroutes::limits::parse_size)]
+    pub cache_max_size: u64,
+}
+
+impl CacheLocation {
+    /// The cache, unless no directory is given and none can be found.
+    pub fn cache(self) -> Option<CompileCache> {
+        let dir = self.cache_dir.or_else(CompileCache::default_dir)?;
+        Some(CompileCache::new(dir).with_max_size(self.cache_max_size))
+    }
+}
+
 /// The compile-cache arguments `routes` and `serve` share.
 #[derive(clap::Args)]
 pub struct CacheArgs {
-    /// Where compiled components are cached [default: $XDG_CACHE_HOME/wasmroutes or ~/.cache/wasmroutes].
-    #[arg(long, env = "WASMROUTES_CACHE_DIR")]
-    cache_dir: Option<PathBuf>,
+    #[command(flatten)]
+    location: CacheLocation,
     /// Always compile; neither read nor write the compile cache (wins over --cache-dir and
     /// WASMROUTES_CACHE_DIR, so a command line can turn off a cache the environment sets).
     #[arg(long)]
@@ -44,11 +65,7 @@ pub struct CacheArgs {
 impl CacheArgs {
     /// The cache to use, if any.
     pub fn cache(self) -> Option<CompileCache> {
-        match (self.no_cache, self.cache_dir) {
-            (true, _) => None,
-            (false, Some(dir)) => Some(CompileCache::new(dir)),
-            (false, None) => CompileCache::default_dir().map(CompileCache::new),
-        }
+        if self.no_cache { None } else { self.location.cache() }
     }
 }
 

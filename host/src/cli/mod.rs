@@ -2,6 +2,7 @@
 //! arguments (`…Args`) and a `run` function; `main.rs` only dispatches.
 
 pub mod build;
+pub mod cache;
 pub mod check;
 pub mod error_report;
 pub mod kv;

@@ -4,11 +4,8 @@
 //! built, into a cache the image carries, lets a new pod skip Cranelift and
 //! serve within a fraction of a second, even on a read-only root filesystem.
 
-use std::path::PathBuf;
-
 use anyhow::Context;
 use wasmroutes::kv::Stores;
-use wasmroutes::runtime::CompileCache;
 
 /// Compile every component of ROUTES_TOML (or a --dir route tree) into the compile cache,
 /// so a later `serve` with the same cache starts without compiling.
@@ -20,19 +17,16 @@ use wasmroutes::runtime::CompileCache;
 pub struct PrecompileArgs {
     #[command(flatten)]
     manifest: super::load::ManifestArgs,
-    /// The cache to fill [default: $XDG_CACHE_HOME/wasmroutes or ~/.cache/wasmroutes].
-    #[arg(long, env = "WASMROUTES_CACHE_DIR")]
-    cache_dir: Option<PathBuf>,
+    #[command(flatten)]
+    cache: super::load::CacheLocation,
 }
 
 /// Loads the deployment as `serve` (without `--watch`) would, with a cache
 /// that must be writable.
 pub fn run(args: PrecompileArgs) -> anyhow::Result<()> {
-    let dir = args
-        .cache_dir
-        .or_else(CompileCache::default_dir)
-        .context("no cache directory: give --cache-dir (neither XDG_CACHE_HOME nor HOME is set)")?;
-    let cache = CompileCache::new(&dir);
+    let cache =
+        args.cache.cache().context("no cache directory: give --cache-dir (neither XDG_CACHE_HOME nor HOME is set)")?;
+    let dir = cache.dir().to_owned();
     cache.ensure_writable().with_context(|| format!("cannot write the compile cache {}", dir.display()))?;
     let source = args.manifest.source();
     let config = source.read()?;

@@ -13,16 +13,25 @@
 //! renamed into place (sum last), so a crash never leaves a torn entry, and the
 //! directory is owner-only, so no one else can swap a file after the check.
 //!
+//! The cache is bounded: after each load, entries beyond its size cap
+//! ([`DEFAULT_MAX_SIZE`] unless configured) are removed least recently used
+//! first (a hit refreshes the sum file's modification time, which is what
+//! "used" means here), never one the loaded deployment uses. A component
+//! that changes often (a route being edited under `serve --watch`) leaves
+//! an entry per version, and a JavaScript route's is tens of megabytes.
+//!
 //! Why BLAKE3 rather than SHA-256: a restart hashes every component and every
 //! artifact (~450 MB for 1,000 routes). With SHA-256 (even with the CPU's SHA
 //! extensions) that was 42% of start-up CPU; BLAKE3 hashes the same bytes
 //! several times faster with SIMD and is just as collision-resistant.
 
+use std::collections::HashSet;
 use std::hash::{Hash, Hasher};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, SystemTime};
 
 use wasmtime::Engine;
 use wasmtime::component::Component;
@@ -31,14 +40,33 @@ use wasmtime::component::Component;
 /// with SHA-256 sums, are treated as foreign and rebuilt).
 const MAGIC: &[u8; 8] = b"WRCWASM2";
 
+/// The size cap of a cache that is not given one: a few dozen JavaScript
+/// routes, or thousands of Rust ones.
+pub const DEFAULT_MAX_SIZE: u64 = 2 << 30;
+
+/// Temp files older than this are left over from a crash, not a write in
+/// progress (a write takes seconds at most).
+const STALE_TEMP_AGE: Duration = Duration::from_secs(3600);
+
 /// Where compiled components are kept.
 #[derive(Clone, Debug)]
 pub struct CompileCache {
     dir: PathBuf,
+    max_size: u64,
     /// Set after the first failed write. A read-only cache (a container
     /// image's pre-warmed cache on a read-only root filesystem) fails every
     /// write the same way: one warning says it, not one per component.
     write_failed: Arc<AtomicBool>,
+}
+
+/// How much the cache holds: its compiled components, not the JavaScript
+/// toolchain that shares its directory.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CacheUsage {
+    /// Compiled components.
+    pub entries: usize,
+    /// Their bytes on disk (artifacts and sum files).
+    pub bytes: u64,
 }
 
 /// What loading a component cost.
@@ -55,7 +83,23 @@ pub enum CacheOutcome {
 impl CompileCache {
     /// A cache in `dir` (created with owner-only permissions on first write).
     pub fn new(dir: impl Into<PathBuf>) -> Self {
-        CompileCache { dir: dir.into(), write_failed: Arc::new(AtomicBool::new(false)) }
+        CompileCache { dir: dir.into(), max_size: DEFAULT_MAX_SIZE, write_failed: Arc::new(AtomicBool::new(false)) }
+    }
+
+    /// The same cache, kept within `bytes` by [`CompileCache::trim`].
+    pub fn with_max_size(mut self, bytes: u64) -> Self {
+        self.max_size = bytes;
+        self
+    }
+
+    /// The cache's directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The size cap [`CompileCache::trim`] keeps the cache within.
+    pub fn max_size(&self) -> u64 {
+        self.max_size
     }
 
     /// Creates the directory if needed and proves a file can be written in
@@ -88,6 +132,7 @@ impl CompileCache {
     ) -> wasmtime::Result<(Component, CacheOutcome)> {
         let path = self.entry_path(engine, hash);
         if let Some(component) = self.read(engine, &path) {
+            mark_used(&path);
             return Ok((component, CacheOutcome::Hit));
         }
         let component = Component::new(engine, bytes)?;
@@ -102,6 +147,100 @@ impl CompileCache {
         Ok((component, CacheOutcome::Miss))
     }
 
+    /// Removes entries, least recently used first, until the cache is within
+    /// its size cap; entries for `in_use` (the components a loaded table
+    /// holds) are never removed. Also removes what a crash left behind.
+    /// Returns what is left. A cache that cannot be written is left as it is.
+    pub fn trim<'a>(&self, engine: &Engine, in_use: impl IntoIterator<Item = &'a ContentHash>) -> CacheUsage {
+        if self.write_failed.load(Ordering::Relaxed) {
+            return self.usage();
+        }
+        let keep: HashSet<PathBuf> = in_use.into_iter().map(|hash| self.entry_path(engine, hash)).collect();
+        let mut entries = self.entries();
+        let mut left = CacheUsage { entries: entries.len(), bytes: entries.iter().map(|e| e.bytes).sum() };
+        let before = left;
+        entries.retain(|e| !keep.contains(&e.artifact));
+        entries.sort_by_key(|e| e.last_used);
+        for entry in entries {
+            if left.bytes <= self.max_size {
+                break;
+            }
+            if entry.remove() {
+                left.entries -= 1;
+                left.bytes -= entry.bytes;
+            }
+        }
+        if left.entries < before.entries {
+            tracing::info!(
+                "compile cache: removed {} least recently used component(s), {}, to stay within {} ({})",
+                before.entries - left.entries,
+                crate::limits::approximate_size(before.bytes - left.bytes),
+                crate::limits::format_size(self.max_size),
+                self.dir.display()
+            );
+        }
+        if left.bytes > self.max_size {
+            tracing::warn!(
+                "compile cache: the components in use alone take {}, over the cache's {} ({}): raise --cache-max-size",
+                crate::limits::approximate_size(left.bytes),
+                crate::limits::format_size(self.max_size),
+                self.dir.display()
+            );
+        }
+        left
+    }
+
+    /// What the cache holds now.
+    pub fn usage(&self) -> CacheUsage {
+        let entries = self.entries();
+        CacheUsage { entries: entries.len(), bytes: entries.iter().map(|e| e.bytes).sum() }
+    }
+
+    /// Removes every compiled component (and any crash leftovers); the
+    /// JavaScript toolchain in the same directory stays. Returns what was
+    /// removed. Safe while a host runs: it has its components mapped, and
+    /// its next start compiles them again.
+    pub fn clear(&self) -> CacheUsage {
+        let mut removed = CacheUsage::default();
+        for entry in self.entries() {
+            if entry.remove() {
+                removed.entries += 1;
+                removed.bytes += entry.bytes;
+            }
+        }
+        removed
+    }
+
+    /// Every entry in the directory, and, on the way, removes sum files
+    /// without their artifact and temp files a crash left.
+    fn entries(&self) -> Vec<Entry> {
+        let Ok(dir) = std::fs::read_dir(&self.dir) else { return Vec::new() };
+        let mut entries = Vec::new();
+        for item in dir.flatten() {
+            let path = item.path();
+            let Ok(meta) = item.metadata() else { continue };
+            if !meta.is_file() {
+                continue; // the JavaScript toolchain, or anything else not ours
+            }
+            let name = item.file_name();
+            let name = name.to_string_lossy();
+            let modified = meta.modified().unwrap_or(SystemTime::UNIX_EPOCH);
+            if name.ends_with(".cwasm") {
+                let sum = std::fs::metadata(sum_path(&path)).ok();
+                let last_used = sum.as_ref().and_then(|m| m.modified().ok()).unwrap_or(modified);
+                let bytes = meta.len() + sum.map_or(0, |m| m.len());
+                entries.push(Entry { artifact: path, bytes, last_used });
+            } else if let Some(artifact) = name.strip_suffix(".sum").filter(|a| a.ends_with(".cwasm")) {
+                if !self.dir.join(artifact).exists() {
+                    let _ = std::fs::remove_file(&path);
+                }
+            } else if name.starts_with(".tmp-") && modified.elapsed().is_ok_and(|age| age > STALE_TEMP_AGE) {
+                let _ = std::fs::remove_file(&path);
+            }
+        }
+        entries
+    }
+
     fn entry_path(&self, engine: &Engine, hash: &ContentHash) -> PathBuf {
         let content = blake3::Hash::from_bytes(*hash).to_hex();
         let mut hasher = std::collections::hash_map::DefaultHasher::new();
@@ -112,6 +251,8 @@ impl CompileCache {
     fn read(&self, engine: &Engine, path: &Path) -> Option<Component> {
         let sum = std::fs::read(sum_path(path)).ok();
         let artifact_ok = match sum {
+            // Removed by a trim or `cache clear` between the two reads: a miss.
+            Some(_) if !path.exists() => return None,
             Some(sum) => verified_sum(&sum).is_some_and(|expected| file_hash(path).is_ok_and(|h| h == expected)),
             None if path.exists() => false,
             None => return None,
@@ -155,6 +296,42 @@ impl CompileCache {
             std::fs::rename(&tmp, &target)?;
         }
         Ok(())
+    }
+}
+
+/// One compiled component on disk.
+struct Entry {
+    artifact: PathBuf,
+    /// Artifact and sum file together.
+    bytes: u64,
+    last_used: SystemTime,
+}
+
+impl Entry {
+    /// Artifact first: a reader that finds a sum without its artifact takes
+    /// it for a miss (see `read`). False if the artifact could not go.
+    fn remove(&self) -> bool {
+        let removed = match std::fs::remove_file(&self.artifact) {
+            Ok(()) => true,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => true, // another host trimmed it
+            Err(e) => {
+                tracing::debug!("compile cache: cannot remove {}: {e}", self.artifact.display());
+                false
+            }
+        };
+        if removed {
+            let _ = std::fs::remove_file(sum_path(&self.artifact));
+        }
+        removed
+    }
+}
+
+/// Records a hit as the entry's last use, for least-recently-used trimming.
+/// The sum file carries it: its contents never change after the write.
+/// Best effort: a read-only cache just keeps its times.
+fn mark_used(artifact: &Path) {
+    if let Ok(sum) = std::fs::OpenOptions::new().write(true).open(sum_path(artifact)) {
+        let _ = sum.set_modified(SystemTime::now());
     }
 }
 
@@ -246,6 +423,63 @@ mod tests {
         std::fs::write(&path, &data).unwrap();
         assert_eq!(file_hash(&path).unwrap(), *blake3::hash(&data).as_bytes());
         std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    /// An entry of `bytes` (half artifact, half sum) last used `age` ago.
+    fn fake_entry(cache: &CompileCache, engine: &Engine, hash: &ContentHash, bytes: usize, age: Duration) -> PathBuf {
+        let artifact = cache.entry_path(engine, hash);
+        std::fs::write(&artifact, vec![0; bytes / 2]).unwrap();
+        std::fs::write(sum_path(&artifact), vec![0; bytes / 2]).unwrap();
+        let sum = std::fs::File::options().write(true).open(sum_path(&artifact)).unwrap();
+        sum.set_modified(SystemTime::now() - age).unwrap();
+        artifact
+    }
+
+    #[test]
+    fn trimming_removes_the_least_recently_used_and_spares_what_is_in_use() {
+        let temp = tempfile::tempdir().unwrap();
+        let dir = temp.path().to_owned();
+        std::fs::create_dir_all(dir.join("js-toolchain")).unwrap();
+        let engine = Engine::default();
+        let cache = CompileCache::new(&dir).with_max_size(250);
+        let hour = Duration::from_secs(3600);
+        let in_use_oldest = fake_entry(&cache, &engine, &[3; 32], 100, 9 * hour);
+        let old = fake_entry(&cache, &engine, &[1; 32], 100, 5 * hour);
+        let older_than_newest = fake_entry(&cache, &engine, &[2; 32], 100, 2 * hour);
+        let newest = fake_entry(&cache, &engine, &[4; 32], 100, Duration::ZERO);
+        let orphan_sum = dir.join("f00d-0000000000000000.cwasm.sum");
+        std::fs::write(&orphan_sum, b"").unwrap();
+        let stale_temp = dir.join(".tmp-artifact-1-ThreadId(2)");
+        std::fs::File::create(&stale_temp).unwrap().set_modified(SystemTime::now() - 2 * hour).unwrap();
+        let fresh_temp = dir.join(".tmp-artifact-2-ThreadId(2)");
+        std::fs::write(&fresh_temp, b"").unwrap();
+
+        assert_eq!(cache.usage(), CacheUsage { entries: 4, bytes: 400 });
+        let left = cache.trim(&engine, [&[3; 32]]);
+        assert_eq!(left, CacheUsage { entries: 2, bytes: 200 });
+        assert!(in_use_oldest.exists() && newest.exists(), "in use, or the most recently used");
+        assert!(!old.exists() && !sum_path(&old).exists() && !older_than_newest.exists());
+        assert!(!orphan_sum.exists() && !stale_temp.exists(), "crash leftovers go");
+        assert!(fresh_temp.exists(), "a write in progress stays");
+
+        // Everything in use and still over the cap: nothing in use goes.
+        let tight = CompileCache::new(&dir).with_max_size(10);
+        assert_eq!(tight.trim(&engine, [&[3; 32], &[4; 32]]), CacheUsage { entries: 2, bytes: 200 });
+        assert_eq!(tight.clear(), CacheUsage { entries: 2, bytes: 200 });
+        assert_eq!(cache.usage(), CacheUsage::default());
+        assert!(dir.join("js-toolchain").is_dir(), "the JavaScript toolchain is not the cache's to clear");
+    }
+
+    #[test]
+    fn a_hit_marks_the_entry_as_used_now() {
+        let temp = tempfile::tempdir().unwrap();
+        let dir = temp.path();
+        let engine = Engine::default();
+        let cache = CompileCache::new(dir);
+        let artifact = fake_entry(&cache, &engine, &[7; 32], 10, Duration::from_secs(86_400));
+        mark_used(&artifact);
+        let used = std::fs::metadata(sum_path(&artifact)).unwrap().modified().unwrap();
+        assert!(used.elapsed().unwrap() < Duration::from_secs(60));
     }
 
     fn tempfile_dir() -> PathBuf {

@@ -9,7 +9,7 @@ use std::time::Duration;
 use wasmtime::component::Linker;
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
-use super::compile_cache::CompileCache;
+use super::compile_cache::{CompileCache, ContentHash};
 use super::guest_state::GuestState;
 
 /// How often the epoch advances. Every tick a running guest yields to tokio,
@@ -123,6 +123,14 @@ impl Sandbox {
     /// ask for more without a restart.
     pub fn max_memory(&self) -> u64 {
         self.max_memory
+    }
+
+    /// Keeps the compile cache (if any) within its size cap, sparing the
+    /// entries of the components in `in_use`.
+    pub fn trim_cache<'a>(&self, in_use: impl IntoIterator<Item = &'a ContentHash>) {
+        if let Some(cache) = &self.cache {
+            cache.trim(&self.engine, in_use);
+        }
     }
 }
 
