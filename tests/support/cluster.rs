@@ -14,12 +14,12 @@ use std::sync::OnceLock;
 use crate::{artifacts, free_port};
 
 /// `deploy/stage.sh`'s layout (`bin/`, `routes.toml`, `components/`, the
-/// pre-warmed `cache/`), built once per test process under the target dir.
+/// pre-warmed `cache/`), built once per test process into [`stage_dir`].
 pub fn staged() -> &'static Path {
     static STAGED: OnceLock<PathBuf> = OnceLock::new();
     STAGED.get_or_init(|| {
         let a = artifacts();
-        let out = a.target_dir.join("e2e-stage");
+        let out = stage_dir(&a.target_dir);
         let output = Command::new(a.root.join("deploy/stage.sh"))
             .arg(&out)
             .env("CARGO_TARGET_DIR", &a.target_dir)
@@ -28,6 +28,36 @@ pub fn staged() -> &'static Path {
         assert!(output.status.success(), "deploy/stage.sh failed:\n{}", String::from_utf8_lossy(&output.stderr));
         out
     })
+}
+
+/// Where the image is staged: a folder of ours in the temp dir, one per
+/// target dir (so a rerun restages in place instead of leaving copies),
+/// open to every user. Not under the checkout: the read-only-root tests
+/// serve it as the pod's non-root user, who must be able to reach it, and a
+/// checkout may sit under a folder only its owner can enter (root's home,
+/// any `mktemp -d`).
+fn stage_dir(target_dir: &Path) -> PathBuf {
+    use std::hash::{Hash, Hasher};
+    use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
+
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    target_dir.hash(&mut hasher);
+    let dir = std::env::temp_dir().join(format!("wasmroutes-e2e-stage-{:016x}", hasher.finish()));
+    match std::fs::DirBuilder::new().mode(0o755).create(&dir) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(e) => panic!("cannot create {}: {e}", dir.display()),
+    }
+    // Someone else's folder (or a symlink) of that name is not ours to fill.
+    let ours = target_dir.metadata().expect("the target dir").uid();
+    let meta = std::fs::symlink_metadata(&dir).expect("the stage dir");
+    assert!(meta.is_dir() && meta.uid() == ours, "{} is not a folder of this user's", dir.display());
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).expect("open the stage dir");
+    for ancestor in dir.ancestors().skip(1) {
+        let mode = ancestor.metadata().map(|m| m.mode()).unwrap_or(0);
+        assert!(mode & 0o001 != 0, "other users cannot enter {}: set TMPDIR to a folder they can", ancestor.display());
+    }
+    dir
 }
 
 /// A running local cluster.
