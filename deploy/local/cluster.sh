@@ -23,11 +23,11 @@
 #   ADMIN_PORTS   their admin ports          ["9001 9002 9003"]
 #   REDIS_PORT                               [6380]
 #   STAGE_DIR     an already staged deployment to serve (deploy/stage.sh's
-#                 output); without it `up` runs scripts/setup.sh and stages
+#                 output); without it `up` runs `scripts/setup.sh rust services` and stages
 #                 into $CLUSTER_DIR/app
 #   SHUTDOWN_GRACE                           [10s]
 #   LOG_FORMAT    the hosts' log format      [pretty]
-# Needs redis-server, redis-cli, nginx and curl (scripts/setup.sh installs them).
+# Needs redis-server, redis-cli, nginx and curl (`scripts/setup.sh services` installs them).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 dir="${CLUSTER_DIR:-$root/deploy/local/.run}"
@@ -244,14 +244,15 @@ undrain() {
 
 up() {
     if [ -z "${STAGE_DIR:-}" ]; then
-        # Building from the checkout: set the machine up first (toolchain,
-        # wasm target, redis-server, nginx), as the README's commands do.
-        "$root/scripts/setup.sh"
+        # Building from the checkout: set up what a cluster needs (the
+        # toolchain with its wasm target, redis-server, nginx, curl), not
+        # the tools only the tests use.
+        "$root/scripts/setup.sh" rust services
         STAGE_DIR="$dir/app"
         "$root/deploy/stage.sh" "$STAGE_DIR"
     fi
     for tool in redis-server redis-cli nginx curl; do
-        command -v "$tool" >/dev/null || die "$tool is missing: run scripts/setup.sh"
+        command -v "$tool" >/dev/null || die "$tool is missing: run scripts/setup.sh services"
     done
     STAGE_DIR="$(cd "$STAGE_DIR" && pwd)"
     load_settings
