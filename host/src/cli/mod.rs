@@ -5,6 +5,7 @@ pub mod build;
 pub mod cache;
 pub mod check;
 pub mod error_report;
+pub mod js_route_template;
 pub mod kv;
 pub mod load;
 pub mod logging;

@@ -13,18 +13,23 @@ use wasmroutes::config::{ConfigError, RoutesConfig};
 use wasmroutes::method::{Method, MethodSet};
 use wasmroutes::pattern::RoutePattern;
 
+use super::js_route_template;
 use super::route_template::{self, Placement, RouteSpec};
 
-/// Create a route crate from a template and add it to routes.toml.
+/// Create a route from a template (a Rust crate, or with --js a route.js) and add it to
+/// routes.toml.
 ///
 /// The crate goes into ./NAME: it depends on wasmroutes-sdk and has a handler
 /// and a native unit test per method; the handlers read the path's params.
 /// Inside a Cargo workspace whose members include it (e.g. `sample-routes/*`)
 /// it becomes a member; anywhere else it is its own workspace with a small
-/// release profile. Either way it builds with `cargo build --release --target
-/// wasm32-wasip2` and serves with no edits. The new `[[route]]` (path,
-/// component, build) is appended to routes.toml, which is otherwise left as
-/// it was; a path that clashes with an existing route is refused.
+/// release profile, a rust-toolchain.toml (the SDK's minimum Rust, with the
+/// wasm32-wasip2 target) and a .gitignore, so it builds wherever it is kept.
+/// Either way it builds with `cargo build --release --target wasm32-wasip2`
+/// and serves with no edits. With --js, ./NAME holds a Next.js route.js
+/// instead, with `node:test` tests. The new `[[route]]` is appended to
+/// routes.toml, which is otherwise left as it was; a path that clashes with
+/// an existing route is refused.
 #[derive(clap::Args)]
 #[command(after_help = "Example:\n  wasmroutes new things-id --path '/api/things/[id]' --methods get,post")]
 pub struct NewArgs {
@@ -40,8 +45,12 @@ pub struct NewArgs {
     #[arg(long, default_value = "routes.toml")]
     routes: PathBuf,
     /// The wasmroutes-sdk crate (the `guest-sdk/` folder) to depend on [default: the one this binary was built with].
-    #[arg(long)]
+    #[arg(long, conflicts_with = "js")]
     sdk: Option<PathBuf>,
+    /// Write a JavaScript route instead of a Rust crate: ./NAME/route.js (a Next.js App Router
+    /// route handler), its tests (`node --test`) and a package.json.
+    #[arg(long)]
+    js: bool,
 }
 
 fn parse_method(text: &str) -> Result<Method, String> {
@@ -63,59 +72,85 @@ pub fn run(args: NewArgs) -> anyhow::Result<()> {
     // once Cargo has placed the crate.
     refuse_conflicts(&args.routes, &existing, &pattern)?;
 
-    let crate_dir = std::env::current_dir()?.join(&args.name);
-    if crate_dir.exists() {
-        bail!("{} already exists: pick another name, or remove it first", crate_dir.display());
+    let route_dir = std::env::current_dir()?.join(&args.name);
+    if route_dir.exists() {
+        bail!("{} already exists: pick another name, or remove it first", route_dir.display());
     }
-    let sdk = find_sdk(args.sdk.as_deref())?;
     let routes_dir = absolute_dir_of(&args.routes)?;
     let spec = RouteSpec { name: &args.name, pattern: &pattern, methods };
-    let placed = place_crate(&crate_dir, &spec, &sdk)
-        .and_then(|placed| add_route(&args, &existing, &pattern, &crate_dir, &routes_dir, placed));
-    match placed {
-        Ok(placed) => {
-            print_next_steps(&args, &placed, &methods, &pattern);
+    let made = if args.js {
+        write_js_route(&route_dir, &spec).and_then(|()| {
+            let entry = route_entry(&pattern, &relative(&route_dir.join("route.js"), &routes_dir), None, &[]);
+            add_route(&args, &existing, &entry)?;
+            Ok(Made::JavaScript)
+        })
+    } else {
+        find_sdk(args.sdk.as_deref()).and_then(|sdk| {
+            let placed = place_crate(&route_dir, &spec, &sdk)?;
+            add_route(&args, &existing, &crate_entry(&args.name, &pattern, &route_dir, &routes_dir, &placed))?;
+            Ok(Made::Crate(placed))
+        })
+    };
+    match made {
+        Ok(made) => {
+            print_next_steps(&args, &made, &methods, &pattern);
             Ok(())
         }
         Err(e) => {
-            // Nothing half-made: without its route, the crate goes too.
-            let _ = std::fs::remove_dir_all(&crate_dir);
+            // Nothing half-made: without its route, the folder goes too.
+            let _ = std::fs::remove_dir_all(&route_dir);
             Err(e)
         }
     }
 }
 
-/// Appends the route for the placed crate to `routes.toml`.
-fn add_route(
-    args: &NewArgs,
-    existing: &str,
-    pattern: &RoutePattern,
-    crate_dir: &Path,
-    routes_dir: &Path,
-    placed: Placed,
-) -> anyhow::Result<Placed> {
-    let lib_name = args.name.replace('-', "_");
+/// What `new` made.
+enum Made {
+    /// A Rust crate, placed by Cargo.
+    Crate(Placed),
+    /// A folder with a route.js.
+    JavaScript,
+}
+
+/// The `[[route]]` for a placed crate: its component in Cargo's target
+/// dir, the build command, and the files `serve --watch` rebuilds on.
+fn crate_entry(name: &str, pattern: &RoutePattern, crate_dir: &Path, routes_dir: &Path, placed: &Placed) -> String {
+    let lib_name = name.replace('-', "_");
     let component = placed.target_dir.join("wasm32-wasip2").join("release").join(format!("{lib_name}.wasm"));
-    let manifest = crate_dir.join("Cargo.toml");
-    let build = format!(
-        "cargo build --release --target wasm32-wasip2 --manifest-path {}",
-        shell_word(&relative(&manifest, routes_dir))
-    );
-    // `serve --watch` rebuilds the route when one of these changes.
-    // Globs are relative to routes.toml; a crate elsewhere on disk gets none.
+    // From inside the crate, so that the crate's own rust-toolchain.toml (or
+    // its workspace's) chooses the compiler: rustup looks for it from the
+    // current directory, not from `--manifest-path`.
     let crate_rel = relative(crate_dir, routes_dir);
+    let build = format!("cd {} && cargo build --release --target wasm32-wasip2", shell_word(&crate_rel));
+    // Globs are relative to routes.toml; a crate elsewhere on disk gets none.
     let watch = match crate_rel.as_str() {
         rel if Path::new(rel).is_relative() && !rel.is_empty() => {
             vec![format!("{rel}/src/**/*.rs"), format!("{rel}/Cargo.toml")]
         }
         _ => Vec::new(),
     };
-    let entry = route_entry(pattern, &relative(&component, routes_dir), &build, &watch);
-    let updated = append_entry(existing, &entry);
+    route_entry(pattern, &relative(&component, routes_dir), Some(&build), &watch)
+}
+
+/// Appends `entry` to `routes.toml`.
+fn add_route(args: &NewArgs, existing: &str, entry: &str) -> anyhow::Result<()> {
+    let updated = append_entry(existing, entry);
     // The file as it will be must still parse: refuse before writing if not.
     parse_for_check(&args.routes, &updated)?;
-    std::fs::write(&args.routes, &updated).with_context(|| format!("cannot write {}", args.routes.display()))?;
-    Ok(placed)
+    std::fs::write(&args.routes, &updated).with_context(|| format!("cannot write {}", args.routes.display()))
+}
+
+/// Writes ./NAME/route.js, its tests and package.json.
+fn write_js_route(dir: &Path, spec: &RouteSpec<'_>) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let files = js_route_template::render(spec);
+    for (name, text) in
+        [("route.js", &files.route_js), ("route.test.mjs", &files.route_test), ("package.json", &files.package_json)]
+    {
+        let path = dir.join(name);
+        std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    Ok(())
 }
 
 /// Cargo's rules for a package name, plus names that would clash with the
@@ -140,7 +175,7 @@ fn validate_name(name: &str) -> anyhow::Result<()> {
 /// Refuses `pattern` if it clashes with a route already in `routes_toml`,
 /// naming that route and its line, by the router's own rules.
 fn refuse_conflicts(routes_toml: &Path, existing: &str, pattern: &RoutePattern) -> anyhow::Result<()> {
-    let with_new = append_entry(existing, &route_entry(pattern, "new-route.wasm", "true", &[]));
+    let with_new = append_entry(existing, &route_entry(pattern, "new-route.wasm", None, &[]));
     // Parsing runs `config::check_conflicts`, the check `serve` runs; only
     // the wording is `new`'s own, since the new entry is not in the file yet.
     match parse_ignoring_env(routes_toml, &with_new) {
@@ -171,13 +206,15 @@ fn fix_first(routes_toml: &Path, error: ConfigError) -> anyhow::Error {
 }
 
 /// One `[[route]]` table, with every value quoted as TOML.
-fn route_entry(pattern: &RoutePattern, component: &str, build: &str, watch: &[String]) -> String {
+fn route_entry(pattern: &RoutePattern, component: &str, build: Option<&str>, watch: &[String]) -> String {
     let mut entry = format!(
-        "[[route]]\npath = {}\ncomponent = {}\nbuild = {}\n",
+        "[[route]]\npath = {}\ncomponent = {}\n",
         route_template::toml_string(pattern.as_str()),
         route_template::toml_string(component),
-        route_template::toml_string(build),
     );
+    if let Some(build) = build {
+        entry.push_str(&format!("build = {}\n", route_template::toml_string(build)));
+    }
     if !watch.is_empty() {
         let globs: Vec<String> = watch.iter().map(|g| route_template::toml_string(g)).collect();
         entry.push_str(&format!("watch = [{}]\n", globs.join(", ")));
@@ -245,7 +282,8 @@ fn place_crate(crate_dir: &Path, spec: &RouteSpec<'_>, sdk: &Path) -> anyhow::Re
         Err(e) => return Err(e),
     }
     let sdk_absolute = sdk.display().to_string();
-    write_crate(crate_dir, &route_template::render(spec, &Placement::Standalone { sdk: &sdk_absolute }))?;
+    let files = route_template::render(spec, &Placement::Standalone { sdk: &sdk_absolute });
+    write_crate(crate_dir, &files)?;
     let meta = cargo_metadata(crate_dir)?;
     Ok(Placed { member_of: None, target_dir: meta.target_dir })
 }
@@ -261,7 +299,11 @@ fn write_crate(crate_dir: &Path, files: &route_template::RouteFiles) -> anyhow::
     };
     write("Cargo.toml", &files.cargo_toml)?;
     write("build.rs", files.build_rs)?;
-    write("src/lib.rs", &files.lib_rs)
+    write("src/lib.rs", &files.lib_rs)?;
+    for (name, text) in &files.workspace_files {
+        write(name, text)?;
+    }
+    Ok(())
 }
 
 struct Metadata {
@@ -327,19 +369,28 @@ fn shell_word(word: &str) -> String {
     if plain { word.to_owned() } else { format!("'{}'", word.replace('\'', r"'\''")) }
 }
 
-fn print_next_steps(args: &NewArgs, placed: &Placed, methods: &MethodSet, pattern: &RoutePattern) {
+fn print_next_steps(args: &NewArgs, made: &Made, methods: &MethodSet, pattern: &RoutePattern) {
     let name = &args.name;
     let methods = methods.iter().map(Method::as_str).collect::<Vec<_>>().join(", ");
     println!("created ./{name}: {methods} {pattern}");
-    match &placed.member_of {
-        Some(root) => println!("  a member of the workspace at {}", root.display()),
-        None => println!("  its own Cargo workspace"),
+    match made {
+        Made::Crate(Placed { member_of: Some(root), .. }) => {
+            println!("  a member of the workspace at {}", root.display())
+        }
+        Made::Crate(Placed { member_of: None, .. }) => {
+            println!("  its own Cargo workspace, built with Rust {}", route_template::sdk_rust_version())
+        }
+        Made::JavaScript => println!("  a Next.js route handler (route.js) with its tests"),
     }
     println!("added `{pattern}` to {}", args.routes.display());
     let routes = shell_word(&args.routes.display().to_string());
     let example = route_template::example_path(pattern);
+    let dir = shell_word(name);
     println!("next:");
-    println!("  cargo test --manifest-path {name}/Cargo.toml   # its native unit tests");
+    match made {
+        Made::Crate(_) => println!("  (cd {dir} && cargo test)   # its native unit tests"),
+        Made::JavaScript => println!("  (cd {dir} && node --test route.test.mjs)   # its tests, in Node.js"),
+    }
     println!("  wasmroutes build {routes}   # runs every route's `build` command");
     println!("  wasmroutes serve {routes}");
     println!("  curl -s localhost:3000{example}");

@@ -7,6 +7,11 @@ use wasmroutes::pattern::{RoutePattern, Segment};
 
 const CARGO_TOML: &str = include_str!("../../templates/route/Cargo.toml.tmpl");
 const STANDALONE_TOML: &str = include_str!("../../templates/route/standalone.toml.tmpl");
+const RUST_TOOLCHAIN: &str = include_str!("../../templates/route/rust-toolchain.toml.tmpl");
+const GITIGNORE: &str = include_str!("../../templates/route/gitignore.tmpl");
+/// The SDK's manifest, for the minimum Rust it declares: the one place that
+/// number is written.
+const SDK_CARGO_TOML: &str = include_str!("../../../guest-sdk/Cargo.toml");
 const BUILD_RS: &str = include_str!("../../templates/route/build.rs");
 const LIB_RS: &str = include_str!("../../templates/route/lib.rs.tmpl");
 const HANDLER_JSON: &str = include_str!("../../templates/route/handler_json.rs.tmpl");
@@ -34,6 +39,9 @@ pub struct RouteFiles {
     pub build_rs: &'static str,
     /// `src/lib.rs`.
     pub lib_rs: String,
+    /// What a crate that is its own workspace needs to build anywhere
+    /// (`rust-toolchain.toml`, `.gitignore`), by file name; none for a member.
+    pub workspace_files: Vec<(&'static str, String)>,
 }
 
 /// How the crate finds the SDK and whether it is its own workspace.
@@ -53,9 +61,12 @@ pub enum Placement<'a> {
 /// Renders every file of the crate.
 pub fn render(spec: &RouteSpec<'_>, placement: &Placement<'_>) -> RouteFiles {
     let methods = spec.methods.iter().map(Method::as_str).collect::<Vec<_>>().join(", ");
-    let (sdk, standalone) = match placement {
-        Placement::Member { sdk } => (*sdk, ""),
-        Placement::Standalone { sdk } => (*sdk, STANDALONE_TOML),
+    let (sdk, standalone, workspace_files) = match placement {
+        Placement::Member { sdk } => (*sdk, "", Vec::new()),
+        Placement::Standalone { sdk } => {
+            let toolchain = fill(RUST_TOOLCHAIN, &[("rust_version", &sdk_rust_version())]);
+            (*sdk, STANDALONE_TOML, vec![("rust-toolchain.toml", toolchain), (".gitignore", GITIGNORE.to_owned())])
+        }
     };
     let description = format!("{methods} {}", spec.pattern);
     let mut cargo_toml = fill(
@@ -91,7 +102,16 @@ pub fn render(spec: &RouteSpec<'_>, placement: &Placement<'_>) -> RouteFiles {
         tests.push_str(&test);
     }
     let lib_rs = fill(LIB_RS, &[common.as_slice(), &[("handlers", &handlers), ("tests", &tests)]].concat());
-    RouteFiles { cargo_toml, build_rs: BUILD_RS, lib_rs }
+    RouteFiles { cargo_toml, build_rs: BUILD_RS, lib_rs, workspace_files }
+}
+
+/// The lowest Rust wasmroutes-sdk builds with: its `rust-version`, which
+/// is also a channel rustup installs (`1.88` is the newest 1.88.x).
+pub fn sdk_rust_version() -> String {
+    let manifest: toml::Table = toml::from_str(SDK_CARGO_TOML).unwrap_or_default();
+    let declared = manifest.get("package").and_then(|p| p.get("rust-version")).and_then(|v| v.as_str());
+    // Compiled in, not input: the unit tests below fail if it ever is not there.
+    declared.expect("guest-sdk/Cargo.toml declares its own `rust-version`").to_owned()
 }
 
 /// A handler that answers JSON naming the method, the path and every param
@@ -149,9 +169,9 @@ fn json_handler(method: Method, pattern: &RoutePattern, common: &[(&str, &str)])
 }
 
 /// The value a `[name]` gets in the generated test and the suggested `curl`.
-const EXAMPLE_PARAM: &str = "42";
+pub const EXAMPLE_PARAM: &str = "42";
 /// The segments a catch-all gets in the generated test and the suggested `curl`.
-const EXAMPLE_SEGMENTS: [&str; 2] = ["a", "b"];
+pub const EXAMPLE_SEGMENTS: [&str; 2] = ["a", "b"];
 
 /// A path the route answers, e.g. `/api/things/42` for `/api/things/[id]`.
 pub fn example_path(pattern: &RoutePattern) -> String {
@@ -213,7 +233,7 @@ fn variant(method: Method) -> &'static str {
 }
 
 /// Replaces each `{{key}}` with its value.
-fn fill(template: &str, values: &[(&str, &str)]) -> String {
+pub fn fill(template: &str, values: &[(&str, &str)]) -> String {
     let mut out = template.to_owned();
     for (key, value) in values {
         out = out.replace(&format!("{{{{{key}}}}}"), value);
@@ -268,6 +288,19 @@ mod tests {
         assert!(standalone.contains("\n[workspace]\n") && standalone.contains("[profile.release]"), "{standalone}");
         let parsed: toml::Table = toml::from_str(&standalone).expect("valid TOML");
         assert_eq!(parsed["package"]["description"].as_str(), Some("GET /x"));
+    }
+
+    #[test]
+    fn a_standalone_crate_pins_the_sdks_minimum_rust_with_the_wasm_target() {
+        let version = sdk_rust_version();
+        assert!(version.starts_with("1."), "{version}");
+        let files = spec_files("/x", &[Method::Get], true);
+        let names: Vec<&str> = files.workspace_files.iter().map(|(name, _)| *name).collect();
+        assert_eq!(names, ["rust-toolchain.toml", ".gitignore"]);
+        let toolchain: toml::Table = toml::from_str(&files.workspace_files[0].1).expect("valid TOML");
+        assert_eq!(toolchain["toolchain"]["channel"].as_str(), Some(version.as_str()));
+        assert_eq!(toolchain["toolchain"]["targets"][0].as_str(), Some("wasm32-wasip2"));
+        assert!(spec_files("/x", &[Method::Get], false).workspace_files.is_empty(), "a member uses its workspace's");
     }
 
     #[test]
