@@ -18,6 +18,30 @@ globalThis.process ??= {
   nextTick: (callback, ...args) => queueMicrotask(() => callback(...args)),
 };
 
+// `text()` and `json()` of a Request or Response (a route may read a
+// fetch() response too) decode the body as the Fetch standard says ("UTF-8
+// decode"), as Next.js on Node does: a leading byte-order mark is dropped
+// and invalid bytes become U+FFFD. The engine's own keep the mark (so
+// `json()` of a body a Windows tool wrote throws) and reject invalid bytes.
+// Both read the body through the engine's `arrayBuffer()`, so a body is
+// still read once (then bodyUsed is true and another read a TypeError), and
+// `json()` of an empty or malformed body is still a SyntaxError.
+const utf8 = new TextDecoder('utf-8');
+for (const Body of [Request, Response]) {
+  const { arrayBuffer } = Body.prototype;
+  const decoding = {
+    async text() {
+      return utf8.decode(await arrayBuffer.call(this));
+    },
+    async json() {
+      return JSON.parse(utf8.decode(await arrayBuffer.call(this)));
+    },
+  };
+  for (const [name, value] of Object.entries(decoding)) {
+    Object.defineProperty(Body.prototype, name, { ...Object.getOwnPropertyDescriptor(Body.prototype, name), value });
+  }
+}
+
 function envelope(status, message, headers = []) {
   return {
     status,

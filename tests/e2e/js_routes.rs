@@ -159,6 +159,44 @@ fn a_next_js_route_file_runs_unchanged() {
     assert!(!host.get("/api/items/7").text().contains("secret"), "env values stay inside");
 }
 
+#[test]
+fn request_json_decodes_the_body_as_the_fetch_standard_and_next_js_do() {
+    let js = TestHost::manifest(&js_samples()).start();
+    let json = br#"{"name":"Ada","email":"ada@example.com"}"#;
+    let with_bom = [b"\xEF\xBB\xBF".as_slice(), json].concat();
+    let expected = r#"{"id":0,"name":"Ada","email":"ada@example.com"}"#;
+
+    // A leading UTF-8 byte-order mark is not part of the text: the body
+    // reads as if it were absent.
+    let plain = js.request("POST", "/api/users", &[], json);
+    let marked = js.request("POST", "/api/users", &[("content-type", "application/json")], &with_bom);
+    for got in [&plain, &marked] {
+        assert_eq!(
+            (got.status, got.header("content-type"), clock_id_as_zero(&got.text()).as_str()),
+            (201, Some("application/json"), expected),
+        );
+    }
+    // Bytes that are not UTF-8 become U+FFFD, one per maximal bad sequence.
+    let invalid = js.request("POST", "/api/users", &[], b"{\"name\":\"A\xFFda\",\"email\":\"\xC3\x28@example.com\"}");
+    assert_eq!(invalid.status, 201, "{}", invalid.text());
+    assert_eq!(
+        clock_id_as_zero(&invalid.text()),
+        "{\"id\":0,\"name\":\"A\u{FFFD}da\",\"email\":\"\u{FFFD}(@example.com\"}"
+    );
+    // Only one mark, and only a leading one, is dropped: another is text,
+    // which JSON does not allow; a mark alone is an empty body. Both make
+    // `request.json()` throw (a SyntaxError; the host's 500).
+    for body in [
+        [b"\xEF\xBB\xBF".as_slice(), &with_bom].concat(),
+        [b" ".as_slice(), &with_bom].concat(),
+        b"\xEF\xBB\xBF".to_vec(),
+    ] {
+        js.request("POST", "/api/users", &[], &body).assert_error(500, "Internal server error");
+    }
+    let log = js.log_text();
+    assert_eq!(log.matches("SyntaxError: JSON.parse").count(), 3, "{log}");
+}
+
 /// `text` with the digits after its first `"id":` replaced by `0`: the id
 /// the users and todos samples make from the clock.
 fn clock_id_as_zero(text: &str) -> String {
