@@ -14,12 +14,16 @@
 // 3. writes a WIT world exporting exactly those methods' `wasmroutes:api`
 //    interfaces, so the host learns the methods from the component's type
 //    at load, and importing the `wasi:keyvalue` interfaces the bundle uses;
-// 4. runs componentize-js (its bundled engine; no AOT, which downloads).
+// 4. runs componentize-js (its bundled engine; no AOT, which downloads)
+//    so that the same sources and toolchain give the same bytes
+//    (reproducible.mjs): the host's compile cache, keyed by the
+//    component's hash, then hits after an unchanged rebuild.
 //
 // It reads only files beside it and the WIT in ../wit: the `wasmroutes`
 // binary carries exactly those (host/src/js_toolchain.rs, whose test fails
 // if a file here is missing from its list).
-import { mkdtemp, writeFile, mkdir, copyFile, readdir, rename, rm, access } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { mkdtemp, readFile, writeFile, mkdir, copyFile, readdir, rename, rm, access } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -27,8 +31,18 @@ import { fileURLToPath } from 'node:url';
 import { componentize } from '@bytecodealliance/componentize-js';
 import { rolldown } from 'rolldown';
 
+import { deterministicEngine, relocated } from './reproducible.mjs';
+
 const METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS'];
 const here = dirname(fileURLToPath(import.meta.url));
+// componentize-js's default engine (the release build of StarlingMonkey).
+const ENGINE = fileURLToPath(
+  new URL(
+    '../lib/starlingmonkey_embedding.wasm',
+    import.meta.resolve?.('@bytecodealliance/componentize-js') ??
+      new URL('node_modules/@bytecodealliance/componentize-js/src/componentize.js', import.meta.url),
+  ),
+);
 
 // Imports a route may use that are ours, not npm packages.
 const ALIASES = {
@@ -47,12 +61,41 @@ function fail(message) {
 }
 
 async function bundle(input) {
-  const build = await rolldown({ input, external: EXTERNAL, resolve: { alias: ALIASES }, logLevel: 'warn' });
+  const build = await rolldown({
+    input,
+    external: EXTERNAL,
+    resolve: { alias: ALIASES },
+    logLevel: 'warn',
+    // No `// <module path>` comment per module: those paths are relative to
+    // the working directory, and the component must not depend on it.
+    experimental: { attachDebugInfo: 'none' },
+  });
   try {
     const { output } = await build.generate({ format: 'esm' });
     return output[0];
   } finally {
     await build.close();
+  }
+}
+
+// componentize-js on `work`'s bundle.js and WIT, so that the component
+// depends on nothing but them and the toolchain (see reproducible.mjs): the
+// engine is patched (its start-up randomness seeded by the bundle), the
+// wizer it runs sees fixed paths, and the working directory is `work`
+// (componentize-js names the bundle relative to the working directory when
+// it is inside it, as it could be in a parent).
+async function componentizeReproducibly(work) {
+  const seed = createHash('sha256').update(await readFile(join(work, 'bundle.js'))).digest().readBigUInt64LE(0);
+  const engine = join(work, 'engine.wasm');
+  await writeFile(engine, deterministicEngine(await readFile(ENGINE), seed));
+  const cwd = process.cwd();
+  process.chdir(work);
+  try {
+    return await relocated(() =>
+      componentize({ sourcePath: join(work, 'bundle.js'), witPath: join(work, 'wit'), worldName: 'route', engine }),
+    );
+  } finally {
+    process.chdir(cwd);
   }
 }
 
@@ -115,11 +158,7 @@ try {
   ];
   await writeFile(join(work, 'wit/route.wit'), `package wasmroutes:js-route;\n\nworld route {\n${lines.join('\n')}\n}\n`);
 
-  const { component } = await componentize({
-    sourcePath: join(work, 'bundle.js'),
-    witPath: join(work, 'wit'),
-    worldName: 'route',
-  });
+  const { component } = await componentizeReproducibly(work);
   // Written beside and renamed into place: `serve --watch` reloads when the
   // file changes and must never read half of it.
   await mkdir(dirname(resolve(output)), { recursive: true });

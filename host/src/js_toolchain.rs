@@ -42,6 +42,7 @@ macro_rules! embed {
 /// that no file of `guest-js/` or `wit/` is missing here).
 const FILES: &[Embedded] = embed!(
     "guest-js/build.mjs",
+    "guest-js/reproducible.mjs",
     "guest-js/shim.js",
     "guest-js/next-server.js",
     "guest-js/next-headers.js",

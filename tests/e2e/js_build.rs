@@ -141,3 +141,48 @@ fn serve_watch_rebuilds_a_saved_route_js() {
     // The watcher saw only finished components: no load of a half-written file.
     assert!(!log.contains("not a valid WebAssembly component"), "{log}");
 }
+
+#[test]
+fn an_unchanged_route_js_rebuilds_to_the_same_bytes_and_is_not_compiled_again() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let project = dir.path().join("project");
+    let copy = dir.path().join("elsewhere/deeper/copy");
+    let manifest_text = "[[route]]\npath = \"/api/hello\"\ncomponent = \"app/api/hello/route.js\"\n";
+    for root in [&project, &copy] {
+        write(&root.join("app/api/hello/route.js"), HELLO_JS);
+        write(&root.join("routes.toml"), manifest_text);
+    }
+    let component = |root: &Path| {
+        std::fs::read(root.join(".wasmroutes/build/app/api/hello/route.js.wasm")).expect("the built component")
+    };
+    build(&[], &project, &[]);
+    let first = component(&project);
+
+    // A fresh compile cache: the first start compiles the component.
+    let cache = dir.path().join("compile-cache");
+    let cache_arg = cache.to_str().expect("UTF-8 path");
+    let host = TestHost::manifest(&project.join("routes.toml")).args(&["--cache-dir", cache_arg]).start();
+    assert!(host.log_text().contains("(1 compiled, 0 from cache)"), "{}", host.log_text());
+    assert_eq!(host.get("/api/hello").text(), r#"{"message":"hello from js"}"#);
+    drop(host);
+
+    // Built again, saved again unchanged, from another working directory,
+    // while a copy at another path builds at the same time: every build has
+    // the same bytes (nothing of the paths, the clock or the randomness of a
+    // build is in the component).
+    write(&project.join("app/api/hello/route.js"), HELLO_JS);
+    std::thread::scope(|s| {
+        let copy_build = s.spawn(|| build(&[], &copy, &[]));
+        let again = build(&["project/routes.toml"], dir.path(), &[]);
+        assert!(again.contains("built 1 route(s) from project/routes.toml"), "{again}");
+        copy_build.join().expect("the copy's build");
+    });
+    for (what, rebuilt) in [("the rebuild", component(&project)), ("the copy", component(&copy))] {
+        assert!(rebuilt == first, "{what} differs from the first build ({} and {} bytes)", rebuilt.len(), first.len());
+    }
+
+    // So the host finds the rebuilt component in its cache: nothing to compile.
+    let host = TestHost::manifest(&project.join("routes.toml")).args(&["--cache-dir", cache_arg]).start();
+    assert!(host.log_text().contains("(0 compiled, 1 from cache)"), "{}", host.log_text());
+    assert_eq!(host.get("/api/hello").text(), r#"{"message":"hello from js"}"#);
+}
