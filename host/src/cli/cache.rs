@@ -1,8 +1,6 @@
 //! `wasmroutes cache`: what the compile cache holds, and emptying it.
 
-use anyhow::Context;
 use wasmroutes::limits::{approximate_size, format_size};
-use wasmroutes::runtime::CompileCache;
 
 /// Show or empty the compile cache (compiled components; the JavaScript toolchain beside them
 /// stays).
@@ -27,10 +25,7 @@ enum Action {
 /// Runs the action on the cache `--cache-dir` (or the default) names.
 pub fn run(args: CacheArgs) -> anyhow::Result<()> {
     let (Action::Status(location) | Action::Clear(location)) = &args.action;
-    let cache: CompileCache = location
-        .clone()
-        .cache()
-        .context("no cache directory: give --cache-dir (neither XDG_CACHE_HOME nor HOME is set)")?;
+    let cache = location.clone().required()?;
     match args.action {
         Action::Status(_) => {
             let usage = cache.usage();

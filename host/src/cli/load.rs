@@ -49,6 +49,11 @@ impl CacheLocation {
         let dir = self.cache_dir.or_else(CompileCache::default_dir)?;
         Some(CompileCache::new(dir).with_max_size(self.cache_max_size))
     }
+
+    /// The cache, for a command that is about the cache itself: without one, an error.
+    pub fn required(self) -> anyhow::Result<CompileCache> {
+        self.cache().context("no cache directory: give --cache-dir (neither XDG_CACHE_HOME nor HOME is set)")
+    }
 }
 
 /// The compile-cache arguments `routes` and `serve` share.

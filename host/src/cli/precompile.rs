@@ -24,8 +24,7 @@ pub struct PrecompileArgs {
 /// Loads the deployment as `serve` (without `--watch`) would, with a cache
 /// that must be writable.
 pub fn run(args: PrecompileArgs) -> anyhow::Result<()> {
-    let cache =
-        args.cache.cache().context("no cache directory: give --cache-dir (neither XDG_CACHE_HOME nor HOME is set)")?;
+    let cache = args.cache.required()?;
     let dir = cache.dir().to_owned();
     cache.ensure_writable().with_context(|| format!("cannot write the compile cache {}", dir.display()))?;
     let source = args.manifest.source();
