@@ -37,10 +37,14 @@ impl fmt::Display for BuildStep {
 impl BuildStep {
     /// The process that performs this step from `base_dir` (the manifest's
     /// directory, or the route tree). For JavaScript this may first install
-    /// the toolchain, which is why it can fail before anything runs.
+    /// the toolchain, and a Rust build for [`WASM_TARGET`] is refused when its
+    /// toolchain lacks the target, which is why it can fail before anything runs.
     pub fn command(&self, base_dir: &Path) -> Result<Command, String> {
         let mut cmd = match self {
-            BuildStep::Command(command) => shell(command),
+            BuildStep::Command(command) => match missing_wasm_target(command, base_dir) {
+                Some(missing) => return Err(missing),
+                None => shell(command),
+            },
             BuildStep::JavaScript { source, output } => {
                 if let Some(folder) = output.parent() {
                     std::fs::create_dir_all(folder).map_err(|e| format!("cannot create {}: {e}", folder.display()))?;
@@ -86,11 +90,6 @@ pub fn build_all(config: &RoutesConfig) -> Result<usize, BuildError> {
             step: step.clone(),
             outcome,
         };
-        if let BuildStep::Command(text) = step
-            && let Some(missing) = missing_wasm_target(text, &config.base_dir)
-        {
-            return Err(failed(missing));
-        }
         let mut command = step.command(&config.base_dir).map_err(failed)?;
         let status = command.status().map_err(|e| failed(format!("could not start: {e}")))?;
         if !status.success() {
