@@ -6,7 +6,7 @@
 use wasmroutes::method::Method;
 use wasmroutes::pattern::Segment;
 
-use super::route_template::{EXAMPLE_PARAM, EXAMPLE_SEGMENTS, RouteSpec, example_path, fill};
+use super::route_template::{EXAMPLE_PARAM, EXAMPLE_SEGMENTS, MethodTemplates, RouteSpec, example_path, fill};
 
 const ROUTE_JS: &str = include_str!("../../templates/route-js/route.js.tmpl");
 const HANDLER_JSON: &str = include_str!("../../templates/route-js/handler_json.js.tmpl");
@@ -41,17 +41,12 @@ pub fn render(spec: &RouteSpec<'_>) -> JsRouteFiles {
         ("allow_lit", js_string(&spec.methods.allowed().allow_header())),
     ];
     let common: Vec<(&str, &str)> = common.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let mut handlers = String::new();
-    let mut tests = String::new();
-    for method in spec.methods.iter() {
-        let (handler, test) = match method {
-            Method::Head => (fill(HANDLER_HEAD, &common), fill(TEST_HEAD, &common)),
-            Method::Options => (fill(HANDLER_OPTIONS, &common), fill(TEST_OPTIONS, &common)),
-            _ => json_handler(method, spec, &common),
-        };
-        handlers.push_str(&handler);
-        tests.push_str(&test);
-    }
+    let templates = MethodTemplates {
+        head: [HANDLER_HEAD, TEST_HEAD],
+        options: [HANDLER_OPTIONS, TEST_OPTIONS],
+        separator: "", // each handler template starts with its blank line
+    };
+    let (handlers, tests) = templates.render(spec, &common, |method| json_handler(method, spec, &common));
     let exports = spec.methods.iter().map(Method::as_str).collect::<Vec<_>>().join(", ");
     let description = serde_json::Value::String(format!("{methods} {}", spec.pattern)).to_string();
     JsRouteFiles {

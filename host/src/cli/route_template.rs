@@ -87,20 +87,9 @@ pub fn render(spec: &RouteSpec<'_>, placement: &Placement<'_>) -> RouteFiles {
         ("type_name", type_name.clone()),
     ];
     let common: Vec<(&str, &str)> = common.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let mut handlers = String::new();
-    let mut tests = String::new();
-    for method in spec.methods.iter() {
-        let (handler, test) = match method {
-            Method::Head => (fill(HANDLER_HEAD, &common), fill(TEST_HEAD, &common)),
-            Method::Options => (fill(HANDLER_OPTIONS, &common), fill(TEST_OPTIONS, &common)),
-            _ => json_handler(method, spec.pattern, &common),
-        };
-        if !handlers.is_empty() {
-            handlers.push('\n');
-        }
-        handlers.push_str(&handler);
-        tests.push_str(&test);
-    }
+    let templates =
+        MethodTemplates { head: [HANDLER_HEAD, TEST_HEAD], options: [HANDLER_OPTIONS, TEST_OPTIONS], separator: "\n" };
+    let (handlers, tests) = templates.render(spec, &common, |method| json_handler(method, spec.pattern, &common));
     let lib_rs = fill(LIB_RS, &[common.as_slice(), &[("handlers", &handlers), ("tests", &tests)]].concat());
     RouteFiles { cargo_toml, build_rs: BUILD_RS, lib_rs, workspace_files }
 }
@@ -112,6 +101,44 @@ pub fn sdk_rust_version() -> String {
     let declared = manifest.get("package").and_then(|p| p.get("rust-version")).and_then(|v| v.as_str());
     // Compiled in, not input: the unit tests below fail if it ever is not there.
     declared.expect("guest-sdk/Cargo.toml declares its own `rust-version`").to_owned()
+}
+
+/// A language's templates for the handlers whose code does not depend on the
+/// path (`HEAD`, `OPTIONS`: handler, then test), and what goes between two handlers.
+pub struct MethodTemplates {
+    /// `HEAD`'s handler and test.
+    pub head: [&'static str; 2],
+    /// `OPTIONS`'s handler and test.
+    pub options: [&'static str; 2],
+    /// Between two handlers.
+    pub separator: &'static str,
+}
+
+impl MethodTemplates {
+    /// Every handler of `spec` and every test, in method order; `json`
+    /// renders the methods that answer JSON.
+    pub fn render(
+        &self,
+        spec: &RouteSpec<'_>,
+        common: &[(&str, &str)],
+        json: impl Fn(Method) -> (String, String),
+    ) -> (String, String) {
+        let mut handlers = String::new();
+        let mut tests = String::new();
+        for method in spec.methods.iter() {
+            let (handler, test) = match method {
+                Method::Head => (fill(self.head[0], common), fill(self.head[1], common)),
+                Method::Options => (fill(self.options[0], common), fill(self.options[1], common)),
+                _ => json(method),
+            };
+            if !handlers.is_empty() {
+                handlers.push_str(self.separator);
+            }
+            handlers.push_str(&handler);
+            tests.push_str(&test);
+        }
+        (handlers, tests)
+    }
 }
 
 /// A handler that answers JSON naming the method, the path and every param
