@@ -4,8 +4,8 @@
 #![allow(missing_docs)] // criterion_group! generates undocumented functions
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
-use wasmroutes::pattern::RoutePattern;
-use wasmroutes::router::Router;
+use wasmroutes::routing::pattern::RoutePattern;
+use wasmroutes::routing::router::Router;
 
 fn table(n: usize) -> Router<usize> {
     let mut router = Router::new();

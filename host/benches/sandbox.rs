@@ -19,7 +19,7 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use wasmroutes::config::StoreConfig;
 use wasmroutes::kv::Stores;
 use wasmroutes::limits::Limits;
-use wasmroutes::method::Method;
+use wasmroutes::routing::method::Method;
 use wasmroutes::runtime::{
     CallTiming, EngineConfig, GuestRequest, Invocation, LogBudget, ReusePool, RouteComponent, Sandbox, WitMethod,
     WitParamValue,

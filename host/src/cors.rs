@@ -16,8 +16,8 @@ use std::time::Duration;
 
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 
-use crate::method::MethodSet;
 use crate::origin_pattern::{Origin, OriginPattern};
+use crate::routing::method::MethodSet;
 
 /// Which origins may call a route.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -260,7 +260,7 @@ pub fn parse_header_name(raw: &str) -> Result<HeaderName, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::method::Method;
+    use crate::routing::method::Method;
 
     fn policy(origins: &[&str], headers: &[&str], expose: &[&str], credentials: bool) -> CorsPolicy {
         let list = |names: &[&str]| match names {

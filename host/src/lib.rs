@@ -2,9 +2,9 @@
 //! WebAssembly components.
 //!
 //! The request path, one module per step:
-//! [`server`] (hyper, socket) → [`request_path`] (normalize, decode) →
-//! [`router`] (trie lookup) → [`cors`] (a preflight answered here, CORS
-//! headers on the way out) → [`method`] (which export answers) →
+//! [`server`] (hyper, socket) → [`routing`]: `request_path` (normalize,
+//! decode) → `router` (trie lookup) → [`cors`] (a preflight answered here,
+//! CORS headers on the way out) → `routing::method` (which export answers) →
 //! [`runtime`] (fresh wasmtime instance, one handler call) → back through
 //! `server` as an HTTP response.
 //!
@@ -31,16 +31,13 @@ pub mod kv;
 pub mod limits;
 pub mod load_progress;
 pub mod manifest_source;
-pub mod method;
 pub mod observability;
 pub mod openapi;
 pub mod origin_pattern;
 pub mod outbound;
-pub mod pattern;
-pub mod request_path;
 pub mod route_dir;
 pub mod route_table;
-pub mod router;
+pub mod routing;
 pub mod runtime;
 pub mod server;
 pub mod watch;

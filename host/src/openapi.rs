@@ -22,9 +22,9 @@ use std::collections::{BTreeMap, HashMap};
 use serde_json::{Map, Value, json};
 
 use crate::limits::format_size;
-use crate::method::Method;
-use crate::pattern::{RoutePattern, Segment};
 use crate::route_table::{Route, RouteTable};
+use crate::routing::method::Method;
+use crate::routing::pattern::{RoutePattern, Segment};
 
 /// The host-made answers, by status, each a `components.responses` entry.
 const HOST_RESPONSES: [(&str, &str, &str); 7] = [

@@ -25,7 +25,7 @@ use std::ffi::OsStr;
 use std::path::{Component, Path, PathBuf};
 
 use crate::config::{ConfigError, Location, RoutesConfig, StoreConfig, check_conflicts, tree_route};
-use crate::pattern::RoutePattern;
+use crate::routing::pattern::RoutePattern;
 
 /// The component file of a route folder.
 pub const ROUTE_WASM: &str = "route.wasm";

@@ -17,11 +17,11 @@ use crate::cors::CorsPolicy;
 use crate::kv::{RouteStores, Stores, StoresError};
 use crate::limits::Limits;
 use crate::load_progress::LoadProgress;
-use crate::method::Method;
 use crate::observability::{self, RouteMetrics};
 use crate::outbound::OutboundPolicy;
-use crate::pattern::RoutePattern;
-use crate::router::{Candidate, Match, Router};
+use crate::routing::method::Method;
+use crate::routing::pattern::RoutePattern;
+use crate::routing::router::{Candidate, Match, Router};
 use crate::runtime::{
     CacheOutcome, CallTiming, ComponentError, ContentHash, GuestError, GuestRequest, GuestResponse, Invocation,
     LogBudget, ReusePool, RouteComponent, Sandbox, content_hash,

@@ -3,9 +3,9 @@
 
 use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 use proptest::prelude::*;
-use wasmroutes::pattern::RoutePattern;
-use wasmroutes::request_path::{PathOutcome, normalize};
-use wasmroutes::router::{ParamValue, Router};
+use wasmroutes::routing::pattern::RoutePattern;
+use wasmroutes::routing::request_path::{PathOutcome, normalize};
+use wasmroutes::routing::router::{ParamValue, Router};
 
 fn router() -> Router<&'static str> {
     let mut r = Router::new();

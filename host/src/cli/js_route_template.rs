@@ -3,8 +3,8 @@
 //! `route.js` with a handler per method, its `node:test` tests, and the
 //! `package.json` that makes both ES modules. Pure text in, text out.
 
-use wasmroutes::method::Method;
-use wasmroutes::pattern::Segment;
+use wasmroutes::routing::method::Method;
+use wasmroutes::routing::pattern::Segment;
 
 use super::route_template::{EXAMPLE_PARAM, EXAMPLE_SEGMENTS, MethodTemplates, RouteSpec, example_path, fill};
 
@@ -188,7 +188,7 @@ fn js_string(text: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use wasmroutes::pattern::RoutePattern;
+    use wasmroutes::routing::pattern::RoutePattern;
 
     use super::*;
 

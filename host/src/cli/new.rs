@@ -10,8 +10,8 @@ use std::process::Command;
 
 use anyhow::{Context, bail};
 use wasmroutes::config::{ConfigError, RoutesConfig};
-use wasmroutes::method::{Method, MethodSet};
-use wasmroutes::pattern::RoutePattern;
+use wasmroutes::routing::method::{Method, MethodSet};
+use wasmroutes::routing::pattern::RoutePattern;
 
 use super::js_route_template;
 use super::route_template::{self, Placement, RouteSpec};

@@ -5,11 +5,11 @@
 
 use std::fmt::Write as _;
 
-use wasmroutes::method::{Method, MethodAnswer};
-use wasmroutes::pattern::{RoutePattern, Segment};
-use wasmroutes::request_path::{self, PathOutcome};
 use wasmroutes::route_table::{Route, RouteTable};
-use wasmroutes::router::{Candidate, Match, ParamValue};
+use wasmroutes::routing::method::{Method, MethodAnswer};
+use wasmroutes::routing::pattern::{RoutePattern, Segment};
+use wasmroutes::routing::request_path::{self, PathOutcome};
+use wasmroutes::routing::router::{Candidate, Match, ParamValue};
 
 /// The explanation for `method target`, as text.
 pub fn explain(table: &RouteTable, method: &http::Method, target: &str) -> String {

@@ -2,8 +2,8 @@
 //! `host/templates/route/` (real files, so they are easy to read and edit).
 //! Pure text in, text out: `new.rs` decides where they go.
 
-use wasmroutes::method::{Method, MethodSet};
-use wasmroutes::pattern::{RoutePattern, Segment};
+use wasmroutes::routing::method::{Method, MethodSet};
+use wasmroutes::routing::pattern::{RoutePattern, Segment};
 
 const CARGO_TOML: &str = include_str!("../../templates/route/Cargo.toml.tmpl");
 const STANDALONE_TOML: &str = include_str!("../../templates/route/standalone.toml.tmpl");

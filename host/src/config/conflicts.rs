@@ -4,7 +4,7 @@
 
 use super::RouteConfig;
 use super::location::ConfigError;
-use crate::router::Router;
+use crate::routing::router::Router;
 
 /// Refuses the first route (in order) that clashes with an earlier one.
 pub fn check_conflicts(routes: &[RouteConfig]) -> Result<(), ConfigError> {

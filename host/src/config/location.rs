@@ -54,7 +54,7 @@ pub enum ConfigError {
         /// Where the earlier route is defined.
         other: Option<Location>,
         /// The clash.
-        conflict: crate::router::RouteConflict,
+        conflict: crate::routing::router::RouteConflict,
     },
     /// The file is readable but wrong.
     #[error("{at}: {message}")]

@@ -19,7 +19,7 @@ use crate::build_routes::BuildStep;
 use crate::cors::CorsPolicy;
 use crate::limits::Limits;
 use crate::outbound::OutboundPolicy;
-use crate::pattern::RoutePattern;
+use crate::routing::pattern::RoutePattern;
 
 mod conflicts;
 mod cors;

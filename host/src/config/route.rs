@@ -16,7 +16,7 @@ use crate::build_routes::BuildStep;
 use crate::js_toolchain;
 use crate::limits::{Limits, parse_duration, parse_size};
 use crate::outbound::{OutboundPolicy, OutboundRule};
-use crate::pattern::RoutePattern;
+use crate::routing::pattern::RoutePattern;
 
 /// The route a route tree gives as `pattern` served by `component`, with
 /// the settings of the `route.toml` beside it (`(path, text)`) if there is one.

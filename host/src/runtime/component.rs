@@ -26,7 +26,7 @@ use super::guest_state::GuestState;
 use super::invoke::{self, CallTiming, GuestError, Invocation};
 use super::proxy;
 use super::{GuestRequest, GuestResponse};
-use crate::method::{Method, MethodSet};
+use crate::routing::method::{Method, MethodSet};
 
 /// The WIT package whose interfaces are route handlers.
 const API_PACKAGE: &str = "wasmroutes:api";

@@ -22,8 +22,8 @@ use super::guest_state::GuestState;
 use super::invoke::{GuestError, Invocation, classify, new_store};
 use crate::kv::RouteStores;
 use crate::limits::Limits;
-use crate::method::Method;
 use crate::outbound::OutboundPolicy;
+use crate::routing::method::Method;
 
 /// How long `describe` may run: it builds a few schemas, nothing more.
 const DESCRIBE_TIMEOUT: Duration = Duration::from_secs(2);

@@ -15,8 +15,8 @@ use super::memory_limiter::MemoryLimitExceeded;
 use super::{GuestRequest, GuestResponse};
 use crate::kv::RouteStores;
 use crate::limits::Limits;
-use crate::method::Method;
 use crate::outbound::OutboundPolicy;
+use crate::routing::method::Method;
 
 /// Who is calling, for limits and log tags.
 pub struct Invocation<'a> {

@@ -17,7 +17,7 @@ use super::engine::Sandbox;
 use super::guest_state::GuestState;
 use super::invoke::{self, CallTiming, GuestError, Invocation};
 use super::{GuestRequest, GuestResponse};
-use crate::method::Method;
+use crate::routing::method::Method;
 
 /// Idle instances of one route, ready for their next request.
 pub struct ReusePool {

@@ -13,11 +13,11 @@ use hyper::body::Incoming;
 use super::host_error::HostError;
 use super::{Host, proxy_request, request_id, server_timing, translate};
 use crate::cors::{CorsPolicy, PreflightAnswer};
-use crate::method::{Method, MethodAnswer, MethodSet};
 use crate::observability::RouteMetrics;
-use crate::request_path::{self, PathOutcome};
 use crate::route_table::{Route, RouteTable};
-use crate::router::ParamValue;
+use crate::routing::method::{Method, MethodAnswer, MethodSet};
+use crate::routing::request_path::{self, PathOutcome};
+use crate::routing::router::ParamValue;
 use crate::runtime::{CallTiming, Invocation};
 
 /// What the server answers with.

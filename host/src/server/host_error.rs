@@ -7,8 +7,8 @@ use http::{HeaderValue, StatusCode, header};
 use http_body_util::Full;
 
 use crate::cors;
-use crate::method::MethodSet;
-use crate::request_path::PathError;
+use crate::routing::method::MethodSet;
+use crate::routing::request_path::PathError;
 use crate::runtime::GuestError;
 
 /// A failure the host answers for.
@@ -106,7 +106,7 @@ pub fn json_response(status: StatusCode, body: String) -> http::Response<Full<By
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::method::Method;
+    use crate::routing::method::Method;
 
     #[test]
     fn method_not_allowed_carries_allow_and_json_error() {

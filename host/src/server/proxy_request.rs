@@ -21,7 +21,7 @@ use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
 
 use super::request_id;
 use super::translate::HOST_OWNED_HEADERS;
-use crate::router::ParamValue;
+use crate::routing::router::ParamValue;
 
 /// Bytes of a decoded param that are encoded again for a header: what a
 /// header value cannot hold, and `/` and `%` so that the value is lossless.

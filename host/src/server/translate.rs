@@ -9,8 +9,8 @@ use http::header::{HeaderMap, HeaderName, HeaderValue};
 use http_body_util::Full;
 
 use super::request_id;
-use crate::method::Method;
-use crate::router::ParamValue;
+use crate::routing::method::Method;
+use crate::routing::router::ParamValue;
 use crate::runtime::{GuestRequest, GuestResponse, WitMethod, WitParamValue};
 
 /// Largest response body a guest may send (host-wide).

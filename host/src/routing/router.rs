@@ -15,7 +15,7 @@
 use std::collections::HashMap;
 use std::ops::ControlFlow;
 
-use crate::pattern::{RoutePattern, Segment};
+use crate::routing::pattern::{RoutePattern, Segment};
 
 /// Two patterns that cannot live in one table.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
