@@ -19,31 +19,14 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use http::StatusCode;
 use serde_json::{Map, Value, json};
 
 use crate::limits::format_size;
 use crate::route_table::{Route, RouteTable};
 use crate::routing::method::Method;
 use crate::routing::pattern::{RoutePattern, Segment};
-
-/// The host-made answers, by status, each a `components.responses` entry.
-const HOST_RESPONSES: [(&str, &str, &str); 7] = [
-    ("400", "BadRequest", "The path cannot be decoded, or the request body could not be read (host)."),
-    ("404", "NotFound", "No route matches the path (host); a route may also answer 404 itself."),
-    ("405", "MethodNotAllowed", "The route does not export this method (host); `Allow` lists those it does."),
-    (
-        "413",
-        "PayloadTooLarge",
-        "The request body is over the route's `limits.max_body` (host; the guest does not run).",
-    ),
-    ("500", "InternalError", "The handler failed: a trap, a panic, a thrown error, or an invalid answer (host)."),
-    (
-        "503",
-        "Unavailable",
-        "The route is at `limits.max_concurrency`, or no instance is free (host); retry after `Retry-After`.",
-    ),
-    ("504", "Timeout", "The handler ran past the route's `limits.timeout` (host)."),
-];
+use crate::server::host_error::{HOST_RESPONSES, HostResponse};
 
 /// The OpenAPI document for `table`, titled `title`.
 pub fn document(table: &RouteTable, title: &str) -> Value {
@@ -190,16 +173,26 @@ fn operation(path: &str, method: Method, how: &str, route: &Route, runs_guest: b
             }),
         );
     }
-    let mut host_made = vec!["400", "500", "503", "504"];
+    let mut host_made = vec![
+        StatusCode::BAD_REQUEST,
+        StatusCode::INTERNAL_SERVER_ERROR,
+        StatusCode::SERVICE_UNAVAILABLE,
+        StatusCode::GATEWAY_TIMEOUT,
+    ];
     let takes_body = matches!(method, Method::Post | Method::Put | Method::Patch | Method::Delete);
     if takes_body {
-        host_made.push("413");
+        host_made.push(StatusCode::PAYLOAD_TOO_LARGE);
     }
-    if runs_guest || method == Method::Head {
-        for status in host_made {
-            if let Some((_, name, _)) = HOST_RESPONSES.iter().find(|(s, _, _)| *s == status) {
-                responses.insert(status.into(), json!({ "$ref": format!("#/components/responses/{name}") }));
-            }
+    if !(runs_guest || method == Method::Head) {
+        host_made.clear();
+    }
+    if method == Method::Options && route.cors.is_some() {
+        host_made.push(StatusCode::FORBIDDEN); // a refused preflight
+    }
+    for status in host_made {
+        if let Some(documented) = HOST_RESPONSES.iter().find(|r| r.status == status) {
+            let reference = json!({ "$ref": format!("#/components/responses/{}", documented.name) });
+            responses.insert(status.as_str().into(), reference);
         }
     }
     let mut op = Map::new();
@@ -354,17 +347,17 @@ fn rename_refs(value: &mut Value, renames: &Renames) {
 fn components(Schemas(mut schemas): Schemas) -> Value {
     let request_id = json!({ "$ref": "#/components/headers/RequestId" });
     let mut responses = Map::new();
-    for (status, name, description) in HOST_RESPONSES {
+    for HostResponse { status, name, description } in &HOST_RESPONSES {
         let mut headers = Map::new();
         headers.insert("x-request-id".into(), request_id.clone());
-        match status {
-            "405" => {
+        match *status {
+            StatusCode::METHOD_NOT_ALLOWED => {
                 headers.insert(
                     "allow".into(),
                     json!({ "description": "The route's methods.", "schema": { "type": "string" } }),
                 );
             }
-            "503" => {
+            StatusCode::SERVICE_UNAVAILABLE => {
                 headers.insert(
                     "retry-after".into(),
                     json!({ "description": "Seconds to wait.", "schema": { "type": "integer" } }),
@@ -373,7 +366,7 @@ fn components(Schemas(mut schemas): Schemas) -> Value {
             _ => {}
         }
         responses.insert(
-            name.into(),
+            (*name).into(),
             json!({
                 "description": description,
                 "headers": headers,

@@ -57,6 +57,62 @@ fn guest_message(err: &GuestError) -> &'static str {
     }
 }
 
+/// A status the host answers with by itself, named and described for the
+/// API document: `openapi.rs` documents exactly these.
+pub struct HostResponse {
+    /// The status.
+    pub status: StatusCode,
+    /// Its name in the document's `components.responses`.
+    pub name: &'static str,
+    /// What makes the host answer it.
+    pub description: &'static str,
+}
+
+/// Every status a [`HostError`] is answered with, once (a unit test checks
+/// that each variant's status is here).
+pub const HOST_RESPONSES: [HostResponse; 8] = [
+    HostResponse {
+        status: StatusCode::BAD_REQUEST,
+        name: "BadRequest",
+        description: "The path cannot be decoded, or the request body could not be read (host).",
+    },
+    HostResponse {
+        status: StatusCode::FORBIDDEN,
+        name: "PreflightRefused",
+        description: "A CORS preflight the route's `cors` does not allow (host); no `Access-Control-Allow-*` headers.",
+    },
+    HostResponse {
+        status: StatusCode::NOT_FOUND,
+        name: "NotFound",
+        description: "No route matches the path (host); a route may also answer 404 itself.",
+    },
+    HostResponse {
+        status: StatusCode::METHOD_NOT_ALLOWED,
+        name: "MethodNotAllowed",
+        description: "The route does not export this method (host); `Allow` lists those it does.",
+    },
+    HostResponse {
+        status: StatusCode::PAYLOAD_TOO_LARGE,
+        name: "PayloadTooLarge",
+        description: "The request body is over the route's `limits.max_body` (host; the guest does not run).",
+    },
+    HostResponse {
+        status: StatusCode::INTERNAL_SERVER_ERROR,
+        name: "InternalError",
+        description: "The handler failed: a trap, a panic, a thrown error, or an invalid answer (host).",
+    },
+    HostResponse {
+        status: StatusCode::SERVICE_UNAVAILABLE,
+        name: "Unavailable",
+        description: "The route is at `limits.max_concurrency`, or no instance is free (host); retry after `Retry-After`.",
+    },
+    HostResponse {
+        status: StatusCode::GATEWAY_TIMEOUT,
+        name: "Timeout",
+        description: "The handler ran past the route's `limits.timeout` (host).",
+    },
+];
+
 impl HostError {
     /// The status this error is answered with.
     pub fn status(&self) -> StatusCode {
@@ -123,5 +179,26 @@ mod tests {
         assert_eq!(err.status(), 500);
         assert_eq!(err.to_string(), "Internal server error");
         assert_eq!(HostError::Guest(GuestError::Timeout(std::time::Duration::from_secs(1))).status(), 504);
+    }
+
+    #[test]
+    fn every_status_the_host_answers_with_is_documented_once() {
+        let every_kind = [
+            HostError::NotFound,
+            HostError::BadPath(PathError::NotAbsolute),
+            HostError::MethodNotAllowed { method: "PUT".into(), allowed: MethodSet::default() },
+            HostError::PreflightRefused("origin".into()),
+            HostError::BodyTooLarge(1),
+            HostError::BodyRead,
+            HostError::Busy,
+            HostError::Guest(GuestError::Timeout(std::time::Duration::from_secs(1))),
+            HostError::Guest(GuestError::Instantiate("no slot".into())),
+            HostError::Guest(GuestError::Trap("trap".into())),
+            HostError::InvalidResponse("status 99".into()),
+        ];
+        for error in every_kind {
+            let documented = HOST_RESPONSES.iter().filter(|r| r.status == error.status()).count();
+            assert_eq!(documented, 1, "{error:?} answers {}", error.status());
+        }
     }
 }

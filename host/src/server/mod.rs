@@ -4,7 +4,7 @@
 
 pub mod admin;
 mod dispatch;
-mod host_error;
+pub mod host_error;
 mod proxy_request;
 mod request_id;
 mod server_timing;
