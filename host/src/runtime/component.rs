@@ -224,10 +224,9 @@ impl RouteComponent {
     /// is dropped afterwards: no state survives between requests.
     ///
     /// The store is dropped here, on the request's path, although that
-    /// resets the pool slot. Dropping it on a task of its own once hyper had
-    /// the response was measured slower: hello at 64 connections 0.38× native
-    /// against 0.47× inline (23.6 vs 20.0 µs of CPU per request: the reset
-    /// runs on a slot gone cold in the cache), with no gain at 1 connection.
+    /// resets the pool slot: the reset is cheaper while the slot is still warm
+    /// in the cache than on a task of its own after the response
+    /// (bench/README.md, "The store is dropped on the request's path").
     pub async fn call(
         &self,
         sandbox: &Sandbox,

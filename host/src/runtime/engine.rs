@@ -70,22 +70,12 @@ impl Sandbox {
             .total_stacks(config.max_instances)
             .max_memory_size(usize::try_from(config.max_memory).unwrap_or(usize::MAX));
         // Resetting a pool slot is the largest per-request cost after the
-        // socket: by default wasmtime `madvise`s the slot's memory, table and
-        // fiber stack away, and the next request page-faults them back in.
-        // Keeping the first pages resident and resetting them in place (zero,
-        // or copy back from the memory image) avoids those faults: on
-        // wasmtime 48, hello at 64 connections went 17.0k → 36.9k req/s.
-        //
-        // Without PAGEMAP_SCAN. On 48 the kernel's scan found the few pages a
-        // guest had dirtied. wasmtime 50 no longer restricts it to present
-        // pages (so that swapped-out dirty pages are reset too); on this
-        // kernel the scan then looks at every page of the window and reports
-        // most of it dirty. `perf` of a fresh hello: the walk is 20% and
-        // zeroing 12%, where 48 had a 4% walk and no zeroing to speak of.
-        // Resetting the window outright costs that zeroing without the walk:
-        // a fresh hello went 13.4 → 8.9 µs in the sandbox bench
-        // (bench/README.md, "Sandbox: 48 vs 50 vs now"). RSS grows by at most the
-        // window per slot in use.
+        // socket: keeping the first pages resident and resetting them in place
+        // avoids the page faults that `madvise`d-away slots cost the next
+        // request. Without PAGEMAP_SCAN: on this wasmtime it walks the whole
+        // window and finds most of it dirty, so resetting the window outright
+        // is cheaper. RSS grows by at most the window per slot in use. The
+        // measurements: bench/README.md, "Pool slots".
         pool.pagemap_scan(wasmtime::Enabled::No)
             .linear_memory_keep_resident(KEEP_RESIDENT_MEMORY)
             .table_keep_resident(KEEP_RESIDENT_OTHER)
