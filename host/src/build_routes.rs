@@ -3,61 +3,33 @@
 //! the route's own `build` command, or, for a route whose component is a
 //! `route.js`/`route.ts`, the JavaScript toolchain ([`crate::js_toolchain`]).
 
-use std::fmt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
-use crate::config::RoutesConfig;
+use crate::config::{BuildStep, RoutesConfig};
 
-/// How a route's component is made from its sources.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub enum BuildStep {
-    /// A shell command (`build` in routes.toml), run from the manifest's directory.
-    Command(String),
-    /// A JavaScript or TypeScript route file, built by the JS toolchain.
-    JavaScript {
-        /// The route file.
-        source: PathBuf,
-        /// The component it becomes.
-        output: PathBuf,
-    },
-}
-
-impl fmt::Display for BuildStep {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            BuildStep::Command(command) => write!(f, "build command `{command}`"),
-            BuildStep::JavaScript { source, output } => {
-                write!(f, "JavaScript build `{}` → `{}`", source.display(), output.display())
+/// The process that performs `step` from `base_dir` (the manifest's
+/// directory, or the route tree). For JavaScript this may first install
+/// the toolchain, and a Rust build for [`WASM_TARGET`] is refused when its
+/// toolchain lacks the target, which is why it can fail before anything runs.
+pub fn command(step: &BuildStep, base_dir: &Path) -> Result<Command, String> {
+    let mut cmd = match step {
+        BuildStep::Command(command) => match missing_wasm_target(command, base_dir) {
+            Some(missing) => return Err(missing),
+            None => shell(command),
+        },
+        BuildStep::JavaScript { source, output } => {
+            if let Some(folder) = output.parent() {
+                std::fs::create_dir_all(folder).map_err(|e| format!("cannot create {}: {e}", folder.display()))?;
             }
+            // The paths are relative to where wasmroutes runs, and the
+            // command runs in `base_dir`: hand it absolute ones.
+            let absolute = |p: &Path| std::path::absolute(p).map_err(|e| format!("{}: {e}", p.display()));
+            crate::js_toolchain::build_command(&absolute(source)?, &absolute(output)?).map_err(|e| e.to_string())?
         }
-    }
-}
-
-impl BuildStep {
-    /// The process that performs this step from `base_dir` (the manifest's
-    /// directory, or the route tree). For JavaScript this may first install
-    /// the toolchain, and a Rust build for [`WASM_TARGET`] is refused when its
-    /// toolchain lacks the target, which is why it can fail before anything runs.
-    pub fn command(&self, base_dir: &Path) -> Result<Command, String> {
-        let mut cmd = match self {
-            BuildStep::Command(command) => match missing_wasm_target(command, base_dir) {
-                Some(missing) => return Err(missing),
-                None => shell(command),
-            },
-            BuildStep::JavaScript { source, output } => {
-                if let Some(folder) = output.parent() {
-                    std::fs::create_dir_all(folder).map_err(|e| format!("cannot create {}: {e}", folder.display()))?;
-                }
-                // The paths are relative to where wasmroutes runs, and the
-                // command runs in `base_dir`: hand it absolute ones.
-                let absolute = |p: &Path| std::path::absolute(p).map_err(|e| format!("{}: {e}", p.display()));
-                crate::js_toolchain::build_command(&absolute(source)?, &absolute(output)?).map_err(|e| e.to_string())?
-            }
-        };
-        cmd.current_dir(if base_dir.as_os_str().is_empty() { Path::new(".") } else { base_dir });
-        Ok(cmd)
-    }
+    };
+    cmd.current_dir(if base_dir.as_os_str().is_empty() { Path::new(".") } else { base_dir });
+    Ok(cmd)
 }
 
 /// A build step that failed.
@@ -90,7 +62,7 @@ pub fn build_all(config: &RoutesConfig) -> Result<usize, BuildError> {
             step: step.clone(),
             outcome,
         };
-        let mut command = step.command(&config.base_dir).map_err(failed)?;
+        let mut command = command(step, &config.base_dir).map_err(failed)?;
         let status = command.status().map_err(|e| failed(format!("could not start: {e}")))?;
         if !status.success() {
             return Err(failed(format!("failed with {status}")));

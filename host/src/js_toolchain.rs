@@ -18,14 +18,6 @@ use std::process::Command;
 /// Env var naming a `guest-js` folder to build with instead of the embedded one.
 pub const TOOLCHAIN_ENV: &str = "WASMROUTES_JS_TOOLCHAIN";
 
-/// Extensions of route files the toolchain builds.
-pub const SOURCE_EXTENSIONS: [&str; 4] = ["js", "mjs", "ts", "mts"];
-
-/// Whether `path` names a JavaScript or TypeScript route file.
-pub fn is_source(path: &Path) -> bool {
-    path.extension().and_then(|e| e.to_str()).is_some_and(|e| SOURCE_EXTENSIONS.contains(&e))
-}
-
 /// One file of the toolchain, by its path in the repository.
 struct Embedded {
     path: &'static str,
@@ -196,16 +188,6 @@ mod tests {
         let mut embedded: Vec<&str> = FILES.iter().map(|f| f.path).collect();
         embedded.sort_unstable();
         assert_eq!(embedded, repository_files(), "update FILES in js_toolchain.rs to match guest-js/ and wit/");
-    }
-
-    #[test]
-    fn route_files_are_recognized_by_extension() {
-        for yes in ["route.js", "a/route.mjs", "route.ts", "x.mts"] {
-            assert!(is_source(Path::new(yes)), "{yes}");
-        }
-        for no in ["route.wasm", "route.json", "route", "route.tsx"] {
-            assert!(!is_source(Path::new(no)), "{no}");
-        }
     }
 
     #[test]

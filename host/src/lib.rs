@@ -8,9 +8,9 @@
 //! [`runtime`] (fresh wasmtime instance, one handler call) → back through
 //! `server` as an HTTP response.
 //!
-//! Start-up: [`config`] reads `routes.toml` (or [`route_dir`] reads a tree of
-//! `route.wasm` folders; [`manifest_source`] picks which) and checks it for
-//! conflicts; [`route_table`] loads every component before the first request.
+//! Start-up: [`config`] reads `routes.toml` (or `config::route_dir` reads a
+//! tree of `route.wasm` folders; `config::manifest_source` picks which) and
+//! checks it for conflicts; [`route_table`] loads every component before the first request.
 //! [`openapi`] describes the loaded table.
 //! [`build_routes`] makes the components first (`wasmroutes build`): a
 //! route's `build` command, or [`js_toolchain`] for a `route.js`/`route.ts`.
@@ -30,12 +30,10 @@ pub mod js_toolchain;
 pub mod kv;
 pub mod limits;
 pub mod load_progress;
-pub mod manifest_source;
 pub mod observability;
 pub mod openapi;
 pub mod origin_pattern;
 pub mod outbound;
-pub mod route_dir;
 pub mod route_table;
 pub mod routing;
 pub mod runtime;

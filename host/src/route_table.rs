@@ -11,7 +11,7 @@ use std::sync::Arc;
 use rayon::iter::{IntoParallelRefIterator, ParallelIterator};
 use tokio::sync::Semaphore;
 
-use crate::build_routes::BuildStep;
+use crate::config::BuildStep;
 use crate::config::{ConfigError, Isolation, Location, RouteConfig, RoutesConfig};
 use crate::cors::CorsPolicy;
 use crate::kv::{RouteStores, Stores, StoresError};

@@ -4,8 +4,8 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use wasmroutes::config::RoutesConfig;
+use wasmroutes::config::manifest_source::ManifestSource;
 use wasmroutes::kv::Stores;
-use wasmroutes::manifest_source::ManifestSource;
 use wasmroutes::route_table::RouteTable;
 use wasmroutes::runtime::{CompileCache, EngineConfig, Sandbox};
 

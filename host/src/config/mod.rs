@@ -1,7 +1,7 @@
 //! `routes.toml`: the deployment manifest, parsed and validated with no I/O
 //! beyond reading the file itself and the host environment for `${VAR}`.
 //! The per-route keys are read by one function whichever file holds them: a
-//! `[[route]]` table here, or a `route.toml` of a route tree ([`crate::route_dir`]).
+//! `[[route]]` table here, or a `route.toml` of a route tree ([`crate::config::route_dir`]).
 //!
 //! Every problem is reported as `file:line:column: message`, and nothing is
 //! half-loaded: either every route is valid or the whole file is rejected.
@@ -15,22 +15,25 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use crate::build_routes::BuildStep;
 use crate::cors::CorsPolicy;
 use crate::limits::Limits;
 use crate::outbound::OutboundPolicy;
 use crate::routing::pattern::RoutePattern;
 
+mod build_step;
 mod conflicts;
 mod cors;
 mod env;
 mod location;
+pub mod manifest_source;
 mod route;
+pub mod route_dir;
 mod schema;
 mod stores;
 #[cfg(test)]
 mod tests;
 
+pub use build_step::{BuildStep, JS_SOURCE_EXTENSIONS, is_js_source};
 pub use conflicts::check_conflicts;
 use location::TomlText;
 pub use location::{ConfigError, Location};

@@ -6,14 +6,13 @@ use std::path::{Path, PathBuf};
 
 use toml::Spanned;
 
+use super::build_step::{BuildStep, is_js_source};
 use super::cors::parse_cors;
 use super::env::{interpolate, is_env_name};
 use super::location::{ConfigError, Location, TomlText};
 use super::schema::{LimitsToml, RouteKeys};
 use super::stores::check_store_name;
 use super::{Isolation, RouteConfig, StoreConfig};
-use crate::build_routes::BuildStep;
-use crate::js_toolchain;
 use crate::limits::{Limits, parse_duration, parse_size};
 use crate::outbound::{OutboundPolicy, OutboundRule};
 use crate::routing::pattern::RoutePattern;
@@ -115,7 +114,7 @@ pub(super) fn route_from_keys(
                 return Err(invalid(component.span(), "`component` is empty: give the path of a .wasm file".into()));
             }
             let written = Path::new(component.get_ref());
-            if js_toolchain::is_source(written) {
+            if is_js_source(written) {
                 if let Some(build) = &keys.build {
                     return Err(invalid(
                         build.span(),
@@ -155,7 +154,7 @@ pub(super) fn route_from_keys(
                 return Err(invalid(value.span(), format!("`{key}` is not allowed in route.toml: {why}; remove it")));
             }
             let relative = pathdiff::diff_paths(&component, base_dir).unwrap_or_else(|| component.clone());
-            if js_toolchain::is_source(&component) {
+            if is_js_source(&component) {
                 let (output, step, glob) = javascript_build(base_dir, &relative);
                 (pattern, output, Some(step), vec![glob], at)
             } else {

@@ -21,7 +21,7 @@ use self::plan::WatchPlan;
 use self::rebuild::Rebuilder;
 use self::reload::reload_logged;
 use crate::config::RoutesConfig;
-use crate::manifest_source::ManifestSource;
+use crate::config::manifest_source::ManifestSource;
 use crate::server::Host;
 
 /// How long a path must be quiet before its change is acted on: long enough

@@ -16,18 +16,8 @@ use notify::RecursiveMode;
 
 use super::file_watcher::FileEvents;
 
-use crate::build_routes::BuildStep;
-use crate::config::{Location, RoutesConfig};
-
-/// What a deployment is read from, beyond its components: a file (such as
-/// `routes.toml`) or a whole tree (such as a `serve --dir` directory).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum WatchRoot {
-    /// A change to this file means "read the deployment again".
-    File(PathBuf),
-    /// A change anywhere under this directory means "read it again".
-    Tree(PathBuf),
-}
+use crate::config::manifest_source::WatchRoot;
+use crate::config::{BuildStep, Location, RoutesConfig};
 
 /// A route's build step, as a watched source change runs it.
 #[derive(Clone, Debug, PartialEq, Eq)]

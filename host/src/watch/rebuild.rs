@@ -12,7 +12,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use super::plan::BuildJob;
-use crate::build_routes::BuildStep;
+use crate::build_routes;
+use crate::config::BuildStep;
 
 /// Most output kept from a failed build, per stream (its end: where
 /// compilers put the error summary).
@@ -65,13 +66,14 @@ impl Rebuilder {
 fn run(job: &BuildJob) {
     let started = Instant::now();
     tracing::info!(route = %job.route, "sources changed; running {}", job.step);
-    let output = match job.step.command(&job.base_dir).and_then(|mut c| c.output().map_err(|e| e.to_string())) {
-        Ok(output) => output,
-        Err(e) => {
-            tracing::error!("{}: route `{}`: {} could not start: {e}", job.at, job.route, job.step);
-            return;
-        }
-    };
+    let output =
+        match build_routes::command(&job.step, &job.base_dir).and_then(|mut c| c.output().map_err(|e| e.to_string())) {
+            Ok(output) => output,
+            Err(e) => {
+                tracing::error!("{}: route `{}`: {} could not start: {e}", job.at, job.route, job.step);
+                return;
+            }
+        };
     if output.status.success() {
         tracing::info!(route = %job.route, "built in {} ms", started.elapsed().as_millis());
         return;

@@ -7,7 +7,7 @@ use std::fmt;
 use std::time::{Duration, Instant};
 
 use crate::config::RoutesConfig;
-use crate::manifest_source::ManifestSource;
+use crate::config::manifest_source::ManifestSource;
 use crate::route_table::{LoadError, LoadStats, RouteTable};
 use crate::server::Host;
 

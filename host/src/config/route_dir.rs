@@ -220,7 +220,7 @@ fn invalid(path: &Path, message: impl Into<String>) -> ConfigError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::build_routes::BuildStep;
+    use crate::config::BuildStep;
     use crate::config::Isolation;
 
     /// A tree in a temp dir: `files` are paths under `root` (the tree's own

@@ -6,15 +6,24 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use crate::config::{ConfigError, RoutesConfig};
-use crate::watch::plan::WatchRoot;
+use super::{ConfigError, RoutesConfig};
+
+/// What a deployment is read from, beyond its components: a file (such as
+/// `routes.toml`) or a whole tree (such as a `serve --dir` directory).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum WatchRoot {
+    /// A change to this file means "read the deployment again".
+    File(PathBuf),
+    /// A change anywhere under this directory means "read it again".
+    Tree(PathBuf),
+}
 
 /// The routes' declaration.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ManifestSource {
     /// A `routes.toml`.
     File(PathBuf),
-    /// A route tree (`--dir`), see [`crate::route_dir`].
+    /// A route tree (`--dir`), see [`super::route_dir`].
     Dir(PathBuf),
 }
 
