@@ -156,7 +156,7 @@ impl Store {
 
 fn check_key(key: &str) -> Result<(), KvError> {
     if key.is_empty() {
-        return Err(KvError::Limit("a key is 1 to 256 bytes; this one is empty".into()));
+        return Err(KvError::Limit(format!("a key is 1 to {} bytes; this one is empty", StoreLimits::MAX_KEY_BYTES)));
     }
     if key.len() > StoreLimits::MAX_KEY_BYTES {
         return Err(KvError::Limit(format!(
