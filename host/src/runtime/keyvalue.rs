@@ -1,6 +1,6 @@
 //! The host side of `wasi:keyvalue@0.2.0-draft2` for guests: `open` checks
 //! the route's `key_value_stores` (deny by default), every other call goes
-//! to the [`Store`], which enforces the limits and reaches the backend.
+//! to the [`KvStore`], which enforces the limits and reaches the backend.
 //!
 //! Calls are async: a guest waiting on a store (a group commit's fsync, a
 //! Redis round trip) parks its fiber and frees the tokio worker. They run
@@ -11,18 +11,18 @@ use std::sync::Arc;
 
 use wasmtime::component::{HasData, Linker, Resource, ResourceTable};
 
-use super::bindings::keyvalue::wasi::keyvalue::{atomics, batch, store};
+use super::bindings::keyvalue::wasi::keyvalue::{atomics, batch, store as wasi_store};
 use super::guest_state::GuestState;
-use crate::kv::{KvError, RouteStores, Store};
+use crate::kv::{KvError, RouteStores, Store as KvStore};
 
 /// An open store, as the guest's `bucket` resource.
 pub struct BucketHandle {
-    store: Arc<Store>,
+    store: Arc<KvStore>,
 }
 
 /// A compare-and-swap in progress: the key and the value read when it began.
 pub struct CasHandle {
-    store: Arc<Store>,
+    store: Arc<KvStore>,
     key: String,
     current: Option<Vec<u8>>,
 }
@@ -78,7 +78,7 @@ impl HasData for Kv {
 
 /// Adds `wasi:keyvalue/{store,atomics,batch}` to the linker.
 pub fn add_to_linker(linker: &mut Linker<GuestState>) -> wasmtime::Result<()> {
-    store::add_to_linker::<GuestState, Kv>(linker, GuestState::keyvalue)?;
+    wasi_store::add_to_linker::<GuestState, Kv>(linker, GuestState::keyvalue)?;
     atomics::add_to_linker::<GuestState, Kv>(linker, GuestState::keyvalue)?;
     batch::add_to_linker::<GuestState, Kv>(linker, GuestState::keyvalue)?;
     Ok(())
@@ -86,12 +86,12 @@ pub fn add_to_linker(linker: &mut Linker<GuestState>) -> wasmtime::Result<()> {
 
 /// The guest's error for a store failure: the kind stays readable at the
 /// start of `other` (`unavailable: …`), which is how the SDK picks a status.
-fn guest_error(err: KvError) -> store::Error {
-    store::Error::Other(err.to_string())
+fn guest_error(err: KvError) -> wasi_store::Error {
+    wasi_store::Error::Other(err.to_string())
 }
 
 impl KvView<'_> {
-    fn store(&self, bucket: &Resource<BucketHandle>) -> wasmtime::Result<Arc<Store>> {
+    fn store(&self, bucket: &Resource<BucketHandle>) -> wasmtime::Result<Arc<KvStore>> {
         Ok(Arc::clone(&self.table.get(bucket)?.store))
     }
 
@@ -117,8 +117,11 @@ impl CasHandle {
     }
 }
 
-impl store::Host for KvView<'_> {
-    async fn open(&mut self, identifier: String) -> wasmtime::Result<Result<Resource<BucketHandle>, store::Error>> {
+impl wasi_store::Host for KvView<'_> {
+    async fn open(
+        &mut self,
+        identifier: String,
+    ) -> wasmtime::Result<Result<Resource<BucketHandle>, wasi_store::Error>> {
         let Some(store) = self.ctx.stores.open(&identifier) else {
             // A deployment error, not the client's: the route's code and its
             // `key_value_stores` disagree.
@@ -128,19 +131,19 @@ impl store::Host for KvView<'_> {
                 store = %identifier,
                 "key-value store access denied: the route does not list it in key_value_stores"
             );
-            return Ok(Err(store::Error::AccessDenied));
+            return Ok(Err(wasi_store::Error::AccessDenied));
         };
         let bucket = self.table.push(BucketHandle { store: Arc::clone(store) })?;
         Ok(Ok(bucket))
     }
 }
 
-impl store::HostBucket for KvView<'_> {
+impl wasi_store::HostBucket for KvView<'_> {
     async fn get(
         &mut self,
         bucket: Resource<BucketHandle>,
         key: String,
-    ) -> wasmtime::Result<Result<Option<Vec<u8>>, store::Error>> {
+    ) -> wasmtime::Result<Result<Option<Vec<u8>>, wasi_store::Error>> {
         let store = self.store(&bucket)?;
         Ok(store.get(&key).await.map_err(guest_error))
     }
@@ -150,7 +153,7 @@ impl store::HostBucket for KvView<'_> {
         bucket: Resource<BucketHandle>,
         key: String,
         value: Vec<u8>,
-    ) -> wasmtime::Result<Result<(), store::Error>> {
+    ) -> wasmtime::Result<Result<(), wasi_store::Error>> {
         let store = self.store(&bucket)?;
         Ok(store.set(key, value).await.map_err(guest_error))
     }
@@ -159,7 +162,7 @@ impl store::HostBucket for KvView<'_> {
         &mut self,
         bucket: Resource<BucketHandle>,
         key: String,
-    ) -> wasmtime::Result<Result<(), store::Error>> {
+    ) -> wasmtime::Result<Result<(), wasi_store::Error>> {
         let store = self.store(&bucket)?;
         Ok(store.delete(key).await.map_err(guest_error))
     }
@@ -168,7 +171,7 @@ impl store::HostBucket for KvView<'_> {
         &mut self,
         bucket: Resource<BucketHandle>,
         key: String,
-    ) -> wasmtime::Result<Result<bool, store::Error>> {
+    ) -> wasmtime::Result<Result<bool, wasi_store::Error>> {
         let store = self.store(&bucket)?;
         Ok(store.exists(&key).await.map_err(guest_error))
     }
@@ -177,10 +180,10 @@ impl store::HostBucket for KvView<'_> {
         &mut self,
         bucket: Resource<BucketHandle>,
         cursor: Option<String>,
-    ) -> wasmtime::Result<Result<store::KeyResponse, store::Error>> {
+    ) -> wasmtime::Result<Result<wasi_store::KeyResponse, wasi_store::Error>> {
         let store = self.store(&bucket)?;
         let page = store.list_keys(None, cursor.as_deref()).await.map_err(guest_error);
-        Ok(page.map(|page| store::KeyResponse { keys: page.keys, cursor: page.cursor }))
+        Ok(page.map(|page| wasi_store::KeyResponse { keys: page.keys, cursor: page.cursor }))
     }
 
     async fn drop(&mut self, bucket: Resource<BucketHandle>) -> wasmtime::Result<()> {
@@ -195,7 +198,7 @@ impl atomics::Host for KvView<'_> {
         bucket: Resource<BucketHandle>,
         key: String,
         delta: i64,
-    ) -> wasmtime::Result<Result<i64, store::Error>> {
+    ) -> wasmtime::Result<Result<i64, wasi_store::Error>> {
         let store = self.store(&bucket)?;
         Ok(store.increment(key, delta).await.map_err(guest_error))
     }
@@ -227,7 +230,7 @@ impl atomics::HostCas for KvView<'_> {
         &mut self,
         bucket: Resource<BucketHandle>,
         key: String,
-    ) -> wasmtime::Result<Result<Resource<CasHandle>, store::Error>> {
+    ) -> wasmtime::Result<Result<Resource<CasHandle>, wasi_store::Error>> {
         let store = self.store(&bucket)?;
         let current = match store.get(&key).await {
             Ok(current) => current,
@@ -243,7 +246,10 @@ impl atomics::HostCas for KvView<'_> {
         Ok(Ok(self.push_cas(CasHandle { store, key, current })?))
     }
 
-    async fn current(&mut self, cas: Resource<CasHandle>) -> wasmtime::Result<Result<Option<Vec<u8>>, store::Error>> {
+    async fn current(
+        &mut self,
+        cas: Resource<CasHandle>,
+    ) -> wasmtime::Result<Result<Option<Vec<u8>>, wasi_store::Error>> {
         Ok(Ok(self.table.get(&cas)?.current.clone()))
     }
 
@@ -258,7 +264,7 @@ impl batch::Host for KvView<'_> {
         &mut self,
         bucket: Resource<BucketHandle>,
         keys: Vec<String>,
-    ) -> wasmtime::Result<Result<Vec<Option<(String, Vec<u8>)>>, store::Error>> {
+    ) -> wasmtime::Result<Result<Vec<Option<(String, Vec<u8>)>>, wasi_store::Error>> {
         let store = self.store(&bucket)?;
         let values = store.get_many(&keys).await.map_err(guest_error);
         Ok(values.map(|values| keys.into_iter().zip(values).map(|(k, v)| v.map(|v| (k, v))).collect()))
@@ -268,7 +274,7 @@ impl batch::Host for KvView<'_> {
         &mut self,
         bucket: Resource<BucketHandle>,
         key_values: Vec<(String, Vec<u8>)>,
-    ) -> wasmtime::Result<Result<(), store::Error>> {
+    ) -> wasmtime::Result<Result<(), wasi_store::Error>> {
         let store = self.store(&bucket)?;
         Ok(store.set_many(key_values).await.map_err(guest_error))
     }
@@ -277,7 +283,7 @@ impl batch::Host for KvView<'_> {
         &mut self,
         bucket: Resource<BucketHandle>,
         keys: Vec<String>,
-    ) -> wasmtime::Result<Result<(), store::Error>> {
+    ) -> wasmtime::Result<Result<(), wasi_store::Error>> {
         let store = self.store(&bucket)?;
         Ok(store.delete_many(keys).await.map_err(guest_error))
     }
