@@ -14,6 +14,10 @@ pub struct StoreLimits {
     pub max_value: u64,
 }
 
+/// The key and batch limits are the guest contract: the SDK checks them
+/// before a call (`wasmroutes_sdk::kv::{MAX_KEY_BYTES, MAX_BATCH}`, in a
+/// crate that cannot depend on the host), the host enforces them; a unit
+/// test holds the two equal.
 impl StoreLimits {
     /// Keys are 1 to this many bytes of UTF-8.
     pub const MAX_KEY_BYTES: usize = 256;
@@ -188,6 +192,12 @@ fn shown(key: &str) -> String {
 mod tests {
     use super::*;
     use crate::kv::embedded::EmbeddedBackend;
+
+    #[test]
+    fn the_sdk_checks_the_limits_the_host_enforces() {
+        assert_eq!(StoreLimits::MAX_KEY_BYTES, wasmroutes_sdk::kv::MAX_KEY_BYTES);
+        assert_eq!(StoreLimits::MAX_BATCH, wasmroutes_sdk::kv::MAX_BATCH);
+    }
 
     fn store(dir: &tempfile::TempDir, max_value: u64) -> Store {
         let backend = EmbeddedBackend::open(&dir.path().join("s.redb")).expect("open");
