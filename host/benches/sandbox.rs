@@ -1,5 +1,6 @@
-//! Per-request sandbox cost: new store + instantiate + one handler call +
-//! drop, on the hello component, fresh and reused; and, when it is built,
+//! Per-request sandbox cost, as the server's executor runs it: the WIT
+//! request record, new store + instantiate + one handler call + drop, and
+//! the HTTP answer, on the hello component, fresh and reused; and, when it is built,
 //! fresh on `floor-hello`, the same answer from a component with no WASI
 //! imports (the floor for what imports cost per instance); and, when they
 //! are built, fresh `GET /api/tasks/1` on `tasks-id` (one key-value read,
@@ -16,19 +17,45 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use wasmroutes::config::StoreConfig;
-use wasmroutes::kv::Stores;
-use wasmroutes::limits::Limits;
-use wasmroutes::routing::method::Method;
-use wasmroutes::runtime::{
-    CallTiming, EngineConfig, GuestRequest, Invocation, LogBudget, ReusePool, RouteComponent, Sandbox, WitMethod,
-    WitParamValue,
-};
+use wasmroutes::config::{Isolation, StoreConfig};
+use wasmroutes::kv::{RouteStores, Stores};
+use wasmroutes::routing::router::ParamValue;
+use wasmroutes::runtime::executor::{Answer, RoutedRequest};
+use wasmroutes::runtime::{CallTiming, EngineConfig, Executor, RouteComponent, RouteContext, Sandbox};
 
 fn component_wasm(name: &str) -> Option<PathBuf> {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
     let path = root.join(format!("target/wasm32-wasip2/release/{name}.wasm"));
     path.exists().then_some(path)
+}
+
+/// A GET of `uri` that the router matched with `params`.
+fn get(uri: &str, params: &[(&str, &str)]) -> RoutedRequest {
+    let (parts, ()) = http::Request::get(uri).body(()).expect("a valid request").into_parts();
+    RoutedRequest {
+        path: parts.uri.path().to_owned(),
+        parts,
+        body: Default::default(),
+        params: params.iter().map(|(k, v)| (k.to_string(), ParamValue::Single(v.to_string()))).collect(),
+        request_id: Arc::from("bench"),
+    }
+}
+
+/// The executor a route of `component` would have, with `stores`, fresh
+/// or reusing each instance for up to `reuse` requests.
+fn executor(component: &RouteComponent, stores: Arc<RouteStores>, reuse: Option<u32>) -> Executor {
+    let context = RouteContext { kv_stores: stores, ..RouteContext::ungranted("/bench") };
+    Executor::new(component, context, reuse).expect("a wasmroutes:api component")
+}
+
+/// One request through `executor`, from the WIT record to the HTTP answer;
+/// `None` if the guest failed.
+fn call(rt: &tokio::runtime::Runtime, executor: &Executor, request: RoutedRequest) -> Option<CallTiming> {
+    let Answer::Call(call) = executor.answer(&http::Method::GET) else { panic!("the route has no GET handler") };
+    let outcome = rt.block_on(call.run(request));
+    let response = outcome.response.ok()?;
+    assert_eq!(response.status(), 200);
+    Some(outcome.timing)
 }
 
 fn sandbox(c: &mut Criterion) {
@@ -38,77 +65,32 @@ fn sandbox(c: &mut Criterion) {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("tokio");
     let sandbox = Sandbox::new(&EngineConfig { cache: None, ..EngineConfig::default() }).expect("runtime");
     let (component, _) = RouteComponent::load(&sandbox, &wasm).expect("load hello");
-    let request = GuestRequest {
-        method: WitMethod::Get,
-        path: "/api/hello".into(),
-        params: Vec::new(),
-        query: Vec::new(),
-        headers: Vec::new(),
-        body: Vec::new(),
-    };
-    let limits = Limits::default();
-    let outbound = Arc::default();
-    let kv_stores = Arc::default();
-    let log_budget = Arc::new(LogBudget::default());
-    let route: Arc<str> = Arc::from("/api/hello");
-    let env: Arc<[(String, String)]> = Arc::from(Vec::new());
-    let request_id: Arc<str> = Arc::from("bench");
-    let invocation = || Invocation {
-        route: Arc::clone(&route),
-        request_id: Arc::clone(&request_id),
-        env: &env,
-        limits: &limits,
-        outbound: &outbound,
-        kv_stores: &kv_stores,
-        log_budget: &log_budget,
-    };
+    let fresh_hello = executor(&component, Arc::default(), None);
+    // One request: for a fresh executor, from a new store to dropping it.
+    let hello = |executor: &Executor| call(&rt, executor, get("/api/hello", &[])).expect("call");
 
-    // One fresh-instance request, from a new store to dropping it.
-    let fresh = |component: &RouteComponent| {
-        let mut timing = CallTiming::default();
-        rt.block_on(component.call(&sandbox, Method::Get, &request, invocation(), &mut timing)).expect("call");
-        timing
-    };
+    c.bench_function("fresh_instance_request", |b| b.iter(|| hello(&fresh_hello)));
+    phases("fresh_instance_request", || hello(&fresh_hello));
 
-    c.bench_function("fresh_instance_request", |b| b.iter(|| fresh(&component)));
-    phases("fresh_instance_request", || fresh(&component));
-
-    kv_reads(c, &rt, &sandbox, &limits, &outbound, &log_budget, &env);
+    kv_reads(c, &rt, &sandbox);
 
     if let Some(floor) = component_wasm("floor_hello") {
         let (floor, _) = RouteComponent::load(&sandbox, &floor).expect("load floor-hello");
-        c.bench_function("fresh_instance_request_no_wasi_imports", |b| b.iter(|| fresh(&floor)));
-        phases("fresh_instance_request_no_wasi_imports", || fresh(&floor));
+        let floor = executor(&floor, Arc::default(), None);
+        c.bench_function("fresh_instance_request_no_wasi_imports", |b| b.iter(|| hello(&floor)));
+        phases("fresh_instance_request_no_wasi_imports", || hello(&floor));
     }
 
-    js_hello(c, &rt, &sandbox, &request, invocation);
+    js_hello(c, &rt, &sandbox);
 
-    let pool = ReusePool::new(u32::MAX);
-    c.bench_function("reused_instance_request", |b| {
-        b.iter(|| {
-            rt.block_on(pool.call(
-                &component,
-                &sandbox,
-                Method::Get,
-                &request,
-                invocation(),
-                &mut CallTiming::default(),
-            ))
-            .expect("call")
-        })
-    });
+    let reused = executor(&component, Arc::default(), Some(u32::MAX));
+    c.bench_function("reused_instance_request", |b| b.iter(|| hello(&reused)));
 }
 
 /// The JavaScript hello (`sample-routes/js`, built by `wasmroutes build
 /// sample-routes/js/routes.toml`), fresh and reused: where a JS request's
 /// time goes, next to the Rust hello's.
-fn js_hello<'a>(
-    c: &mut Criterion,
-    rt: &tokio::runtime::Runtime,
-    sandbox: &Sandbox,
-    request: &GuestRequest,
-    invocation: impl Fn() -> Invocation<'a>,
-) {
+fn js_hello(c: &mut Criterion, rt: &tokio::runtime::Runtime, sandbox: &Sandbox) {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
     let wasm = root.join("sample-routes/js/.wasmroutes/build/app/api/hello/route.js.wasm");
     if !wasm.exists() {
@@ -116,52 +98,32 @@ fn js_hello<'a>(
         return;
     }
     let (component, _) = RouteComponent::load(sandbox, &wasm).expect("load the JS hello");
-    let fresh = || {
-        let mut timing = CallTiming::default();
-        let resp = rt.block_on(component.call(sandbox, Method::Get, request, invocation(), &mut timing));
-        assert_eq!(resp.expect("call").status, 200);
-        timing
-    };
+    let fresh_executor = executor(&component, Arc::default(), None);
+    let fresh = || call(rt, &fresh_executor, get("/api/hello", &[])).expect("call");
     let mut group = c.benchmark_group("js");
     group.sample_size(20);
     group.bench_function("fresh_instance_request_js", |b| b.iter(fresh));
     // The engine's heap grows while an instance is reused (its garbage
     // collector does not give memory back): how many requests one instance
     // serves before it hits the route's memory limit.
-    let unbounded = ReusePool::new(u32::MAX);
+    let unbounded = executor(&component, Arc::default(), Some(u32::MAX));
     let mut served = 0u32;
-    while served < 100_000 {
-        let mut timing = CallTiming::default();
-        let call = unbounded.call(&component, sandbox, Method::Get, request, invocation(), &mut timing);
-        if rt.block_on(call).is_err() {
-            break;
-        }
+    while served < 100_000 && call(rt, &unbounded, get("/api/hello", &[])).is_some() {
         served += 1;
     }
     eprintln!("a reused JS hello instance served {served} requests before failing (64 MiB memory limit)");
     // As a route with `isolation = "reuse"` runs it: a new instance after
     // the default `max_requests_per_instance`.
-    let pool = ReusePool::new(wasmroutes::config::Isolation::DEFAULT_MAX_REQUESTS);
+    let pool = executor(&component, Arc::default(), Some(Isolation::DEFAULT_MAX_REQUESTS));
     group.bench_function("reused_instance_request_js", |b| {
-        b.iter(|| {
-            rt.block_on(pool.call(&component, sandbox, Method::Get, request, invocation(), &mut CallTiming::default()))
-                .expect("call")
-        })
+        b.iter(|| call(rt, &pool, get("/api/hello", &[])).expect("call"))
     });
     group.finish();
     phases_n("fresh_instance_request_js", 2_000, fresh);
 }
 
 /// Fresh-instance requests that read one key of an embedded store.
-fn kv_reads(
-    c: &mut Criterion,
-    rt: &tokio::runtime::Runtime,
-    sandbox: &Sandbox,
-    limits: &Limits,
-    outbound: &Arc<wasmroutes::outbound::OutboundPolicy>,
-    log_budget: &Arc<LogBudget>,
-    env: &Arc<[(String, String)]>,
-) {
+fn kv_reads(c: &mut Criterion, rt: &tokio::runtime::Runtime, sandbox: &Sandbox) {
     let (Some(tasks_id), Some(kv_plain)) = (component_wasm("tasks_id"), component_wasm("kv_plain")) else {
         eprintln!("(no kv rows: build tasks-id and kv-plain for wasm32-wasip2)");
         return;
@@ -176,41 +138,15 @@ fn kv_reads(
     rt.block_on(store.set("task:00000000000000000001".into(), task)).expect("seed");
     rt.block_on(store.set("k".into(), b"v".to_vec())).expect("seed");
 
-    let route: Arc<str> = Arc::from("/kv");
-    let request_id: Arc<str> = Arc::from("bench");
-    let invocation = || Invocation {
-        route: Arc::clone(&route),
-        request_id: Arc::clone(&request_id),
-        env,
-        limits,
-        outbound,
-        kv_stores: &kv_stores,
-        log_budget,
-    };
-    let get = |path: &str, params: Vec<(String, WitParamValue)>, query: Vec<(String, String)>| GuestRequest {
-        method: WitMethod::Get,
-        path: path.into(),
-        params,
-        query,
-        headers: Vec::new(),
-        body: Vec::new(),
-    };
+    let id = [("id", "1")];
     let cases = [
-        (
-            "fresh_instance_request_kv_get_sdk",
-            tasks_id,
-            get("/api/tasks/1", vec![("id".into(), WitParamValue::Single("1".into()))], Vec::new()),
-        ),
-        ("fresh_instance_request_kv_get_plain", kv_plain, get("/kv", Vec::new(), vec![("key".into(), "k".into())])),
+        ("fresh_instance_request_kv_get_sdk", tasks_id, "/api/tasks/1", &id[..]),
+        ("fresh_instance_request_kv_get_plain", kv_plain, "/kv?key=k", &[]),
     ];
-    for (name, wasm, request) in cases {
+    for (name, wasm, uri, params) in cases {
         let (component, _) = RouteComponent::load(sandbox, &wasm).expect("load");
-        let fresh = || {
-            let mut timing = CallTiming::default();
-            let resp = rt.block_on(component.call(sandbox, Method::Get, &request, invocation(), &mut timing));
-            assert_eq!(resp.expect("call").status, 200);
-            timing
-        };
+        let executor = executor(&component, Arc::clone(&kv_stores), None);
+        let fresh = || call(rt, &executor, get(uri, params)).expect("call");
         c.bench_function(name, |b| b.iter(fresh));
         phases(name, fresh);
     }

@@ -2,15 +2,19 @@
 //! WebAssembly components.
 //!
 //! The request path, one module per step:
-//! [`server`] (hyper, socket) → [`routing`]: `request_path` (normalize,
-//! decode) → `router` (trie lookup) → [`cors`] (a preflight answered here,
-//! CORS headers on the way out) → `routing::method` (which export answers) →
-//! [`runtime`] (fresh wasmtime instance, one handler call) → back through
-//! `server` as an HTTP response.
+//! [`server`] (hyper, socket; `dispatch` drives the rest) → [`routing`]:
+//! `request_path` (normalize, decode) → `router` (trie lookup in the
+//! [`route_table`]) → [`cors`] (a preflight answered here, CORS headers on
+//! the way out) → [`runtime::executor`] (the route's executor, chosen at load
+//! for its kind of component, picks the call for the method with
+//! `routing::method`, translates the request, runs the guest in a fresh
+//! wasmtime instance, translates its answer) → back through `server` as an
+//! HTTP response.
 //!
 //! Start-up: [`config`] reads `routes.toml` (or `config::route_dir` reads a
 //! tree of `route.wasm` folders; `config::manifest_source` picks which) and
-//! checks it for conflicts; [`route_table`] loads every component before the first request.
+//! checks it for conflicts; [`route_table`] loads every component, and gives
+//! each route its context and executor, before the first request.
 //! [`openapi`] describes the loaded table.
 //! [`build_routes`] makes the components first (`wasmroutes build`): a
 //! route's `build` command, or [`js_toolchain`] for a `route.js`/`route.ts`.

@@ -107,7 +107,7 @@ fn escape_static(text: &str) -> String {
 /// the host answers for it (`HEAD` through `GET`, `OPTIONS`).
 fn path_item(path: &str, params: &[PathParam], route: &Route, renames: &Renames) -> Value {
     let exported = route.component.methods();
-    let proxy = route.component.is_proxy();
+    let proxy = route.component.is_wasi_http();
     let mut item = Map::new();
     if !params.is_empty() {
         item.insert("parameters".into(), Value::Array(params.iter().map(parameter).collect()));
@@ -205,7 +205,7 @@ fn operation(path: &str, method: Method, how: &str, route: &Route, runs_guest: b
         None => how.to_owned(),
     };
     op.insert("description".into(), Value::String(description));
-    let max_body = format!("At most {} (`limits.max_body`).", format_size(route.limits.max_body));
+    let max_body = format!("At most {} (`limits.max_body`).", format_size(route.limits().max_body));
     match described.and_then(|d| d.request.as_ref()) {
         Some(schema) => {
             op.insert(

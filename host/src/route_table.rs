@@ -14,37 +14,24 @@ use tokio::sync::Semaphore;
 use crate::config::BuildStep;
 use crate::config::{ConfigError, Isolation, Location, RouteConfig, RoutesConfig};
 use crate::cors::CorsPolicy;
-use crate::kv::{RouteStores, Stores, StoresError};
+use crate::kv::{Stores, StoresError};
 use crate::limits::Limits;
 use crate::load_progress::LoadProgress;
 use crate::observability::{self, RouteMetrics};
-use crate::outbound::OutboundPolicy;
-use crate::routing::method::Method;
 use crate::routing::pattern::RoutePattern;
 use crate::routing::router::{Candidate, Match, Router};
+use crate::runtime::executor::ReuseUnsupported;
 use crate::runtime::{
-    CacheOutcome, CallTiming, ComponentError, ContentHash, GuestError, GuestRequest, GuestResponse, Invocation,
-    LogBudget, ReusePool, RouteComponent, Sandbox, content_hash,
+    CacheOutcome, ComponentError, ContentHash, Executor, RouteComponent, RouteContext, Sandbox, content_hash,
 };
 
 /// One servable route.
 pub struct Route {
-    /// The pattern as written, shared with log lines and guest output tags.
-    pub name: Arc<str>,
     /// The compiled component (shared if several routes use one file).
     pub component: Arc<RouteComponent>,
-    /// Environment the guest sees (shared with each request's store).
-    pub env: Arc<[(String, String)]>,
-    /// Resource limits.
-    pub limits: Limits,
-    /// Where the guest may send HTTP requests.
-    pub outbound: Arc<OutboundPolicy>,
-    /// The key-value stores the guest may open.
-    pub kv_stores: Arc<RouteStores>,
-    /// The route's allowance of guest log lines, shared by its requests.
-    pub log_budget: Arc<LogBudget>,
-    /// Idle instances, for a route with `isolation = "reuse"`.
-    pub reuse: Option<ReusePool>,
+    /// Runs its requests, in fresh or reused instances as its isolation
+    /// says, under its context (name, env, limits, grants).
+    pub executor: Executor,
     /// Permits for requests in flight (`limits.max_concurrency`).
     pub in_flight: Arc<Semaphore>,
     /// The route's metric handles.
@@ -54,21 +41,14 @@ pub struct Route {
 }
 
 impl Route {
-    /// One handler call for a request of this route, in an instance its
-    /// isolation decides: a fresh one (the default), or one from its pool
-    /// (`isolation = "reuse"`). Callers do not choose.
-    pub async fn call(
-        &self,
-        sandbox: &Sandbox,
-        export: Method,
-        request: &GuestRequest,
-        inv: Invocation<'_>,
-        timing: &mut CallTiming,
-    ) -> Result<GuestResponse, GuestError> {
-        match &self.reuse {
-            None => self.component.call(sandbox, export, request, inv, timing).await,
-            Some(pool) => pool.call(&self.component, sandbox, export, request, inv, timing).await,
-        }
+    /// The pattern as written, as log lines name the route.
+    pub fn name(&self) -> &str {
+        &self.executor.context().name
+    }
+
+    /// Its resource limits.
+    pub fn limits(&self) -> &Limits {
+        &self.executor.context().limits
     }
 }
 
@@ -105,14 +85,14 @@ pub enum LoadError {
         source: StoresError,
     },
     /// `isolation = "reuse"` on a `wasi:http/proxy` component.
-    #[error(
-        "{at}: route `{route}`: isolation = \"reuse\" is for wasmroutes:api components; a wasi:http/proxy component runs in a fresh instance per request"
-    )]
+    #[error("{at}: route `{route}`: {source}")]
     ProxyReuse {
         /// The route's entry.
         at: Location,
         /// The route pattern.
         route: String,
+        /// Why not.
+        source: ReuseUnsupported,
     },
     /// A route's component does not exist yet, and the route says how to
     /// make it.
@@ -311,29 +291,31 @@ impl RouteTable {
             let Some(component) = components.get(&route.component).map(|c| Arc::clone(&c.component)) else {
                 continue;
             };
-            let is_proxy = component.is_proxy();
             let before = carried
                 .get(route.pattern.as_str())
-                .filter(|r| r.limits.max_concurrency == route.limits.max_concurrency);
-            let entry = Route {
+                .filter(|r| r.limits().max_concurrency == route.limits.max_concurrency);
+            let context = RouteContext {
                 name: Arc::from(route.pattern.as_str()),
-                component,
                 env: Arc::from(route.env.as_slice()),
                 limits: route.limits,
                 outbound: Arc::new(route.outbound.clone()),
                 kv_stores: stores
                     .for_route(&route.key_value_stores)
                     .map_err(|source| LoadError::Stores { file: config.file.clone(), source })?,
-                log_budget: before.map_or_else(Arc::default, |r| Arc::clone(&r.log_budget)),
-                reuse: match route.isolation {
-                    Isolation::Fresh => None,
-                    // What a proxy component leaves running after its answer
-                    // (a task finishing its body) belongs to its request.
-                    Isolation::Reuse { .. } if is_proxy => {
-                        return Err(LoadError::ProxyReuse { at: route.at.clone(), route: route.pattern.to_string() });
-                    }
-                    Isolation::Reuse { max_requests } => Some(ReusePool::new(max_requests)),
-                },
+                log_budget: before.map_or_else(Arc::default, |r| Arc::clone(&r.executor.context().log_budget)),
+            };
+            let reuse = match route.isolation {
+                Isolation::Fresh => None,
+                Isolation::Reuse { max_requests } => Some(max_requests),
+            };
+            let executor = Executor::new(&component, context, reuse).map_err(|source| LoadError::ProxyReuse {
+                at: route.at.clone(),
+                route: route.pattern.to_string(),
+                source,
+            })?;
+            let entry = Route {
+                component,
+                executor,
                 in_flight: before.map_or_else(
                     || Arc::new(Semaphore::new(route.limits.max_concurrency as usize)),
                     |r| Arc::clone(&r.in_flight),
@@ -411,7 +393,7 @@ impl RouteTable {
     }
 
     /// The route table as text: path, methods, component — for start-up.
-    pub fn describe(&self) -> String {
+    pub fn summary(&self) -> String {
         let rows: Vec<(String, String, String)> = self
             .iter()
             .map(|(pattern, route)| {

@@ -14,7 +14,7 @@ pub fn run(args: CheckArgs) -> anyhow::Result<()> {
     // No compile cache: a check must not depend on (or fill) a cache.
     let source = args.manifest.source();
     let (_, table) = super::load::load(&source, None)?;
-    print!("{}", table.describe());
+    print!("{}", table.summary());
     println!("{source}: {} route(s) OK", table.len());
     Ok(())
 }

@@ -150,7 +150,7 @@ fn params_text(params: &[(String, ParamValue)]) -> String {
 
 /// What the method gets, by the same rule the server applies.
 fn answer_text(route: &Route, method: &http::Method) -> String {
-    if route.component.is_proxy() {
+    if route.component.is_wasi_http() {
         return format!("the wasi:http component's incoming-handler answers {method} (it gets every method)");
     }
     let exported = route.component.methods();

@@ -55,7 +55,7 @@ fn precedence_table(table: &RouteTable) -> String {
         .in_precedence_order()
         .into_iter()
         .map(|(pattern, route)| {
-            let limits = route.limits;
+            let limits = *route.limits();
             vec![
                 pattern.to_string(),
                 route.component.methods().allowed().allow_header(),

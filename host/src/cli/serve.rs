@@ -10,7 +10,7 @@ use wasmroutes::kv::Stores;
 use wasmroutes::limits::Limits;
 use wasmroutes::observability;
 use wasmroutes::server::admin::Admin;
-use wasmroutes::server::{self, Host, ServeOptions};
+use wasmroutes::server::{self, ServeOptions, ServerState};
 use wasmroutes::watch;
 
 use super::logging;
@@ -95,7 +95,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             tracing::info!(target: "wasmroutes::serve", route = %pattern, %methods, component = %route.component.path().display(), "route");
         }
     } else {
-        eprint!("{}", table.describe());
+        eprint!("{}", table.summary());
     }
     let stats = table.stats();
     logging::announce(&format!(
@@ -106,10 +106,10 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         stats.compiled,
         stats.from_cache,
     ));
-    let host = Arc::new(Host::new(sandbox, Arc::clone(&stores), table));
+    let state = Arc::new(ServerState::new(sandbox, Arc::clone(&stores), table));
     if let Some(admin) = &admin {
         admin.set_stores(stores);
-        let serving = Arc::clone(&host);
+        let serving = Arc::clone(&state);
         admin.set_openapi(Box::new(move || {
             wasmroutes::openapi::document(&serving.routes(), super::openapi::DEFAULT_TITLE).to_string()
         }));
@@ -118,7 +118,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let _hot_reload = if args.watch {
         let handle = tokio::runtime::Handle::current();
         let what = source.to_string();
-        let watching = watch::start(Arc::clone(&host), source, &config, handle)?;
+        let watching = watch::start(Arc::clone(&state), source, &config, handle)?;
         logging::announce(&format!("watching {what} and its components for changes"));
         Some(watching)
     } else {
@@ -130,7 +130,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             admin.set_ready(false);
         }
     };
-    server::serve(listener, host, options, shutdown).await;
+    server::serve(listener, state, options, shutdown).await;
     logging::announce("stopped");
     Ok(())
 }

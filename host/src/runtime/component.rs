@@ -7,14 +7,12 @@
 //! method itself, as built for `wasmtime serve` or Spin). The kind is read
 //! from the component's type, never from configuration.
 //!
-//! Everything a component can do is a method here: load, describe, call.
-//! How a call runs is in [`super::invoke`] (a handler in a fresh or reused
-//! instance), [`super::proxy`] (a `wasi:http` request) and
-//! [`super::describe`] (the description, once at load).
+//! The kind is decided here, once ([`ComponentKind`]); each kind has its
+//! executor ([`super::executor`]), which runs a request in it.
+//! [`super::describe`] reads the optional description, once at load.
 
 use std::path::{Path, PathBuf};
 
-use bytes::Bytes;
 use wasmtime::component::types::ComponentItem;
 use wasmtime::component::{Component, ComponentExportIndex, InstancePre};
 use wasmtime_wasi_http::p2::bindings::ProxyPre;
@@ -23,8 +21,6 @@ use super::compile_cache::{CacheOutcome, ContentHash, content_hash};
 use super::describe::{self, RouteDescription};
 use super::engine::Sandbox;
 use super::guest_state::GuestState;
-use super::invoke::{self, CallTiming, GuestError, Invocation};
-use super::proxy;
 use super::{GuestRequest, GuestResponse};
 use crate::routing::method::{Method, MethodSet};
 
@@ -126,18 +122,37 @@ pub enum ComponentError {
 /// A loaded route component.
 pub struct RouteComponent {
     path: PathBuf,
-    pub(crate) pre: InstancePre<GuestState>,
-    kind: Kind,
+    kind: ComponentKind,
     /// What its `describe` export said, if it has one that answered.
     description: Option<RouteDescription>,
 }
 
-/// What the component exports, found at load.
-enum Kind {
+/// What the component exports, found at load: which executor runs it.
+pub(crate) enum ComponentKind {
     /// `wasmroutes:api`: one handler per method it exports.
-    Api { handlers: Handlers, methods: MethodSet },
-    /// `wasi:http/proxy`: one handler for every method.
-    Proxy(ProxyPre<GuestState>),
+    Api(ApiExports),
+    /// `wasi:http/proxy`: one `incoming-handler` for every method.
+    WasiHttp(ProxyPre<GuestState>),
+}
+
+/// A `wasmroutes:api` component's handlers, ready to instantiate and call.
+#[derive(Clone)]
+pub(crate) struct ApiExports {
+    pub(crate) pre: InstancePre<GuestState>,
+    handlers: Handlers,
+    methods: MethodSet,
+}
+
+impl ApiExports {
+    /// The methods it has a handler for.
+    pub(crate) fn methods(&self) -> MethodSet {
+        self.methods
+    }
+
+    /// The handler for `method`, if it exports one.
+    pub(crate) fn handler(&self, method: Method) -> Option<ComponentExportIndex> {
+        self.handlers[method as usize]
+    }
 }
 
 impl RouteComponent {
@@ -185,19 +200,19 @@ impl RouteComponent {
             .map_err(|e| ComponentError::Link { path: path.to_owned(), message: format!("{e:#}") })?;
         let names: Vec<String> =
             pre.component().component_type().exports(&sandbox.engine).map(|(name, _)| name.to_owned()).collect();
-        let is_proxy = names.iter().any(|name| name.starts_with(INCOMING_HANDLER));
+        let is_wasi_http = names.iter().any(|name| name.starts_with(INCOMING_HANDLER));
         let mut describe = None;
-        let kind = if is_proxy {
+        let kind = if is_wasi_http {
             if names.iter().any(|name| name.starts_with(API_PACKAGE)) {
                 return Err(ComponentError::BothKinds { path: path.to_owned() });
             }
             let proxy = ProxyPre::new(pre.clone())
                 .map_err(|e| ComponentError::WrongProxyType { path: path.to_owned(), message: format!("{e:#}") })?;
-            Kind::Proxy(proxy)
+            ComponentKind::WasiHttp(proxy)
         } else {
             let (handlers, methods, describe_index) = find_handlers(sandbox, &pre, path)?;
             describe = describe_index;
-            Kind::Api { handlers, methods }
+            ComponentKind::Api(ApiExports { pre: pre.clone(), handlers, methods })
         };
         // What the first instantiation would otherwise do on a request: set
         // up the copy-on-write image of the initial linear memory (for a
@@ -217,42 +232,7 @@ impl RouteComponent {
                 None
             }
         });
-        Ok(RouteComponent { path: path.to_owned(), pre, kind, description })
-    }
-
-    /// Calls the `export` handler with `request` in a fresh instance, which
-    /// is dropped afterwards: no state survives between requests.
-    ///
-    /// The store is dropped here, on the request's path, although that
-    /// resets the pool slot: the reset is cheaper while the slot is still warm
-    /// in the cache than on a task of its own after the response
-    /// (bench/README.md, "The store is dropped on the request's path").
-    pub async fn call(
-        &self,
-        sandbox: &Sandbox,
-        export: Method,
-        request: &GuestRequest,
-        inv: Invocation<'_>,
-        timing: &mut CallTiming,
-    ) -> Result<GuestResponse, GuestError> {
-        let timeout = inv.limits.timeout;
-        let mut store = invoke::new_store(sandbox, inv);
-        invoke::call_in(self, &mut store, None, export, request, timeout, timing).await.map(|(response, _)| response)
-    }
-
-    /// Hands `request` to the component's `incoming-handler` (a
-    /// `wasi:http/proxy` component) in a fresh instance and waits for the
-    /// whole response: at most `max_response` body bytes, everything within
-    /// the route's timeout.
-    pub async fn call_proxy(
-        &self,
-        sandbox: &Sandbox,
-        request: http::Request<Bytes>,
-        inv: Invocation<'_>,
-        max_response: usize,
-        timing: &mut CallTiming,
-    ) -> Result<http::Response<Bytes>, GuestError> {
-        proxy::call(self, sandbox, request, inv, max_response, timing).await
+        Ok(RouteComponent { path: path.to_owned(), kind, description })
     }
 
     /// What the component's `describe` export says about its handlers.
@@ -264,43 +244,33 @@ impl RouteComponent {
     /// component: all of them).
     pub fn methods(&self) -> MethodSet {
         match &self.kind {
-            Kind::Api { methods, .. } => *methods,
-            Kind::Proxy(_) => MethodSet::all(),
+            ComponentKind::Api(exports) => exports.methods,
+            ComponentKind::WasiHttp(_) => MethodSet::all(),
         }
     }
 
     /// The methods as people read them: the `Allow` list, or `ANY (wasi:http)`.
     pub fn methods_label(&self) -> String {
         match &self.kind {
-            Kind::Api { methods, .. } => methods.allowed().allow_header(),
-            Kind::Proxy(_) => "ANY (wasi:http)".to_owned(),
+            ComponentKind::Api(exports) => exports.methods.allowed().allow_header(),
+            ComponentKind::WasiHttp(_) => "ANY (wasi:http)".to_owned(),
         }
     }
 
     /// Whether it is a `wasi:http/proxy` component, which answers every
     /// method (and any other) itself.
-    pub fn is_proxy(&self) -> bool {
-        matches!(self.kind, Kind::Proxy(_))
+    pub fn is_wasi_http(&self) -> bool {
+        matches!(self.kind, ComponentKind::WasiHttp(_))
     }
 
-    /// The `wasi:http/proxy` handler, for a proxy component.
-    pub(crate) fn proxy(&self) -> Option<&ProxyPre<GuestState>> {
-        match &self.kind {
-            Kind::Proxy(proxy) => Some(proxy),
-            Kind::Api { .. } => None,
-        }
+    /// Its kind, for the executor that runs it.
+    pub(crate) fn kind(&self) -> &ComponentKind {
+        &self.kind
     }
 
     /// The file it was loaded from.
     pub fn path(&self) -> &Path {
         &self.path
-    }
-
-    pub(crate) fn handler(&self, method: Method) -> Option<&ComponentExportIndex> {
-        match &self.kind {
-            Kind::Api { handlers, .. } => handlers[method as usize].as_ref(),
-            Kind::Proxy(_) => None,
-        }
     }
 }
 

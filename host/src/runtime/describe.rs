@@ -17,12 +17,9 @@ use serde_json::{Map, Value};
 use wasmtime::component::{ComponentExportIndex, InstancePre};
 
 use super::engine::Sandbox;
-use super::guest_output::LogBudget;
-use super::guest_state::GuestState;
-use super::invoke::{GuestError, Invocation, classify, new_store};
-use crate::kv::RouteStores;
-use crate::limits::Limits;
-use crate::outbound::OutboundPolicy;
+use super::guest_error::{GuestError, classify};
+use super::guest_state::{GuestState, new_store};
+use super::route_context::RouteContext;
 use crate::routing::method::Method;
 
 /// How long `describe` may run: it builds a few schemas, nothing more.
@@ -128,17 +125,8 @@ async fn call_describe(
     sandbox: &Sandbox,
     index: &ComponentExportIndex,
 ) -> Result<String, GuestError> {
-    let limits = Limits::default();
-    let inv = Invocation {
-        route: Arc::from(path.display().to_string()),
-        request_id: Arc::from("describe"),
-        env: &Arc::from([]),
-        limits: &limits,
-        outbound: &Arc::new(OutboundPolicy::default()),
-        kv_stores: &Arc::new(RouteStores::default()),
-        log_budget: &Arc::new(LogBudget::default()),
-    };
-    let mut store = new_store(sandbox, inv);
+    let ctx = RouteContext::ungranted(&path.display().to_string());
+    let mut store = new_store(&sandbox.engine, &ctx, Arc::from("describe"));
     store.set_epoch_deadline(1);
     let call = async {
         let instance = pre.instantiate_async(&mut store).await.map_err(|e| classify(e, GuestError::Instantiate))?;

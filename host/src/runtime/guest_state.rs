@@ -5,15 +5,15 @@
 use std::sync::Arc;
 
 use wasmtime::component::ResourceTable;
+use wasmtime::{Engine, Store, UpdateDeadline};
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
-use super::guest_output::{GuestOutput, LogBudget};
+use super::guest_output::GuestOutput;
 use super::keyvalue::{KvContext, KvView};
 use super::memory_limiter::MemoryLimiter;
 use super::outbound_hooks::OutboundHooks;
-use crate::kv::RouteStores;
-use crate::outbound::OutboundPolicy;
+use super::route_context::RouteContext;
 
 /// The `T` of every `Store<T>`.
 pub struct GuestState {
@@ -32,34 +32,41 @@ pub struct GuestState {
 }
 
 impl GuestState {
-    /// State for one request: the route's env vars and nothing else (no
-    /// args, no preopened directories, no sockets, no host env), outbound
-    /// HTTP only where the route allows it, only the key-value stores it
-    /// declares, stdout and stderr into the host log.
-    #[allow(clippy::too_many_arguments)]
-    pub fn new(
-        env: Arc<[(String, String)]>,
-        memory_limit: u64,
-        outbound: Arc<OutboundPolicy>,
-        kv_stores: Arc<RouteStores>,
-        log_budget: Arc<LogBudget>,
-        route: Arc<str>,
-        request_id: Arc<str>,
-    ) -> Self {
-        let stdout = GuestOutput::new("stdout", Arc::clone(&route), Arc::clone(&request_id), Arc::clone(&log_budget));
-        let stderr = GuestOutput::new("stderr", Arc::clone(&route), Arc::clone(&request_id), log_budget);
+    /// State for one request of the route `ctx` describes: its env vars and
+    /// nothing else (no args, no preopened directories, no sockets, no host
+    /// env), outbound HTTP only where the route allows it, only the
+    /// key-value stores it declares, stdout and stderr into the host log.
+    fn new(ctx: &RouteContext, request_id: Arc<str>) -> Self {
+        let route = &ctx.name;
+        let stdout =
+            GuestOutput::new("stdout", Arc::clone(route), Arc::clone(&request_id), Arc::clone(&ctx.log_budget));
+        let stderr =
+            GuestOutput::new("stderr", Arc::clone(route), Arc::clone(&request_id), Arc::clone(&ctx.log_budget));
         GuestState {
             wasi: None,
-            env,
+            env: Arc::clone(&ctx.env),
             stdout,
             stderr,
             http: WasiHttpCtx::new(),
-            kv: KvContext::new(kv_stores, Arc::clone(&route), Arc::clone(&request_id)),
-            hooks: OutboundHooks::new(outbound, route, request_id),
+            kv: KvContext::new(Arc::clone(&ctx.kv_stores), Arc::clone(route), Arc::clone(&request_id)),
+            hooks: OutboundHooks::new(Arc::clone(&ctx.outbound), Arc::clone(route), request_id),
             table: ResourceTable::new(),
-            limiter: MemoryLimiter::new(memory_limit),
+            limiter: MemoryLimiter::new(ctx.limits.memory),
         }
     }
+}
+
+/// A store for one instance of a route's component, under the route's
+/// limits, for the request `request_id`.
+pub(crate) fn new_store(engine: &Engine, ctx: &RouteContext, request_id: Arc<str>) -> Store<GuestState> {
+    let mut store = Store::new(engine, GuestState::new(ctx, request_id));
+    store.limiter(|s| &mut s.limiter);
+    // On every epoch tick a running guest yields to tokio: other requests
+    // on this worker keep flowing, and the route's timeout gets to fire.
+    // A plain `Yield` is not enough: tokio polls I/O only every 61 task
+    // polls, so the yield must go through the scheduler.
+    store.epoch_deadline_callback(|_| Ok(UpdateDeadline::YieldCustom(1, Box::pin(tokio::task::yield_now()))));
+    store
 }
 
 impl GuestState {

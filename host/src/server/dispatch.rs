@@ -1,6 +1,8 @@
-//! One request's way through the host: normalize the path, route it, pick the
-//! handler for the method, read the body within the limit, run the guest,
-//! convert its answer. Every failure becomes a [`HostError`] here, at one edge.
+//! One request's way through the host: normalize the path, look the route
+//! up, answer a CORS preflight, let the route's executor pick the call for
+//! the method, take a permit and read the body within the limit (once, for
+//! every kind of route), and run the call. Every failure becomes a
+//! [`HostError`] here, at one edge.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -11,17 +13,14 @@ use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 
 use super::host_error::HostError;
-use super::{Host, proxy_request, request_id, server_timing, translate};
+use super::{ServerState, request_id, server_timing};
 use crate::cors::{CorsPolicy, PreflightAnswer};
 use crate::observability::RouteMetrics;
 use crate::route_table::{Route, RouteTable};
-use crate::routing::method::{Method, MethodAnswer, MethodSet};
+use crate::routing::method::MethodSet;
 use crate::routing::request_path::{self, PathOutcome};
-use crate::routing::router::ParamValue;
-use crate::runtime::{CallTiming, Invocation};
-
-/// What the server answers with.
-pub type HttpResponse = http::Response<Full<Bytes>>;
+use crate::runtime::CallTiming;
+use crate::runtime::executor::{Answer, HttpResponse, RoutedRequest};
 
 /// What serving a request found out, for the access log, the metrics and
 /// `Server-Timing`; [`route`] fills it in as it gets along.
@@ -39,7 +38,7 @@ struct Observed<'h> {
 
 /// Serves one request; never fails (every error is a response). With
 /// `server_timing`, routed responses carry a `Server-Timing` header.
-pub async fn handle(host: Arc<Host>, req: Request<Incoming>, server_timing: bool) -> HttpResponse {
+pub async fn handle(state: Arc<ServerState>, req: Request<Incoming>, server_timing: bool) -> HttpResponse {
     let started = Instant::now();
     let request_id: Arc<str> = Arc::from(request_id::for_request(req.headers()));
     let method = req.method().clone();
@@ -49,14 +48,14 @@ pub async fn handle(host: Arc<Host>, req: Request<Incoming>, server_timing: bool
     let mut observed = Observed::default();
     // One snapshot of the route table for the whole request: a reload that
     // lands meanwhile affects only later requests.
-    let table = host.routes();
+    let table = state.routes();
 
-    let mut resp = match route(&host, &table, req, &request_id, &mut observed).await {
+    let mut resp = match route(&table, req, &request_id, &mut observed).await {
         Ok(resp) => resp,
         Err(err) => {
             // Fields before the (possibly multi-line) details, so the first
             // line of the event names the request and the route.
-            let route = observed.route.map_or("-", |r| &*r.name);
+            let route = observed.route.map_or("-", Route::name);
             match &err {
                 HostError::Guest(guest) => {
                     if let Some(matched) = observed.route {
@@ -92,7 +91,7 @@ pub async fn handle(host: Arc<Host>, req: Request<Incoming>, server_timing: bool
         request_id = %request_id,
         method = %method,
         path = %uri.path(),
-        route = %observed.route.map_or("-", |r| &*r.name),
+        route = %observed.route.map_or("-", Route::name),
         status = resp.status().as_u16(),
         total_us = elapsed.as_micros() as u64,
         guest_us = observed.guest.map_or(0, |t| t.total().as_micros() as u64),
@@ -101,7 +100,6 @@ pub async fn handle(host: Arc<Host>, req: Request<Incoming>, server_timing: bool
 }
 
 async fn route<'t>(
-    host: &Host,
     table: &'t RouteTable,
     req: Request<Incoming>,
     request_id: &Arc<str>,
@@ -125,96 +123,31 @@ async fn route<'t>(
         }
         observed.cors = Some(cors);
     }
-    if route.component.is_proxy() {
-        return forward(host, route, &routed.path, &found.params, req, request_id, observed).await;
-    }
-
-    // Which export answers is decided from the component's type, without
-    // instantiating it (`MethodSet::answer`, shared with `routes --match`).
-    let requested = Method::from_http(req.method());
-    let (export, strip_body) = match route.component.methods().answer(requested) {
-        MethodAnswer::Call { export, strip_body } => (export, strip_body),
-        MethodAnswer::Options(allowed) => return Ok(options_response(allowed.allow_header())),
-        MethodAnswer::NotAllowed(allowed) => {
+    let call = match route.executor.answer(req.method()) {
+        Answer::Call(call) => call,
+        Answer::Options(allowed) => return Ok(options_response(allowed.allow_header())),
+        Answer::NotAllowed(allowed) => {
             return Err(HostError::MethodNotAllowed { method: req.method().to_string(), allowed });
         }
     };
-    // `Call` is only ever the answer to a method a route can export.
-    let method = requested.unwrap_or(export);
 
     let permit = route.in_flight.try_acquire().map_err(|_| HostError::Busy)?;
     let (parts, body) = req.into_parts();
-    let body = read_body(route, &parts.headers, body).await?;
-    let guest_req = translate::guest_request(
-        method,
-        routed.path,
-        found.params,
-        parts.uri.query(),
-        &parts.headers,
-        request_id,
-        body,
-    );
-
-    let invocation = invocation(route, request_id);
-    let mut timing = CallTiming::default();
+    let body = read_body(route.limits().max_body, &parts.headers, body).await?;
+    let request =
+        RoutedRequest { parts, body, path: routed.path, params: found.params, request_id: Arc::clone(request_id) };
     let in_flight = route.metrics.instance_started();
-    let answer = route.call(&host.sandbox, export, &guest_req, invocation, &mut timing).await;
+    let outcome = call.run(request).await;
     drop(in_flight);
     drop(permit);
-    observed.guest = Some(timing);
-    let mut resp = translate::http_response(answer.map_err(HostError::Guest)?).map_err(HostError::InvalidResponse)?;
-    if strip_body {
-        strip_body_for_head(&mut resp);
-    }
-    Ok(resp)
-}
-
-/// A `wasi:http/proxy` route: the component gets the request itself (any
-/// method; the route and its params as headers) and answers it.
-async fn forward<'t>(
-    host: &Host,
-    route: &'t Route,
-    path: &str,
-    params: &[(String, ParamValue)],
-    req: Request<Incoming>,
-    request_id: &Arc<str>,
-    observed: &mut Observed<'t>,
-) -> Result<HttpResponse, HostError> {
-    let permit = route.in_flight.try_acquire().map_err(|_| HostError::Busy)?;
-    let (parts, body) = req.into_parts();
-    let body = read_body(route, &parts.headers, body).await?;
-    let matched = proxy_request::Matched { route: &route.name, params };
-    let request = proxy_request::proxy_request(parts, path, &matched, request_id, body);
-    let mut timing = CallTiming::default();
-    let in_flight = route.metrics.instance_started();
-    let answer = route
-        .component
-        .call_proxy(&host.sandbox, request, invocation(route, request_id), translate::MAX_RESPONSE_BODY, &mut timing)
-        .await;
-    drop(in_flight);
-    drop(permit);
-    observed.guest = Some(timing);
-    Ok(proxy_request::proxy_response(answer.map_err(HostError::Guest)?))
-}
-
-/// Who is calling a route's guest, for its limits, capabilities and logs.
-fn invocation<'r>(route: &'r Route, request_id: &Arc<str>) -> Invocation<'r> {
-    Invocation {
-        route: Arc::clone(&route.name),
-        request_id: Arc::clone(request_id),
-        env: &route.env,
-        limits: &route.limits,
-        outbound: &route.outbound,
-        kv_stores: &route.kv_stores,
-        log_budget: &route.log_budget,
-    }
+    observed.guest = Some(outcome.timing);
+    Ok(outcome.response?)
 }
 
 /// Reads the whole body, refusing anything over the route's limit: a
 /// declared `Content-Length` over it is refused before reading a byte, and a
 /// chunked body is cut off as soon as it passes the limit.
-async fn read_body(route: &Route, headers: &http::HeaderMap, body: Incoming) -> Result<Bytes, HostError> {
-    let limit = route.limits.max_body;
+async fn read_body(limit: u64, headers: &http::HeaderMap, body: Incoming) -> Result<Bytes, HostError> {
     let declared =
         headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|len| len > limit) {
@@ -226,15 +159,6 @@ async fn read_body(route: &Route, headers: &http::HeaderMap, body: Incoming) -> 
         Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(HostError::BodyTooLarge(limit)),
         Err(_) => Err(HostError::BodyRead),
     }
-}
-
-/// `HEAD` served by `get`: same status and headers, no body, and the length
-/// the body would have had.
-fn strip_body_for_head(resp: &mut HttpResponse) {
-    use hyper::body::Body as _;
-    let len = resp.body().size_hint().exact().unwrap_or(0);
-    *resp.body_mut() = Full::new(Bytes::new());
-    resp.headers_mut().insert(header::CONTENT_LENGTH, HeaderValue::from(len));
 }
 
 fn preflight(cors: &CorsPolicy, request: &http::HeaderMap, methods: MethodSet) -> Result<HttpResponse, HostError> {

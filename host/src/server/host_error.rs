@@ -10,6 +10,7 @@ use crate::cors;
 use crate::routing::method::MethodSet;
 use crate::routing::request_path::PathError;
 use crate::runtime::GuestError;
+use crate::runtime::executor::CallError;
 
 /// A failure the host answers for.
 #[derive(Debug, thiserror::Error)]
@@ -47,6 +48,15 @@ pub enum HostError {
     /// The guest answered with something that is not valid HTTP.
     #[error("Internal server error")]
     InvalidResponse(String),
+}
+
+impl From<CallError> for HostError {
+    fn from(err: CallError) -> HostError {
+        match err {
+            CallError::Guest(guest) => HostError::Guest(guest),
+            CallError::InvalidResponse(why) => HostError::InvalidResponse(why),
+        }
+    }
 }
 
 fn guest_message(err: &GuestError) -> &'static str {

@@ -5,10 +5,8 @@
 pub mod admin;
 mod dispatch;
 pub mod host_error;
-mod proxy_request;
 mod request_id;
 mod server_timing;
-mod translate;
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -55,24 +53,24 @@ impl Default for ServeOptions {
     }
 }
 
-/// What every request needs: the wasmtime sandbox, the key-value stores and
-/// the route table.
-pub struct Host {
+/// What the server holds for every request: the wasmtime sandbox, the
+/// key-value stores and the route table.
+pub struct ServerState {
     /// Engine, linker, epoch ticker.
     pub sandbox: Sandbox,
     /// Every configured key-value store, open for the host's whole life
     /// (reloads keep them).
     pub stores: Arc<Stores>,
     /// The loaded routes. Swapped whole by a reload; each request takes one
-    /// snapshot ([`Host::routes`]) when it starts and keeps it to the end, so
+    /// snapshot ([`ServerState::routes`]) when it starts and keeps it to the end, so
     /// requests in flight finish on the table they began with.
     table: ArcSwap<RouteTable>,
 }
 
-impl Host {
-    /// A host serving `table`, whose routes use `stores`.
-    pub fn new(sandbox: Sandbox, stores: Arc<Stores>, table: RouteTable) -> Host {
-        Host { sandbox, stores, table: ArcSwap::from_pointee(table) }
+impl ServerState {
+    /// A server serving `table`, whose routes use `stores`.
+    pub fn new(sandbox: Sandbox, stores: Arc<Stores>, table: RouteTable) -> ServerState {
+        ServerState { sandbox, stores, table: ArcSwap::from_pointee(table) }
     }
 
     /// The current route table, for one request (or one report).
@@ -86,9 +84,14 @@ impl Host {
     }
 }
 
-/// Serves `host` on `listener` until `shutdown` resolves, then stops
+/// Serves `state` on `listener` until `shutdown` resolves, then stops
 /// accepting and waits up to `options.shutdown_grace` for open connections.
-pub async fn serve(listener: TcpListener, host: Arc<Host>, options: ServeOptions, shutdown: impl Future<Output = ()>) {
+pub async fn serve(
+    listener: TcpListener,
+    state: Arc<ServerState>,
+    options: ServeOptions,
+    shutdown: impl Future<Output = ()>,
+) {
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
         .http1()
@@ -116,11 +119,11 @@ pub async fn serve(listener: TcpListener, host: Arc<Host>, options: ServeOptions
         };
         // Responses are small and written whole; don't let Nagle delay them.
         let _ = stream.set_nodelay(true);
-        let host = Arc::clone(&host);
+        let state = Arc::clone(&state);
         let server_timing = options.server_timing;
         let service = service_fn(move |req| {
-            let host = Arc::clone(&host);
-            async move { Ok::<_, Infallible>(dispatch::handle(host, req, server_timing).await) }
+            let state = Arc::clone(&state);
+            async move { Ok::<_, Infallible>(dispatch::handle(state, req, server_timing).await) }
         });
         let conn = builder.serve_connection(TokioIo::new(stream), service).into_owned();
         let conn = graceful.watch(conn);

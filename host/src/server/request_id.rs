@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use http::HeaderMap;
 
 /// The header that carries the id, both ways and to the guest.
-pub const HEADER: &str = "x-request-id";
+pub use crate::runtime::executor::REQUEST_ID_HEADER as HEADER;
 
 /// Longest client id kept; longer ones would bloat every log line.
 const MAX_CLIENT_ID_LEN: usize = 128;

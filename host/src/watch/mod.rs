@@ -22,7 +22,7 @@ use self::rebuild::Rebuilder;
 use self::reload::reload_logged;
 use crate::config::RoutesConfig;
 use crate::config::manifest_source::ManifestSource;
-use crate::server::Host;
+use crate::server::ServerState;
 
 /// How long a path must be quiet before its change is acted on: long enough
 /// to fold an editor's or cargo's several writes into one event, short
@@ -44,7 +44,7 @@ impl Drop for HotReload {
 /// Starts watching what `source` and its current `config` name. `runtime` is
 /// the tokio runtime the server runs on (a reload links components on it).
 pub fn start(
-    host: Arc<Host>,
+    state: Arc<ServerState>,
     source: ManifestSource,
     config: &RoutesConfig,
     runtime: tokio::runtime::Handle,
@@ -55,13 +55,13 @@ pub fn start(
     let stop = watcher.stopper();
     std::thread::Builder::new()
         .name("wasmroutes-watch".into())
-        .spawn(move || watch_loop(&host, &source, watcher, plan, &runtime))
+        .spawn(move || watch_loop(&state, &source, watcher, plan, &runtime))
         .map_err(|e| WatchError::from(notify::Error::io(e)))?;
     Ok(HotReload { stop })
 }
 
 fn watch_loop(
-    host: &Host,
+    state: &ServerState,
     source: &ManifestSource,
     mut watcher: FileWatcher,
     mut plan: WatchPlan,
@@ -81,7 +81,7 @@ fn watch_loop(
         // A store a new route lists is opened now; a Redis one spawns its
         // connection task on the host's runtime.
         let entered = runtime.enter();
-        let reloaded = reload_logged(host, source);
+        let reloaded = reload_logged(state, source);
         drop(entered);
         if let Some(config) = reloaded {
             plan = WatchPlan::new(&[source.watch_root()], &config);

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use crate::config::RoutesConfig;
 use crate::config::manifest_source::ManifestSource;
 use crate::route_table::{LoadError, LoadStats, RouteTable};
-use crate::server::Host;
+use crate::server::ServerState;
 
 /// What a successful reload did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -40,12 +40,12 @@ impl fmt::Display for ReloadReport {
 /// watcher calls it on its own thread, inside the runtime's context for
 /// stores that connect. A failed load (conflict, component, memory) leaves
 /// the running table as is.
-pub fn reload(host: &Host, config: &RoutesConfig) -> Result<ReloadReport, LoadError> {
+pub fn reload(state: &ServerState, config: &RoutesConfig) -> Result<ReloadReport, LoadError> {
     let started = Instant::now();
-    let current = host.routes();
-    let table = RouteTable::load_reusing(config, &host.sandbox, &host.stores, Some(&current))?;
+    let current = state.routes();
+    let table = RouteTable::load_reusing(config, &state.sandbox, &state.stores, Some(&current))?;
     let report = ReloadReport { routes: table.len(), took: started.elapsed(), stats: table.stats() };
-    host.replace_routes(table);
+    state.replace_routes(table);
     Ok(report)
 }
 
@@ -53,7 +53,7 @@ pub fn reload(host: &Host, config: &RoutesConfig) -> Result<ReloadReport, LoadEr
 /// report line, or the error (with its `file:line:column`) and the fact that
 /// the previous version is still serving. Returns the configuration read, if
 /// it was valid, so the caller can watch what it names.
-pub fn reload_logged(host: &Host, source: &ManifestSource) -> Option<RoutesConfig> {
+pub fn reload_logged(state: &ServerState, source: &ManifestSource) -> Option<RoutesConfig> {
     let config = match source.read() {
         Ok(config) => config,
         Err(e) => {
@@ -61,7 +61,7 @@ pub fn reload_logged(host: &Host, source: &ManifestSource) -> Option<RoutesConfi
             return None;
         }
     };
-    match reload(host, &config) {
+    match reload(state, &config) {
         Ok(report) => tracing::info!("{report}"),
         Err(e) => tracing::error!("reload failed, still serving the previous version: {e}"),
     }

@@ -8,23 +8,15 @@ use http::StatusCode;
 use http::header::{HeaderMap, HeaderName, HeaderValue};
 use http_body_util::Full;
 
-use super::request_id;
 use crate::routing::method::Method;
 use crate::routing::router::ParamValue;
+use crate::runtime::guest_call::{HOST_OWNED_HEADERS, HttpResponse, MAX_RESPONSE_BODY, REQUEST_ID_HEADER};
 use crate::runtime::{GuestRequest, GuestResponse, WitMethod, WitParamValue};
-
-/// Largest response body a guest may send (host-wide).
-pub const MAX_RESPONSE_BODY: usize = 16 * 1024 * 1024;
-
-/// Headers the host owns: framing is computed by hyper, hop-by-hop headers do
-/// not belong to a handler.
-pub(crate) const HOST_OWNED_HEADERS: [&str; 8] =
-    ["connection", "content-length", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade"];
 
 /// Builds the record the guest receives. Its `x-request-id` header is always
 /// `request_id`, whatever the client sent, so the guest can tag its own logs
 /// and outbound calls with the id the host logs.
-pub fn guest_request(
+pub(super) fn guest_request(
     method: Method,
     path: String,
     params: Vec<(String, ParamValue)>,
@@ -38,7 +30,7 @@ pub fn guest_request(
         .unwrap_or_default();
     let headers = headers
         .iter()
-        .filter(|(name, _)| name.as_str() != request_id::HEADER)
+        .filter(|(name, _)| name.as_str() != REQUEST_ID_HEADER)
         .map(|(name, value)| {
             let value = match value.to_str() {
                 Ok(v) => v.to_owned(),
@@ -46,7 +38,7 @@ pub fn guest_request(
             };
             (name.as_str().to_owned(), value)
         })
-        .chain(std::iter::once((request_id::HEADER.to_owned(), request_id.to_owned())))
+        .chain(std::iter::once((REQUEST_ID_HEADER.to_owned(), request_id.to_owned())))
         .collect();
     let params = params
         .into_iter()
@@ -75,7 +67,7 @@ fn wit_method(method: Method) -> WitMethod {
 
 /// Checks and converts the guest's answer. The error says what was wrong,
 /// for the log.
-pub fn http_response(resp: GuestResponse) -> Result<http::Response<Full<Bytes>>, String> {
+pub(super) fn http_response(resp: GuestResponse) -> Result<HttpResponse, String> {
     let status = StatusCode::from_u16(resp.status)
         .ok()
         .filter(|s| (200..=599).contains(&s.as_u16()))

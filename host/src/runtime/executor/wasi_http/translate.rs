@@ -19,9 +19,8 @@ use bytes::Bytes;
 use http::header::{HeaderMap, HeaderName, HeaderValue};
 use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
 
-use super::request_id;
-use super::translate::HOST_OWNED_HEADERS;
 use crate::routing::router::ParamValue;
+use crate::runtime::guest_call::{HOST_OWNED_HEADERS, HttpResponse, REQUEST_ID_HEADER};
 
 /// Bytes of a decoded param that are encoded again for a header: what a
 /// header value cannot hold, and `/` and `%` so that the value is lossless.
@@ -31,16 +30,16 @@ const PARAM_ENCODE: &AsciiSet = &CONTROLS.add(b' ').add(b'"').add(b'%').add(b'/'
 const HOST_PREFIXES: [&str; 2] = ["x-wasmroutes-", "spin-"];
 
 /// What the route table found, for the headers.
-pub struct Matched<'a> {
+pub(super) struct Matched<'a> {
     /// The route pattern.
-    pub route: &'a str,
+    pub(super) route: &'a str,
     /// The decoded params, in pattern order.
-    pub params: &'a [(String, ParamValue)],
+    pub(super) params: &'a [(String, ParamValue)],
 }
 
 /// The request the component gets: `parts` with the routed `path` and an
 /// absolute URI, the host's headers, and the body already read.
-pub fn proxy_request(
+pub(super) fn component_request(
     mut parts: http::request::Parts,
     path: &str,
     matched: &Matched<'_>,
@@ -69,7 +68,7 @@ pub fn proxy_request(
     for name in foreign {
         headers.remove(name);
     }
-    set(headers, request_id::HEADER, request_id);
+    set(headers, REQUEST_ID_HEADER, request_id);
     set(headers, "x-wasmroutes-route", matched.route);
     set(headers, "spin-matched-route", matched.route);
     set(headers, "x-wasmroutes-full-url", &full_url);
@@ -109,7 +108,7 @@ fn set(headers: &mut HeaderMap, name: &str, value: &str) {
 
 /// The component's response as the host sends it: framing and hop-by-hop
 /// headers are the host's (hyper computes them).
-pub fn proxy_response(mut response: http::Response<Bytes>) -> http::Response<http_body_util::Full<Bytes>> {
+pub(super) fn sent_response(mut response: http::Response<Bytes>) -> HttpResponse {
     for name in HOST_OWNED_HEADERS {
         response.headers_mut().remove(name);
     }
@@ -143,7 +142,7 @@ mod tests {
             ("accept", "*/*"),
         ];
         let req =
-            proxy_request(parts("/api/a%20b/x?q=1", &headers), "/api/a%20b/x/y%25z", &matched, "rid", Bytes::new());
+            component_request(parts("/api/a%20b/x?q=1", &headers), "/api/a%20b/x/y%25z", &matched, "rid", Bytes::new());
         let h = req.headers();
         assert_eq!(req.uri().to_string(), "http://example.test:3000/api/a%20b/x/y%25z?q=1");
         assert_eq!(h["x-wasmroutes-route"], "/api/[id]/[...rest]");
@@ -160,7 +159,7 @@ mod tests {
     #[test]
     fn a_route_pattern_that_is_not_header_text_is_percent_encoded() {
         let matched = Matched { route: "/api/a\u{1}b/[id]", params: &[] };
-        let req = proxy_request(parts("/api/a%01b/1", &[]), "/api/a%01b/1", &matched, "rid", Bytes::new());
+        let req = component_request(parts("/api/a%01b/1", &[]), "/api/a%01b/1", &matched, "rid", Bytes::new());
         assert_eq!(req.headers()["x-wasmroutes-route"], "/api/a%01b/[id]");
     }
 
@@ -172,7 +171,7 @@ mod tests {
             .header("x-a", "1")
             .body(Bytes::from_static(b"hi"))
             .unwrap();
-        let out = proxy_response(response);
+        let out = sent_response(response);
         assert!(out.headers().get("content-length").is_none());
         assert!(out.headers().get("transfer-encoding").is_none());
         assert_eq!(out.headers()["x-a"], "1");
