@@ -1,5 +1,6 @@
 //! The loaded deployment: every route of `routes.toml` with its compiled
-//! component, limits and env, in a router ready for lookups.
+//! component, its context (limits, env, grants) and the executor for its
+//! kind, in a router ready for lookups.
 //!
 //! Loading is all-or-nothing: conflicts are found before anything is
 //! compiled, and one bad component rejects the whole table.

@@ -5,11 +5,10 @@
 //! export per HTTP method; the host routes methods) and a standard
 //! `wasi:http/proxy` component (one `incoming-handler` that answers every
 //! method itself, as built for `wasmtime serve` or Spin). The kind is read
-//! from the component's type, never from configuration.
-//!
-//! The kind is decided here, once ([`ComponentKind`]); each kind has its
-//! executor ([`super::executor`]), which runs a request in it.
-//! [`super::describe`] reads the optional description, once at load.
+//! from the component's type, never from configuration, and decided here,
+//! once ([`ComponentKind`]); each kind has its executor
+//! ([`super::executor`]), which runs a request in it. [`super::describe`]
+//! reads the optional description, once at load.
 
 use std::path::{Path, PathBuf};
 
