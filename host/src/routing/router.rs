@@ -139,21 +139,16 @@ impl<T> Router<T> {
                 Segment::CatchAll(name) | Segment::OptionalCatchAll(name) => {
                     debug_assert_eq!(i + 1, last, "the pattern parser keeps catch-alls last");
                     let optional = matches!(segment, Segment::OptionalCatchAll(_));
-                    if let Some(t) = &node.catch_all {
-                        let reason = if optional {
-                            "a catch-all and an optional catch-all at the same place"
-                        } else {
-                            "the same path twice"
-                        };
-                        return Err(conflict(t.route, reason));
+                    let (same, other) = if optional {
+                        (&node.optional_catch_all, &node.catch_all)
+                    } else {
+                        (&node.catch_all, &node.optional_catch_all)
+                    };
+                    if let Some(t) = same {
+                        return Err(conflict(t.route, "the same path twice"));
                     }
-                    if let Some(t) = &node.optional_catch_all {
-                        let reason = if optional {
-                            "the same path twice"
-                        } else {
-                            "a catch-all and an optional catch-all at the same place"
-                        };
-                        return Err(conflict(t.route, reason));
+                    if let Some(t) = other {
+                        return Err(conflict(t.route, "a catch-all and an optional catch-all at the same place"));
                     }
                     if optional && let Some(route) = node.route {
                         return Err(conflict(route, "an optional catch-all also matches the path without it"));
