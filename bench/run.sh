@@ -46,7 +46,16 @@ ROUNDS="${ROUNDS:-3}"
 scripts/setup.sh
 cargo build --release -p wasmroutes -p loadgen -p native-baseline
 cargo build --release -p wasmroutes --example kv_fill
-cargo build --release --target wasm32-wasip2 -p hello -p posts -p posts-id -p users -p search -p user-id -p todos -p docs-slug -p shop-slug -p tasks -p tasks-id
+cargo build --release --target wasm32-wasip2 -p http-hello -p hello -p posts -p posts-id -p users -p search -p user-id -p todos -p docs-slug -p shop-slug -p tasks -p tasks-id
+# `wasmtime serve` of the wasmtime version the host links (Cargo.lock), for
+# the rows that run bench/http-hello under it; built once into target/tools.
+# component-model-async: without it this release's `serve` does not build.
+WASMTIME_VERSION="$(grep -A1 '^name = "wasmtime"$' Cargo.lock | sed -n 's/^version = "\(.*\)"$/\1/p')"
+if ! target/tools/bin/wasmtime --version 2>/dev/null | grep -Eq "^wasmtime $WASMTIME_VERSION( |$)"; then
+    CARGO_TARGET_DIR=target/tools-build cargo install wasmtime-cli --version "$WASMTIME_VERSION" --locked \
+        --no-default-features --root target/tools --features \
+        serve,run,component-model-async,cranelift,pooling-allocator,parallel-compilation,cache
+fi
 # hello without WASI imports (bench/floor-hello), for the floor figures.
 bench/floor-hello/build.sh
 # The route.js samples (componentize-js: about 7 s of CPU per route), and
@@ -54,6 +63,16 @@ bench/floor-hello/build.sh
 # pinned to one core, takes longer than it waits (about 14 s of CPU each).
 target/release/wasmroutes build sample-routes/js/routes.toml
 target/release/wasmroutes precompile sample-routes/js/routes.toml
+# The same route.js files under Next.js itself (`next build`, then `next
+# start`), from the versions bench/nextjs/package-lock.json pins; the store
+# routes are left out (Next.js has no @wasmroutes/kv).
+NEXT_APP=target/nextjs
+rm -rf "$NEXT_APP/app"
+mkdir -p "$NEXT_APP"
+cp bench/nextjs/package.json bench/nextjs/package-lock.json "$NEXT_APP/"
+cp -r sample-routes/js/app "$NEXT_APP/app"
+rm -rf "$NEXT_APP/app/api/tasks"
+(cd "$NEXT_APP" && npm ci --no-audit --no-fund --loglevel=error && NEXT_TELEMETRY_DISABLED=1 npx next build >build.log)
 
 if command -v taskset >/dev/null; then PIN0="taskset -c 0"; PIN1="taskset -c 1"; else PIN0=""; PIN1=""; fi
 WORK="$(mktemp -d)"
@@ -65,13 +84,15 @@ trap cleanup EXIT
 # start NAME COMMAND...: runs a server on 127.0.0.1:0, waits for its address.
 start() {
     local name="$1"; shift
-    RUST_LOG=warn $PIN0 "$@" 2>"$WORK/$name.log" &
+    RUST_LOG=warn $PIN0 "$@" >"$WORK/$name.log" 2>&1 &
     PIDS+=($!)
     echo $! >"$WORK/$name.pid"
     # Up to 5 minutes: a component missing from the compile cache compiles
     # at start (a JS route's for seconds), on the one core it is pinned to.
-    for _ in $(seq 3000); do grep -q "listening on" "$WORK/$name.log" && break; sleep 0.1; done
-    sed -n 's/.*listening on http:\/\///p' "$WORK/$name.log" >"$WORK/$name.addr"
+    # (`wasmtime serve` says "Serving HTTP on"; `next start` says "Ready in",
+    # its address on a "Local:" line before.)
+    for _ in $(seq 3000); do grep -Eq "listening on|Serving HTTP on|Ready in" "$WORK/$name.log" && break; sleep 0.1; done
+    sed -En 's/.*(listening on|Serving HTTP on|Local:) +http:\/\/([^ /]*).*/\2/p' "$WORK/$name.log" | head -1 >"$WORK/$name.addr"
     [ -s "$WORK/$name.addr" ] || { echo "bench/run.sh: $name did not start; its log:" >&2; cat "$WORK/$name.log" >&2; exit 1; }
 }
 
@@ -116,7 +137,20 @@ start kv-embedded target/release/wasmroutes serve bench/kv-routes.toml --data-di
 BENCH_REDIS_URL="redis://127.0.0.1:$REDIS_PORT" start kv-redis target/release/wasmroutes serve bench/kv-redis-routes.toml --addr 127.0.0.1:0
 start js target/release/wasmroutes serve "$WORK/js-routes.toml" --addr 127.0.0.1:0
 start js-reuse target/release/wasmroutes serve "$WORK/js-reuse-routes.toml" --addr 127.0.0.1:0
-SERVERS=(native fresh reuse floor kv-embedded kv-redis js js-reuse)
+# The wasi:http hello, in wasmroutes (a fresh instance per request, like
+# every route of its kind) and in `wasmtime serve`: with its defaults (a
+# fresh instance per request) and with instances reused up to 1,000 times;
+# `-S cli`: a component built with std imports wasi:cli, which the proxy
+# world alone does not provide.
+start http target/release/wasmroutes serve bench/http-routes.toml --addr 127.0.0.1:0
+start wasmtime-serve target/tools/bin/wasmtime serve -S cli --addr "127.0.0.1:$(free_port)" target/wasm32-wasip2/release/http_hello.wasm
+start wasmtime-serve-reuse target/tools/bin/wasmtime serve -S cli --addr "127.0.0.1:$(free_port)" \
+    --max-instance-reuse-count 1000 target/wasm32-wasip2/release/http_hello.wasm
+# Next.js runs its server in the one node process it starts (`next-server`),
+# so /proc/PID/stat holds all of its CPU time.
+NEXT_TELEMETRY_DISABLED=1 NODE_ENV=production start nextjs \
+    node "$NEXT_APP/node_modules/next/dist/bin/next" start "$NEXT_APP" -H 127.0.0.1 -p "$(free_port)"
+SERVERS=(native fresh reuse floor http wasmtime-serve wasmtime-serve-reuse kv-embedded kv-redis js js-reuse nextjs)
 # Task 1 for the GET rows.
 printf '1 POST /api/tasks 201 {"title":"bench"}\n' >"$WORK/seed.txt"
 for server in kv-embedded kv-redis; do
@@ -174,9 +208,9 @@ fi
 # all but the tasks routes).
 serves() {
     case "$1" in
-        floor) [ "$2" = "GET /api/hello 200" ] ;;
+        floor | http | wasmtime-serve*) [ "$2" = "GET /api/hello 200" ] ;;
         kv-*) [[ "$2" == *" /api/tasks"* ]] ;;
-        js*) [[ "$2" == "GET /api/hello 200" || "$2" == "GET /api/posts/42 200" || "$2" == "GET /api/search?q=rust&limit=5 200" ]] ;;
+        js* | nextjs) [[ "$2" == "GET /api/hello 200" || "$2" == "GET /api/posts/42 200" || "$2" == "GET /api/search?q=rust&limit=5 200" ]] ;;
         *@*) [[ "$2" != *" /api/tasks"* ]] && answers "$1" "$2" ;;
         *) [[ "$2" != *" /api/tasks"* ]] ;;
     esac
@@ -192,7 +226,9 @@ answers() {
 
 rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$(cat "$WORK/$1.pid")/status"; }
 # cpu_ticks NAME: the server's user and system CPU time so far, in clock ticks.
-cpu_ticks() { awk '{print $14, $15}' "/proc/$(cat "$WORK/$1.pid")/stat"; }
+# (Fields counted after the command name, which may hold spaces: Next.js
+# names its process "next-server (v16.5.0)".)
+cpu_ticks() { sed 's/.*) //' "/proc/$(cat "$WORK/$1.pid")/stat" | awk '{print $12, $13}'; }
 
 RESULTS="$WORK/results.tsv"
 : >"$RESULTS"
@@ -217,8 +253,10 @@ for conns in 64 1; do
                 rps="$(echo "$line" | sed 's/.*rps=\([0-9]*\).*/\1/')"
                 p50="$(echo "$line" | sed 's/.*p50_ms=\([0-9.]*\).*/\1/')"
                 p99="$(echo "$line" | sed 's/.*p99_ms=\([0-9.]*\).*/\1/')"
-                printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$conns" "${route% *}" "$server" "$round" \
-                    "$rps" "$p50" "$p99" "$(rss_kib "$server")" "$((user1 - user0))" "$((sys1 - sys0))" "$requests" >>"$RESULTS"
+                seconds="$(echo "$line" | sed 's/.*seconds=\([0-9.]*\).*/\1/')"
+                printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$conns" "${route% *}" "$server" "$round" \
+                    "$rps" "$p50" "$p99" "$(rss_kib "$server")" "$((user1 - user0))" "$((sys1 - sys0))" "$requests" \
+                    "$seconds" >>"$RESULTS"
             done
         done
     done

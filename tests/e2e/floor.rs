@@ -1,6 +1,9 @@
-//! `bench/floor-hello`, the benchmark's hello without WASI imports: its rows
-//! in bench/run.sh and the sandbox bench measure the cost of imports only if
-//! it answers exactly what hello answers and really imports nothing.
+//! The benchmark's other hellos: `bench/floor-hello`, hello without WASI
+//! imports, whose rows in bench/run.sh and the sandbox bench measure the cost
+//! of imports only if it answers exactly what hello answers and really
+//! imports nothing; and `bench/http-hello`, hello as a wasi:http component,
+//! whose rows (in wasmroutes and in `wasmtime serve`) compare with hello's
+//! only if it answers the same.
 
 use e2e_support::{TestHost, artifacts, floor_hello, route};
 
@@ -17,6 +20,22 @@ fn floor_hello_answers_byte_for_byte_like_hello() {
     assert_eq!(floor.status, hello.status);
     assert_eq!(floor.body, hello.body, "{} vs {}", floor.text(), hello.text());
     assert_eq!(floor.header("content-type"), hello.header("content-type"));
+}
+
+#[test]
+fn http_hello_answers_byte_for_byte_like_hello() {
+    let mut toml = String::new();
+    route(&mut toml, "/api/hello", &artifacts().component("hello"), "");
+    route(&mut toml, "/http/hello", &artifacts().component("http-hello"), "");
+    let host = TestHost::routes(&toml).start();
+
+    let hello = host.get("/api/hello");
+    let http = host.get("/http/hello");
+    assert_eq!(hello.status, 200, "{}", hello.text());
+    assert_eq!(http.status, hello.status);
+    assert_eq!(http.body, hello.body, "{} vs {}", http.text(), hello.text());
+    assert_eq!(http.header("content-type"), hello.header("content-type"));
+    assert_eq!(http.header("content-length"), hello.header("content-length"));
 }
 
 #[test]

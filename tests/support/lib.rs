@@ -17,8 +17,9 @@ use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-/// Components the tests use: every sample route, the hostile ones, and
-/// `kv-plain` (wasi:keyvalue without the SDK).
+/// Components the tests use: every sample route, the hostile ones,
+/// `kv-plain` (wasi:keyvalue without the SDK), and `http-hello` (the
+/// benchmark's hello as a wasi:http component).
 const COMPONENT_PACKAGES: &[&str] = &[
     "hello",
     "posts",
@@ -33,6 +34,7 @@ const COMPONENT_PACKAGES: &[&str] = &[
     "tasks-id",
     "kv-plain",
     "http-proxy",
+    "http-hello",
     "hostile",
     "no-handler",
     "wrong-type",

@@ -1,6 +1,11 @@
 //! The native baseline for `bench/run.sh`: the benchmarked routes answered by
 //! plain hyper with the same JSON as the sample components, on the same kind
 //! of tokio runtime. Usage: `native-baseline ADDR` (prints `listening on ...`).
+//!
+//! HTTP/1.1 only (`http1::Builder`): the load generator speaks nothing else,
+//! and hyper-util's auto builder first sniffs every connection for the h2
+//! preface, which makes the baseline slower than the physical limit it is
+//! meant to be (bench/README.md, "A native row that fills its core").
 
 use std::convert::Infallible;
 
@@ -8,8 +13,7 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::{Request, Response, StatusCode};
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use hyper_util::server::conn::auto;
+use hyper_util::rt::TokioIo;
 use serde::{Deserialize, Serialize};
 
 #[derive(Serialize)]
@@ -97,7 +101,8 @@ fn main() -> std::io::Result<()> {
             let _ = stream.set_nodelay(true);
             tokio::spawn(async move {
                 let service = hyper::service::service_fn(handle);
-                let _ = auto::Builder::new(TokioExecutor::new()).serve_connection(TokioIo::new(stream), service).await;
+                let _ =
+                    hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
             });
         }
     })
