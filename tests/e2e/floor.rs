@@ -5,36 +5,36 @@
 //! whose rows (in wasmroutes and in `wasmtime serve`) compare with hello's
 //! only if it answers the same.
 
-use e2e_support::{TestHost, artifacts, floor_hello, route};
+use std::path::Path;
 
-#[test]
-fn floor_hello_answers_byte_for_byte_like_hello() {
+use e2e_support::{TestHost, TestResponse, artifacts, floor_hello, route};
+
+/// Serves `component` at `/other/hello` beside the hello sample, checks that
+/// it answers with hello's status, body and content type, and returns both
+/// answers (hello's first).
+fn assert_answers_like_hello(component: &Path) -> (TestResponse, TestResponse) {
     let mut toml = String::new();
     route(&mut toml, "/api/hello", &artifacts().component("hello"), "");
-    route(&mut toml, "/floor/hello", floor_hello(), "");
+    route(&mut toml, "/other/hello", component, "");
     let host = TestHost::routes(&toml).start();
 
     let hello = host.get("/api/hello");
-    let floor = host.get("/floor/hello");
+    let other = host.get("/other/hello");
     assert_eq!(hello.status, 200, "{}", hello.text());
-    assert_eq!(floor.status, hello.status);
-    assert_eq!(floor.body, hello.body, "{} vs {}", floor.text(), hello.text());
-    assert_eq!(floor.header("content-type"), hello.header("content-type"));
+    assert_eq!(other.status, hello.status);
+    assert_eq!(other.body, hello.body, "{} vs {}", other.text(), hello.text());
+    assert_eq!(other.header("content-type"), hello.header("content-type"));
+    (hello, other)
+}
+
+#[test]
+fn floor_hello_answers_byte_for_byte_like_hello() {
+    assert_answers_like_hello(floor_hello());
 }
 
 #[test]
 fn http_hello_answers_byte_for_byte_like_hello() {
-    let mut toml = String::new();
-    route(&mut toml, "/api/hello", &artifacts().component("hello"), "");
-    route(&mut toml, "/http/hello", &artifacts().component("http-hello"), "");
-    let host = TestHost::routes(&toml).start();
-
-    let hello = host.get("/api/hello");
-    let http = host.get("/http/hello");
-    assert_eq!(hello.status, 200, "{}", hello.text());
-    assert_eq!(http.status, hello.status);
-    assert_eq!(http.body, hello.body, "{} vs {}", http.text(), hello.text());
-    assert_eq!(http.header("content-type"), hello.header("content-type"));
+    let (hello, http) = assert_answers_like_hello(&artifacts().component("http-hello"));
     assert_eq!(http.header("content-length"), hello.header("content-length"));
 }
 
