@@ -25,6 +25,12 @@
 # `isolation = "reuse"`: GET /api/hello, /api/posts/42 and /api/search rows,
 # against the Rust samples (fresh, reuse) and native.
 #
+# "http" is hello as a wasi:http/proxy component (bench/http-hello) in
+# wasmroutes, "wasmtime-serve" and "wasmtime-serve-reuse" the same component
+# in `wasmtime serve`, and "nextjs" the route.js samples under Next.js
+# itself: the other servers of the same kind, on the same machine, in the
+# same run.
+#
 # ROUNDS (default 3) rounds per server, route and connection count; the
 # table shows each figure's median over its rounds (bench/summarize.py).
 #
@@ -203,9 +209,9 @@ if [ -n "${ROUTES_MATCH:-}" ]; then
     ROUTES=("${matching[@]}")
 fi
 
-# serves SERVER ROUTE: whether SERVER has ROUTE (floor: hello only; the kv
-# servers: the tasks routes only; js: the GETs its samples have; the others:
-# all but the tasks routes).
+# serves SERVER ROUTE: whether SERVER has ROUTE (floor, http, wasmtime-serve:
+# hello only; the kv servers: the tasks routes only; js and nextjs: the GETs
+# its samples have; the others: all but the tasks routes).
 serves() {
     case "$1" in
         floor | http | wasmtime-serve*) [ "$2" = "GET /api/hello 200" ] ;;

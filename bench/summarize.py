@@ -5,9 +5,9 @@
 
 Each input row is one round: conns, route, server, round, req/s, p50 ms,
 p99 ms, server RSS KiB, server CPU time in clock ticks (user, then
-system), requests, seconds the round lasted. Rounds of the same (conns, route, server) are folded
-into their median, so one noisy minute on a shared VM does not decide a
-ratio; every ratio compares medians of rounds that ran interleaved with the
+system), requests, seconds the round lasted. Rounds of the same (conns,
+route, server) are folded into their median, so one noisy minute on a
+shared VM does not decide a ratio; every ratio compares medians of rounds that ran interleaved with the
 native baseline's.
 
 Rows of routes the native baseline does not serve (the key-value samples)
