@@ -80,27 +80,9 @@ cp -r sample-routes/js/app "$NEXT_APP/app"
 rm -rf "$NEXT_APP/app/api/tasks"
 (cd "$NEXT_APP" && npm ci --no-audit --no-fund --loglevel=error && NEXT_TELEMETRY_DISABLED=1 npx next build >build.log)
 
-if command -v taskset >/dev/null; then PIN0="taskset -c 0"; PIN1="taskset -c 1"; else PIN0=""; PIN1=""; fi
-WORK="$(mktemp -d)"
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
 revs=""
-PIDS=()
-cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$WORK"; }
-trap cleanup EXIT
-
-# start NAME COMMAND...: runs a server on 127.0.0.1:0, waits for its address.
-start() {
-    local name="$1"; shift
-    RUST_LOG=warn $PIN0 "$@" >"$WORK/$name.log" 2>&1 &
-    PIDS+=($!)
-    echo $! >"$WORK/$name.pid"
-    # Up to 5 minutes: a component missing from the compile cache compiles
-    # at start (a JS route's for seconds), on the one core it is pinned to.
-    # (`wasmtime serve` says "Serving HTTP on"; `next start` says "Ready in",
-    # its address on a "Local:" line before.)
-    for _ in $(seq 3000); do grep -Eq "listening on|Serving HTTP on|Ready in" "$WORK/$name.log" && break; sleep 0.1; done
-    sed -En 's/.*(listening on|Serving HTTP on|Local:) +http:\/\/([^ /]*).*/\2/p' "$WORK/$name.log" | head -1 >"$WORK/$name.addr"
-    [ -s "$WORK/$name.addr" ] || { echo "bench/run.sh: $name did not start; its log:" >&2; cat "$WORK/$name.log" >&2; exit 1; }
-}
 
 # The tutorial's routes without the key-value samples, so the hosts of other
 # revisions (BASELINE) read the same file and nothing writes under sample-routes/.
@@ -128,8 +110,6 @@ reuse = text.replace('[[route]]\n', '[[route]]\nisolation = "reuse"\n')
 open(sys.argv[1] + "/js-reuse-routes.toml", "w").write(reuse)
 PY
 
-# free_port: a loopback port nothing listens on.
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 REDIS_PORT="$(free_port)"
 $PIN1 redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --dir "$WORK" --save "" --appendonly no >"$WORK/redis.log" 2>&1 &
 PIDS+=($!)
@@ -230,39 +210,15 @@ answers() {
         | head -1 | grep -q "unexpected=0"
 }
 
-rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$(cat "$WORK/$1.pid")/status"; }
-# cpu_ticks NAME: the server's user and system CPU time so far, in clock ticks.
-# (Fields counted after the command name, which may hold spaces: Next.js
-# names its process "next-server (v16.5.0)".)
-cpu_ticks() { sed 's/.*) //' "/proc/$(cat "$WORK/$1.pid")/stat" | awk '{print $12, $13}'; }
-
 RESULTS="$WORK/results.tsv"
 : >"$RESULTS"
 for conns in 64 1; do
     for route in "${ROUTES[@]}"; do
-        echo "1 $route" >"$WORK/mix.txt"
         for round in $(seq "$ROUNDS"); do
             for server in "${SERVERS[@]}"; do
                 serves "$server" "$route" || continue
                 echo "load $(cut -d' ' -f1-3 /proc/loadavg) | $server | $conns conns | $route | round $round/$ROUNDS"
-                # A short warm-up per round keeps the previous server's caches out.
-                $PIN1 target/release/loadgen --addr "$(cat "$WORK/$server.addr")" --connections "$conns" \
-                    --duration 0.5s --mix "$WORK/mix.txt" >/dev/null
-                read -r user0 sys0 < <(cpu_ticks "$server")
-                out="$($PIN1 target/release/loadgen --addr "$(cat "$WORK/$server.addr")" --connections "$conns" \
-                    --duration "${SECONDS_PER_ROUND}s" --mix "$WORK/mix.txt")"
-                read -r user1 sys1 < <(cpu_ticks "$server")
-                line="$(echo "$out" | sed -n 2p)"
-                echo "  $(echo "$out" | head -1) $line"
-                echo "$out" | head -1 | grep -q "unexpected=0 io_errors=0" || { echo "FAIL: errors under load"; exit 1; }
-                requests="$(echo "$out" | head -1 | sed 's/requests=\([0-9]*\).*/\1/')"
-                rps="$(echo "$line" | sed 's/.*rps=\([0-9]*\).*/\1/')"
-                p50="$(echo "$line" | sed 's/.*p50_ms=\([0-9.]*\).*/\1/')"
-                p99="$(echo "$line" | sed 's/.*p99_ms=\([0-9.]*\).*/\1/')"
-                seconds="$(echo "$line" | sed 's/.*seconds=\([0-9.]*\).*/\1/')"
-                printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$conns" "${route% *}" "$server" "$round" \
-                    "$rps" "$p50" "$p99" "$(rss_kib "$server")" "$((user1 - user0))" "$((sys1 - sys0))" "$requests" \
-                    "$seconds" >>"$RESULTS"
+                measure_round "$server" "$conns" "$route" "$round" "$SECONDS_PER_ROUND"
             done
         done
     done

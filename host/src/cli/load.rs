@@ -7,7 +7,7 @@ use wasmroutes::config::RoutesConfig;
 use wasmroutes::config::manifest_source::ManifestSource;
 use wasmroutes::kv::Stores;
 use wasmroutes::route_table::RouteTable;
-use wasmroutes::runtime::{CompileCache, EngineConfig, Sandbox};
+use wasmroutes::runtime::{CompileCache, EngineConfig, PoolTuning, Sandbox};
 
 /// Where the routes are declared: the arguments `check`, `routes` and
 /// `serve` share.
@@ -93,7 +93,11 @@ pub fn load_config(
     stores: &Stores,
 ) -> anyhow::Result<(Sandbox, RouteTable)> {
     let max_memory = config.routes.iter().map(|r| r.limits.memory).max().unwrap_or_default().max(min_memory);
-    let engine_config = EngineConfig { max_memory, cache, ..EngineConfig::default() };
+    let pool = PoolTuning::from_env()?;
+    if pool != PoolTuning::default() {
+        tracing::info!("pool tuning from {}: {}", wasmroutes::runtime::pool_tuning::ENV, pool.describe());
+    }
+    let engine_config = EngineConfig { max_memory, cache, pool, ..EngineConfig::default() };
     let sandbox = Sandbox::new(&engine_config).map_err(anyhow::Error::from).context("starting wasmtime")?;
     let table = RouteTable::load(config, &sandbox, stores)?;
     Ok((sandbox, table))

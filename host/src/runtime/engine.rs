@@ -11,18 +11,11 @@ use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConf
 
 use super::compile_cache::{CompileCache, ContentHash};
 use super::guest_state::GuestState;
+use super::pool_tuning::PoolTuning;
 
 /// How often the epoch advances. Every tick a running guest yields to tokio,
 /// so other requests keep flowing and a timeout is noticed within one tick.
 pub const EPOCH_TICK: Duration = Duration::from_millis(10);
-
-/// Bytes at the start of each pooled linear memory reset in place between
-/// instances (the rest is decommitted): a Rust guest's 128 KiB shadow stack,
-/// its data and a small heap.
-const KEEP_RESIDENT_MEMORY: usize = 256 << 10;
-
-/// Bytes of each pooled table and fiber stack kept resident.
-const KEEP_RESIDENT_OTHER: usize = 64 << 10;
 
 /// Host-wide settings for the engine.
 #[derive(Clone, Debug)]
@@ -34,6 +27,8 @@ pub struct EngineConfig {
     pub max_instances: u32,
     /// Where compiled components are cached (`None`: always compile).
     pub cache: Option<CompileCache>,
+    /// How pool slots are reset between instances.
+    pub pool: PoolTuning,
 }
 
 impl Default for EngineConfig {
@@ -42,6 +37,7 @@ impl Default for EngineConfig {
             max_memory: crate::limits::Limits::DEFAULT_MEMORY,
             max_instances: 1000,
             cache: CompileCache::default_dir().map(CompileCache::new),
+            pool: PoolTuning::default(),
         }
     }
 }
@@ -72,17 +68,19 @@ impl Sandbox {
         // Resetting a pool slot is the largest per-request cost after the
         // socket: keeping the first pages resident and resetting them in place
         // avoids the page faults that `madvise`d-away slots cost the next
-        // request. Without PAGEMAP_SCAN: on this wasmtime it walks the whole
-        // window and finds most of it dirty, so resetting the window outright
-        // is cheaper. RSS grows by at most the window per slot in use. The
+        // request. RSS grows by at most the window per slot in use. The
         // measurements: bench/README.md, "Pool slots".
-        pool.pagemap_scan(wasmtime::Enabled::No)
-            .linear_memory_keep_resident(KEEP_RESIDENT_MEMORY)
-            .table_keep_resident(KEEP_RESIDENT_OTHER)
-            .async_stack_keep_resident(KEEP_RESIDENT_OTHER);
+        let tuning = &config.pool;
+        pool.pagemap_scan(if tuning.pagemap_scan { wasmtime::Enabled::Yes } else { wasmtime::Enabled::No })
+            .linear_memory_keep_resident(tuning.memory_keep_resident)
+            .table_keep_resident(tuning.table_keep_resident)
+            .async_stack_keep_resident(tuning.stack_keep_resident)
+            .decommit_batch_size(tuning.decommit_batch_size);
 
         let mut wasm = Config::new();
-        wasm.epoch_interruption(true).allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+        wasm.epoch_interruption(true)
+            .table_lazy_init(tuning.table_lazy_init)
+            .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
         // `WASMROUTES_PERFMAP=1`: write /tmp/perf-PID.map, so `perf report`
         // names guest functions instead of bare addresses (bench/README.md,
         // "Where a JavaScript request's time goes").

@@ -19,6 +19,7 @@ mod guest_state;
 mod keyvalue;
 mod memory_limiter;
 mod outbound_hooks;
+pub mod pool_tuning;
 mod route_context;
 
 use bindings::wasmroutes::api::types::{
@@ -31,4 +32,5 @@ pub use engine::{EngineConfig, Sandbox};
 pub use executor::{CallTiming, Executor};
 pub use guest_error::GuestError;
 pub use guest_output::LogBudget;
+pub use pool_tuning::PoolTuning;
 pub use route_context::RouteContext;
