@@ -54,8 +54,12 @@ start_kind rust "$RUST_SETTINGS"
 start_kind js "$JS_SETTINGS"
 
 : >"$WORK/results.tsv"
+# Each round starts one server further along, so that no setting always
+# follows the same neighbour (which skewed the JS rows: bench/README.md,
+# "Pool reset settings per kind of component").
 for round in $(seq "$ROUNDS"); do
-    for server in "${SERVERS[@]}"; do
+    for i in $(seq 0 $((${#SERVERS[@]} - 1))); do
+        server="${SERVERS[$(((i + round - 1) % ${#SERVERS[@]}))]}"
         echo "load $(cut -d' ' -f1-3 /proc/loadavg) | $server | round $round/$ROUNDS"
         measure_round "$server" "$CONNS" "GET /api/hello 200" "$round" "$SECONDS_PER_ROUND"
     done

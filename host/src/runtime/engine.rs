@@ -80,6 +80,7 @@ impl Sandbox {
         let mut wasm = Config::new();
         wasm.epoch_interruption(true)
             .table_lazy_init(tuning.table_lazy_init)
+            .memory_guaranteed_dense_image_size(tuning.dense_image_size)
             .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
         // `WASMROUTES_PERFMAP=1`: write /tmp/perf-PID.map, so `perf report`
         // names guest functions instead of bare addresses (bench/README.md,

@@ -30,6 +30,9 @@ pub struct PoolTuning {
     pub table_lazy_init: bool,
     /// Decommits queued before they are flushed together.
     pub decommit_batch_size: usize,
+    /// Initial memory up to this size always gets a copy-on-write image,
+    /// however sparse its data.
+    pub dense_image_size: u64,
 }
 
 impl Default for PoolTuning {
@@ -44,6 +47,7 @@ impl Default for PoolTuning {
             pagemap_scan: false,
             table_lazy_init: true,
             decommit_batch_size: 1,
+            dense_image_size: 16 << 20,
         }
     }
 }
@@ -78,6 +82,7 @@ impl PoolTuning {
                 "stack_keep_resident" => tuning.stack_keep_resident = size()?,
                 "pagemap_scan" => tuning.pagemap_scan = flag()?,
                 "table_lazy_init" => tuning.table_lazy_init = flag()?,
+                "dense_image_size" => tuning.dense_image_size = size()? as u64,
                 "decommit_batch_size" => {
                     tuning.decommit_batch_size = value
                         .parse()
@@ -88,7 +93,7 @@ impl PoolTuning {
                 _ => {
                     return Err(PoolTuningError(format!(
                         "unknown setting `{key}`; known: memory_keep_resident, table_keep_resident, \
-                         stack_keep_resident, pagemap_scan, table_lazy_init, decommit_batch_size"
+                         stack_keep_resident, pagemap_scan, table_lazy_init, decommit_batch_size, dense_image_size"
                     )));
                 }
             }
@@ -109,13 +114,14 @@ impl PoolTuning {
     pub fn describe(&self) -> String {
         format!(
             "memory_keep_resident={},table_keep_resident={},stack_keep_resident={},pagemap_scan={},\
-             table_lazy_init={},decommit_batch_size={}",
+             table_lazy_init={},decommit_batch_size={},dense_image_size={}",
             format_size(self.memory_keep_resident as u64),
             format_size(self.table_keep_resident as u64),
             format_size(self.stack_keep_resident as u64),
             self.pagemap_scan,
             self.table_lazy_init,
-            self.decommit_batch_size
+            self.decommit_batch_size,
+            format_size(self.dense_image_size)
         )
     }
 }
@@ -148,7 +154,8 @@ mod tests {
     #[test]
     fn describe_reads_back() {
         let tuning =
-            PoolTuning::parse("memory_keep_resident=0,pagemap_scan=on,stack_keep_resident=1MiB").expect("valid spec");
+            PoolTuning::parse("memory_keep_resident=0,pagemap_scan=on,stack_keep_resident=1MiB,dense_image_size=64MiB")
+                .expect("valid spec");
         assert_eq!(PoolTuning::parse(&tuning.describe()), Ok(tuning));
     }
 
