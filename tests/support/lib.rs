@@ -397,11 +397,40 @@ impl Drop for TestHost {
     }
 }
 
-/// A loopback port that was free a moment ago (for a server a test starts
-/// on an address it must know beforehand).
+/// A loopback port that nothing listens on, for a server a test starts on
+/// an address it must know beforehand (a cluster's hosts, which come back
+/// on the same port after a restart).
+///
+/// Picked below the kernel's ephemeral range (`ip_local_port_range`), from
+/// which every `bind(:0)` and every outgoing connection draws: a port from
+/// that range, free when probed, could be handed to another test's server
+/// before the caller binds it. Never the same port twice in this process.
 pub fn free_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
-    listener.local_addr().expect("local addr").port()
+    use std::hash::BuildHasher;
+    static GIVEN: std::sync::Mutex<std::collections::BTreeSet<u16>> =
+        std::sync::Mutex::new(std::collections::BTreeSet::new());
+    static SEED: OnceLock<std::collections::hash_map::RandomState> = OnceLock::new();
+    const LOWEST: u16 = 10_000;
+    let ephemeral_start = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|range| range.split_whitespace().next()?.parse::<u16>().ok())
+        .unwrap_or(32_768);
+    if ephemeral_start <= LOWEST + 1_000 {
+        // No room below the ephemeral range: the kernel's pick, as before.
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+        return listener.local_addr().expect("local addr").port();
+    }
+    let span = u64::from(ephemeral_start - LOWEST);
+    let seed = SEED.get_or_init(std::collections::hash_map::RandomState::new);
+    let mut given = GIVEN.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    for attempt in 0..100_000u64 {
+        let port = LOWEST + u16::try_from(seed.hash_one((given.len(), attempt)) % span).expect("below the range");
+        if !given.contains(&port) && std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            given.insert(port);
+            return port;
+        }
+    }
+    panic!("no free loopback port between {LOWEST} and {ephemeral_start}")
 }
 
 /// A process a test started by hand, killed on drop, so a failing assert
