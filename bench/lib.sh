@@ -7,6 +7,8 @@
 
 if command -v taskset >/dev/null; then PIN0="taskset -c 0"; PIN1="taskset -c 1"; else PIN0=""; PIN1=""; fi
 WORK="$(mktemp -d)"
+# One line per round (measure_round), what bench/summarize.py reads.
+RESULTS="$WORK/results.tsv"
 PIDS=()
 cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$WORK"; }
 trap cleanup EXIT
@@ -37,7 +39,7 @@ cpu_ticks() { sed 's/.*) //' "/proc/$(cat "$WORK/$1.pid")/stat" | awk '{print $1
 
 # measure_round SERVER CONNS ROUTE ROUND SECONDS: one round of ROUTE ("METHOD
 # TARGET STATUS [BODY]") against SERVER after a short warm-up that keeps the
-# previous server's caches out; appends its line to $WORK/results.tsv.
+# previous server's caches out; appends its line to $RESULTS.
 measure_round() {
     local server="$1" conns="$2" route="$3" round="$4" seconds_per_round="$5"
     local addr out line requests rps p50 p99 seconds user0 sys0 user1 sys1
@@ -58,5 +60,5 @@ measure_round() {
     seconds="$(echo "$line" | sed 's/.*seconds=\([0-9.]*\).*/\1/')"
     printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$conns" "${route% *}" "$server" "$round" \
         "$rps" "$p50" "$p99" "$(rss_kib "$server")" "$((user1 - user0))" "$((sys1 - sys0))" "$requests" \
-        "$seconds" >>"$WORK/results.tsv"
+        "$seconds" >>"$RESULTS"
 }

@@ -53,7 +53,7 @@ start_kind() {
 start_kind rust "$RUST_SETTINGS"
 start_kind js "$JS_SETTINGS"
 
-: >"$WORK/results.tsv"
+: >"$RESULTS"
 # Each round starts one server further along, so that no setting always
 # follows the same neighbour (which skewed the JS rows: bench/README.md,
 # "Pool reset settings per kind of component").
@@ -66,5 +66,5 @@ for round in $(seq "$ROUNDS"); do
 done
 
 this="$(git rev-parse --short HEAD)"; git diff --quiet HEAD || this="$this with uncommitted changes"
-python3 bench/summarize.py "$WORK/results.tsv" "Pool reset settings per kind of component, measured $(date -u +%Y-%m-%d) on this checkout ($this), $(nproc) cores ($(uname -r)), median of $ROUNDS interleaved rounds of ${SECONDS_PER_ROUND}s at $CONNS connections, server on CPU 0, load on CPU 1. Server names are the WASMROUTES_POOL_TUNING each host ran with." >bench/pool-sweep.md
+python3 bench/summarize.py "$RESULTS" "Pool reset settings per kind of component, measured $(date -u +%Y-%m-%d) on this checkout ($this), $(nproc) cores ($(uname -r)), median of $ROUNDS interleaved rounds of ${SECONDS_PER_ROUND}s at $CONNS connections, server on CPU 0, load on CPU 1. Server names are the WASMROUTES_POOL_TUNING each host ran with." >bench/pool-sweep.md
 cat bench/pool-sweep.md

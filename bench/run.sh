@@ -210,7 +210,6 @@ answers() {
         | head -1 | grep -q "unexpected=0"
 }
 
-RESULTS="$WORK/results.tsv"
 : >"$RESULTS"
 for conns in 64 1; do
     for route in "${ROUTES[@]}"; do
