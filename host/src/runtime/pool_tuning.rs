@@ -66,11 +66,9 @@ impl PoolTuning {
                 .split_once('=')
                 .map(|(k, v)| (k.trim(), v.trim()))
                 .ok_or_else(|| PoolTuningError(format!("`{pair}` is not key=value")))?;
-            let size = || {
-                parse_size(value)
-                    .and_then(|n| usize::try_from(n).map_err(|_| format!("`{value}` is too large")))
-                    .map_err(|why| PoolTuningError(format!("{key}: {why}")))
-            };
+            let bytes = || parse_size(value).map_err(|why| PoolTuningError(format!("{key}: {why}")));
+            let size =
+                || usize::try_from(bytes()?).map_err(|_| PoolTuningError(format!("{key}: `{value}` is too large")));
             let flag = || match value {
                 "true" | "on" => Ok(true),
                 "false" | "off" => Ok(false),
@@ -82,7 +80,7 @@ impl PoolTuning {
                 "stack_keep_resident" => tuning.stack_keep_resident = size()?,
                 "pagemap_scan" => tuning.pagemap_scan = flag()?,
                 "table_lazy_init" => tuning.table_lazy_init = flag()?,
-                "dense_image_size" => tuning.dense_image_size = size()? as u64,
+                "dense_image_size" => tuning.dense_image_size = bytes()?,
                 "decommit_batch_size" => {
                     tuning.decommit_batch_size = value
                         .parse()
