@@ -10,6 +10,9 @@ route, server) are folded into their median, so one noisy minute on a
 shared VM does not decide a ratio; every ratio compares medians of rounds that ran interleaved with the
 native baseline's.
 
+BASELINE (environment; default "native") names the server every other row
+is compared with, e.g. "interpreted" for bench/js-aot.sh.
+
 Rows of routes the native baseline does not serve (the key-value samples)
 are compared with fresh hello at the same connection count instead: their
 "× native" column reads "0.85 × hello".
@@ -31,6 +34,7 @@ import sys
 
 def main():
     path, header = sys.argv[1], sys.argv[2]
+    baseline = os.environ.get("BASELINE", "native")
     tick = os.sysconf("SC_CLK_TCK")
     groups = {}
     order = []
@@ -63,13 +67,13 @@ def main():
     print(header)
     print()
     print(
-        "| conns | route | server | req/s | × native | p50 ms | p99 ms | p99 × native "
-        "| CPU µs/req (user+sys) | CPU × native | core busy | server RSS MiB |"
+        f"| conns | route | server | req/s | × {baseline} | p50 ms | p99 ms | p99 × {baseline} "
+        f"| CPU µs/req (user+sys) | CPU × {baseline} | core busy | server RSS MiB |"
     )
     print("| ---: | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for key in order:
         conns, route, server = key
-        base = (conns, route, "native")
+        base = (conns, route, baseline)
         hello = (conns, "GET /api/hello", "fresh")
         rps = median(key, "rps")
         p99 = median(key, "p99")

@@ -2,7 +2,7 @@
 // Builds a Next.js App Router route file (route.js, .mjs, .ts, .mts) into a
 // wasmroutes route component:
 //
-//   node guest-js/build.mjs app/api/posts/[id]/route.js out/posts_id.wasm
+//   node guest-js/build.mjs [--aot WEVAL] app/api/posts/[id]/route.js out/posts_id.wasm
 //
 // 1. bundles the route module on its own (rolldown, which also strips
 //    TypeScript) to learn which HTTP methods it exports (GET, POST, …),
@@ -14,15 +14,23 @@
 // 3. writes a WIT world exporting exactly those methods' `wasmroutes:api`
 //    interfaces, so the host learns the methods from the component's type
 //    at load, and importing the `wasi:keyvalue` interfaces the bundle uses;
-// 4. runs componentize-js (its bundled engine; no AOT, which downloads)
-//    so that the same sources and toolchain give the same bytes
-//    (reproducible.mjs): the host's compile cache, keyed by the
-//    component's hash, then hits after an unchanged rebuild.
+// 4. runs componentize-js (its bundled engine) so that the same sources and
+//    toolchain give the same bytes (reproducible.mjs): the host's compile
+//    cache, keyed by the component's hash, then hits after an unchanged
+//    rebuild.
+//
+// `--aot WEVAL` builds with componentize-js's AOT engine instead: the weval
+// binary at WEVAL (never the one componentize-js would download) partially
+// evaluates the interpreter against the route's bytecode. Faster for
+// CPU-heavy handlers, dearer for small ones (bench/README.md). weval cannot
+// remap directories as wizer can, so such a component holds this build's
+// temporary paths and is not byte-reproducible.
 //
 // It reads only files beside it and the WIT in ../wit: the `wasmroutes`
 // binary carries exactly those (host/src/js_toolchain.rs, whose test fails
 // if a file here is missing from its list).
 import { createHash } from 'node:crypto';
+import { constants as fsConstants } from 'node:fs';
 import { mkdtemp, readFile, writeFile, mkdir, copyFile, readdir, rename, rm, access } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -99,9 +107,41 @@ async function componentizeReproducibly(work) {
   }
 }
 
-const [source, output] = process.argv.slice(2);
-if (!source || !output || process.argv.length !== 4) {
-  fail('usage: build.mjs ROUTE_FILE OUT_WASM');
+// Ahead of time: what componentize-js needs besides the bundle and WIT.
+// The engine is its own AOT build, and weval's start-up randomness is
+// real: a seed derived from the bundle would buy no reproducibility here.
+async function componentizeAheadOfTime(work, wevalBin) {
+  const cwd = process.cwd();
+  process.chdir(work);
+  try {
+    return await componentize({
+      sourcePath: join(work, 'bundle.js'),
+      witPath: join(work, 'wit'),
+      worldName: 'route',
+      enableAot: true,
+      wevalBin,
+    });
+  } finally {
+    process.chdir(cwd);
+  }
+}
+
+const args = process.argv.slice(2);
+let wevalBin = null;
+if (args[0] === '--aot') {
+  wevalBin = args[1];
+  args.splice(0, 2);
+}
+const [source, output] = args;
+if (!source || !output || args.length !== 2 || wevalBin === undefined) {
+  fail('usage: build.mjs [--aot WEVAL] ROUTE_FILE OUT_WASM');
+}
+if (wevalBin !== null) {
+  try {
+    await access(wevalBin, fsConstants.X_OK);
+  } catch (error) {
+    fail(`--aot: cannot run weval at ${wevalBin}: ${error.message}`);
+  }
 }
 const routePath = resolve(source);
 try {
@@ -158,7 +198,7 @@ try {
   ];
   await writeFile(join(work, 'wit/route.wit'), `package wasmroutes:js-route;\n\nworld route {\n${lines.join('\n')}\n}\n`);
 
-  const { component } = await componentizeReproducibly(work);
+  const { component } = wevalBin ? await componentizeAheadOfTime(work, wevalBin) : await componentizeReproducibly(work);
   // Written beside and renamed into place: `serve --watch` reloads when the
   // file changes and must never read half of it.
   await mkdir(dirname(resolve(output)), { recursive: true });
@@ -166,7 +206,8 @@ try {
   await writeFile(partial, component);
   await rename(partial, resolve(output));
   const size = (component.length / 1e6).toFixed(1);
-  console.error(`wasmroutes-build-js: ${source} → ${output} (${methods.join(', ')}; ${size} MB)`);
+  const aot = wevalBin ? ', ahead of time' : '';
+  console.error(`wasmroutes-build-js: ${source} → ${output} (${methods.join(', ')}${aot}; ${size} MB)`);
 } finally {
   await rm(work, { recursive: true, force: true });
 }

@@ -11,6 +11,8 @@
 #   services   redis-server, nginx and curl
 #   py-tools   the pinned validators some end-to-end tests run
 #   js         guest-js's pinned JavaScript toolchain (Node.js must be there)
+#   weval      weval, for JavaScript routes built ahead of time (`aot = true`),
+#              into target/tools/bin
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -98,15 +100,27 @@ js() {
     fi
 }
 
+# weval, which an `aot = true` route is built with (the e2e test js_build,
+# bench/js-aot.sh): the release componentize-js's AOT engine is made for
+# (WEVAL_VERSION in host/src/js_toolchain.rs), built from crates.io: the
+# binary componentize-js would download is out of reach here. Its own
+# target dir, beside the one bench/run.sh builds `wasmtime serve` in.
+weval() {
+    local version=0.5.0
+    if ! target/tools/bin/weval --version 2>/dev/null | grep -qx "weval $version"; then
+        CARGO_TARGET_DIR=target/tools-build cargo install weval --version "$version" --locked --root target/tools
+    fi
+}
+
 parts=("$@")
 if [ ${#parts[@]} -eq 0 ]; then
-    parts=(rust sdk-rust services py-tools js)
+    parts=(rust sdk-rust services py-tools js weval)
 fi
 for part in "${parts[@]}"; do
     case "$part" in
-        rust | sdk-rust | services | py-tools | js) "${part//-/_}" ;;
+        rust | sdk-rust | services | py-tools | js | weval) "${part//-/_}" ;;
         *)
-            echo "setup: unknown part '$part' (rust, sdk-rust, services, py-tools, js)" >&2
+            echo "setup: unknown part '$part' (rust, sdk-rust, services, py-tools, js, weval)" >&2
             exit 2
             ;;
     esac

@@ -18,14 +18,15 @@ pub fn command(step: &BuildStep, base_dir: &Path) -> Result<Command, String> {
             Some(missing) => return Err(missing),
             None => shell(command),
         },
-        BuildStep::JavaScript { source, output } => {
+        BuildStep::JavaScript { source, output, aot } => {
             if let Some(folder) = output.parent() {
                 std::fs::create_dir_all(folder).map_err(|e| format!("cannot create {}: {e}", folder.display()))?;
             }
             // The paths are relative to where wasmroutes runs, and the
             // command runs in `base_dir`: hand it absolute ones.
             let absolute = |p: &Path| std::path::absolute(p).map_err(|e| format!("{}: {e}", p.display()));
-            crate::js_toolchain::build_command(&absolute(source)?, &absolute(output)?).map_err(|e| e.to_string())?
+            crate::js_toolchain::build_command(&absolute(source)?, &absolute(output)?, *aot)
+                .map_err(|e| e.to_string())?
         }
     };
     cmd.current_dir(if base_dir.as_os_str().is_empty() { Path::new(".") } else { base_dir });
@@ -40,8 +41,8 @@ pub struct BuildError {
     pub at: crate::config::Location,
     /// The route pattern.
     pub route: String,
-    /// The step.
-    pub step: BuildStep,
+    /// The step (boxed: a route's build step is larger than the rest).
+    pub step: Box<BuildStep>,
     /// How it failed.
     pub outcome: String,
 }
@@ -59,7 +60,7 @@ pub fn build_all(config: &RoutesConfig) -> Result<usize, BuildError> {
         let failed = |outcome: String| BuildError {
             at: route.at.clone(),
             route: route.pattern.to_string(),
-            step: step.clone(),
+            step: Box::new(step.clone()),
             outcome,
         };
         let mut command = command(step, &config.base_dir).map_err(failed)?;

@@ -18,6 +18,14 @@ use std::process::Command;
 /// Env var naming a `guest-js` folder to build with instead of the embedded one.
 pub const TOOLCHAIN_ENV: &str = "WASMROUTES_JS_TOOLCHAIN";
 
+/// Env var naming the weval binary an `aot = true` route is built with;
+/// without it, `weval` on `PATH`.
+pub const WEVAL_ENV: &str = "WASMROUTES_WEVAL";
+
+/// The weval release componentize-js's AOT engine and its inline-cache file
+/// are made for (its npm package `@bytecodealliance/weval` pins the same).
+pub const WEVAL_VERSION: &str = "0.5.0";
+
 /// One file of the toolchain, by its path in the repository.
 struct Embedded {
     path: &'static str,
@@ -66,6 +74,15 @@ pub enum ToolchainError {
         /// The I/O error.
         source: std::io::Error,
     },
+    /// An `aot = true` route, and no weval to build it with.
+    #[error(
+        "needs weval {WEVAL_VERSION} for `aot = true`: {where_looked}; install it with \
+         `cargo install weval --version {WEVAL_VERSION} --locked`, or set {WEVAL_ENV} to its path"
+    )]
+    NoWeval {
+        /// Where it was looked for.
+        where_looked: String,
+    },
     /// `npm ci` could not run or failed.
     #[error(
         "cannot install the JavaScript toolchain (componentize-js) with `npm ci` in {}: {outcome}; \
@@ -90,11 +107,37 @@ pub fn guest_js_dir() -> Result<PathBuf, ToolchainError> {
     install(&root.join("js-toolchain"))
 }
 
-/// The command that builds `source` into the component `output`.
-pub fn build_command(source: &Path, output: &Path) -> Result<Command, ToolchainError> {
+/// The command that builds `source` into the component `output`, ahead of
+/// time when `aot`.
+pub fn build_command(source: &Path, output: &Path, aot: bool) -> Result<Command, ToolchainError> {
+    let weval = if aot { Some(weval()?) } else { None };
     let mut command = Command::new("node");
-    command.arg(guest_js_dir()?.join("build.mjs")).arg(source).arg(output);
+    command.arg(guest_js_dir()?.join("build.mjs"));
+    if let Some(weval) = weval {
+        command.arg("--aot").arg(weval);
+    }
+    command.arg(source).arg(output);
     Ok(command)
+}
+
+/// The weval binary: [`WEVAL_ENV`], or `weval` on `PATH`. Looked up here,
+/// not left to componentize-js, which would download one.
+fn weval() -> Result<PathBuf, ToolchainError> {
+    if let Some(path) = std::env::var_os(WEVAL_ENV).filter(|p| !p.is_empty()).map(PathBuf::from) {
+        return if path.is_file() {
+            Ok(path)
+        } else {
+            Err(ToolchainError::NoWeval { where_looked: format!("{WEVAL_ENV}={} is not a file", path.display()) })
+        };
+    }
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    find_in_path("weval", &path)
+        .ok_or_else(|| ToolchainError::NoWeval { where_looked: format!("no `weval` on PATH and no {WEVAL_ENV}") })
+}
+
+/// The first file named `name` in the folders of `path` (a `PATH` value).
+fn find_in_path(name: &str, path: &std::ffi::OsStr) -> Option<PathBuf> {
+    std::env::split_paths(path).map(|dir| dir.join(name)).find(|candidate| candidate.is_file())
 }
 
 /// `<parent>/<hash>/guest-js`, written and `npm ci`-ed unless it already is.
@@ -188,6 +231,29 @@ mod tests {
         let mut embedded: Vec<&str> = FILES.iter().map(|f| f.path).collect();
         embedded.sort_unstable();
         assert_eq!(embedded, repository_files(), "update FILES in js_toolchain.rs to match guest-js/ and wit/");
+    }
+
+    #[test]
+    fn weval_is_found_in_the_first_folder_of_path_that_has_it() {
+        let (a, b) = (tempfile::tempdir().expect("temp dir"), tempfile::tempdir().expect("temp dir"));
+        let path = std::env::join_paths([a.path(), b.path()]).expect("a PATH");
+        assert_eq!(find_in_path("weval", &path), None);
+        std::fs::write(b.path().join("weval"), b"").expect("write");
+        assert_eq!(find_in_path("weval", &path), Some(b.path().join("weval")));
+        std::fs::create_dir(a.path().join("weval")).expect("a folder of that name");
+        assert_eq!(find_in_path("weval", &path), Some(b.path().join("weval")), "a folder is not the binary");
+    }
+
+    #[test]
+    fn setup_installs_the_weval_release_componentize_js_is_made_for() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let lock: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(root.join("guest-js/package-lock.json")).expect("the lock file"))
+                .expect("JSON");
+        let pinned = &lock["packages"]["node_modules/@bytecodealliance/weval"]["version"];
+        assert_eq!(pinned.as_str(), Some(WEVAL_VERSION), "componentize-js's weval moved: update WEVAL_VERSION");
+        let setup = std::fs::read_to_string(root.join("scripts/setup.sh")).expect("setup.sh");
+        assert!(setup.contains(&format!("local version={WEVAL_VERSION}\n")), "scripts/setup.sh installs another weval");
     }
 
     #[test]

@@ -108,8 +108,8 @@ pub enum LoadError {
         route: String,
         /// The missing file.
         component: PathBuf,
-        /// What makes it.
-        step: BuildStep,
+        /// What makes it (boxed: the rarest error need not size every `Result`).
+        step: Box<BuildStep>,
     },
     /// A route's component cannot be used.
     #[error("{at}: route `{route}`: {source}")]
@@ -253,7 +253,7 @@ impl RouteTable {
                         at: route.at.clone(),
                         route: route.pattern.to_string(),
                         component: path,
-                        step: step.clone(),
+                        step: Box::new(step.clone()),
                     }
                 }
                 (source, _) => LoadError::Component { at: route.at.clone(), route: route.pattern.to_string(), source },

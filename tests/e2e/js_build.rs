@@ -186,3 +186,68 @@ fn an_unchanged_route_js_rebuilds_to_the_same_bytes_and_is_not_compiled_again() 
     assert!(host.log_text().contains("(0 compiled, 1 from cache)"), "{}", host.log_text());
     assert_eq!(host.get("/api/hello").text(), r#"{"message":"hello from js"}"#);
 }
+
+/// CPU-bound work in a loop, a 400 on bad input and a second method: enough
+/// for weval's specialisation of the interpreter to show if it got one wrong.
+const FIB_JS: &str = "export function GET(request) {\n\
+  const n = Number(request.nextUrl.searchParams.get('n'))\n\
+  if (!Number.isInteger(n) || n < 0 || n > 90) return Response.json({ error: 'n must be 0 to 90' }, { status: 400 })\n\
+  let [a, b] = [0n, 1n]\n\
+  for (let i = 0; i < n; i++) [a, b] = [b, a + b]\n\
+  const words = Array.from({ length: n }, (_, i) => `w${i % 7}`).sort().join(',')\n\
+  return Response.json({ n, fib: a.toString(), words: words.length })\n\
+}\n\
+export async function POST(request) {\n\
+  const body = await request.json()\n\
+  return Response.json({ keys: Object.keys(body).sort(), total: Object.values(body).reduce((s, v) => s + v, 0) }, { status: 201 })\n\
+}\n";
+
+#[test]
+fn an_aot_route_js_is_built_with_weval_and_answers_as_the_interpreted_build_does() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    write(&dir.path().join("app/api/fib/route.js"), FIB_JS);
+    let manifest = dir.path().join("routes.toml");
+    write(
+        &manifest,
+        "[[route]]\npath = \"/api/aot/fib\"\ncomponent = \"app/api/fib/route.js\"\naot = true\n\n\
+         [[route]]\npath = \"/api/fib\"\ncomponent = \"app/api/fib/route.js\"\n",
+    );
+
+    // Without weval, the build says how to get it; it never downloads one.
+    let nowhere = dir.path().join("no-weval-here");
+    let out = run_wasmroutes(&["build"], dir.path(), &[("WASMROUTES_WEVAL", &nowhere)]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("routes.toml:1:1: route `/api/aot/fib`: ahead-of-time JavaScript build")
+            && stderr.contains("needs weval 0.5.0 for `aot = true`")
+            && stderr.contains("install it with `cargo install weval --version 0.5.0 --locked`"),
+        "{stderr}"
+    );
+
+    // scripts/setup.sh installs weval there.
+    let weval = artifacts().root.join("target/tools/bin/weval");
+    assert!(weval.is_file(), "{} is missing: run scripts/setup.sh weval", weval.display());
+    let log = build(&[], dir.path(), &[("WASMROUTES_WEVAL", &weval)]);
+    assert!(log.contains("(GET, POST, ahead of time;"), "{log}");
+    let built = dir.path().join(".wasmroutes/build/app/api/fib");
+    let (aot, interpreted) = (built.join("route.js.aot.wasm"), built.join("route.js.wasm"));
+    let bytes = |p: &Path| std::fs::read(p).expect("a built component");
+    assert_ne!(bytes(&aot), bytes(&interpreted), "two different builds, in two files");
+
+    precompile(&manifest);
+    let host = TestHost::manifest(&manifest).start();
+    for target in ["/api/fib?n=0", "/api/fib?n=1", "/api/fib?n=90", "/api/fib?n=-1", "/api/fib?n=x"] {
+        let (want, got) = (host.get(target), host.get(&target.replace("/api/", "/api/aot/")));
+        assert_eq!((got.status, got.text()), (want.status, want.text()), "{target}");
+    }
+    assert_eq!(host.get("/api/aot/fib?n=90").text(), r#"{"n":90,"fib":"2880067194370816120","words":269}"#);
+    let body = br#"{"b": 2, "a": 40}"#;
+    let (want, got) = (host.request("POST", "/api/fib", &[], body), host.request("POST", "/api/aot/fib", &[], body));
+    assert_eq!((got.status, got.text()), (201, r#"{"keys":["a","b"],"total":42}"#.to_owned()));
+    assert_eq!((got.status, got.text()), (want.status, want.text()));
+    // A body that is not JSON is the same 500 both ways, and the host goes on.
+    let (want, got) = (host.request("POST", "/api/fib", &[], b"{"), host.request("POST", "/api/aot/fib", &[], b"{"));
+    assert_eq!((got.status, got.text()), (want.status, want.text()));
+    assert_eq!(host.get("/api/aot/fib?n=10").status, 200);
+}

@@ -16,6 +16,9 @@ pub enum BuildStep {
         source: PathBuf,
         /// The component it becomes.
         output: PathBuf,
+        /// Compiled ahead of time (`aot = true`): weval specialises the
+        /// engine's interpreter to the route's code.
+        aot: bool,
     },
 }
 
@@ -23,8 +26,9 @@ impl fmt::Display for BuildStep {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             BuildStep::Command(command) => write!(f, "build command `{command}`"),
-            BuildStep::JavaScript { source, output } => {
-                write!(f, "JavaScript build `{}` → `{}`", source.display(), output.display())
+            BuildStep::JavaScript { source, output, aot } => {
+                let kind = if *aot { "ahead-of-time JavaScript build" } else { "JavaScript build" };
+                write!(f, "{kind} `{}` → `{}`", source.display(), output.display())
             }
         }
     }

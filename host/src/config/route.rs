@@ -58,7 +58,7 @@ fn only_route_toml_keys_expected(error: ConfigError) -> ConfigError {
             let unknown = message.split_once(", expected").map_or(message.as_str(), |(head, _)| head);
             let message = format!(
                 "{unknown}; a route.toml may hold `env`, `limits`, `allowed_outbound_hosts`, `isolation`, \
-                 `max_requests_per_instance`, `key_value_stores` and `cors`"
+                 `max_requests_per_instance`, `key_value_stores`, `cors` and `aot`"
             );
             ConfigError::Invalid { at, message }
         }
@@ -101,6 +101,7 @@ pub(super) fn route_from_keys(
     lookup_env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<RouteConfig, ConfigError> {
     let invalid = |span: Range<usize>, message: String| toml_text.invalid(span, message);
+    let aot = keys.aot.as_ref().is_some_and(|a| *a.get_ref());
     let (pattern, component, build, watch, at) = match source {
         RouteSource::Manifest { base_dir, at, span } => {
             let path = keys.path.ok_or_else(|| {
@@ -125,10 +126,13 @@ pub(super) fn route_from_keys(
                     ));
                 }
                 let mut watch = parse_watch(&keys.watch, None, true).map_err(|(span, m)| invalid(span, m))?;
-                let (output, step, glob) = javascript_build(base_dir, written);
+                let (output, step, glob) = javascript_build(base_dir, written, aot);
                 watch.insert(0, glob);
                 (pattern, output, Some(step), watch, at)
             } else {
+                if let Some(aot) = &keys.aot {
+                    return Err(invalid(aot.span(), AOT_NEEDS_JAVASCRIPT.into()));
+                }
                 let watch =
                     parse_watch(&keys.watch, keys.build.as_ref(), false).map_err(|(span, m)| invalid(span, m))?;
                 let build = keys.build.map(|b| BuildStep::Command(b.into_inner()));
@@ -155,8 +159,10 @@ pub(super) fn route_from_keys(
             }
             let relative = pathdiff::diff_paths(&component, base_dir).unwrap_or_else(|| component.clone());
             if is_js_source(&component) {
-                let (output, step, glob) = javascript_build(base_dir, &relative);
+                let (output, step, glob) = javascript_build(base_dir, &relative, aot);
                 (pattern, output, Some(step), vec![glob], at)
+            } else if let Some(aot) = &keys.aot {
+                return Err(invalid(aot.span(), AOT_NEEDS_JAVASCRIPT.into()));
             } else {
                 (pattern, component, None, Vec::new(), at)
             }
@@ -237,7 +243,7 @@ fn parse_limits(l: LimitsToml) -> Result<Limits, (Range<usize>, String)> {
 /// manifest (inside a route tree, where the leading `.` keeps it from being
 /// read as a route), named after the source so two routes never share one;
 /// and the watch glob that rebuilds it when the file is saved.
-fn javascript_build(base_dir: &Path, written: &Path) -> (PathBuf, BuildStep, String) {
+fn javascript_build(base_dir: &Path, written: &Path, aot: bool) -> (PathBuf, BuildStep, String) {
     let mut output = base_dir.join(".wasmroutes").join("build");
     let mut glob_parts = Vec::new();
     for part in written.components() {
@@ -253,10 +259,15 @@ fn javascript_build(base_dir: &Path, written: &Path) -> (PathBuf, BuildStep, Str
             std::path::Component::CurDir | std::path::Component::RootDir | std::path::Component::Prefix(_) => {}
         }
     }
-    output.as_mut_os_string().push(".wasm");
+    // Its own file, so a route built both ways never overwrites the other.
+    output.as_mut_os_string().push(if aot { ".aot.wasm" } else { ".wasm" });
     let glob = if written.is_absolute() { format!("/{}", glob_parts.join("/")) } else { glob_parts.join("/") };
-    (output.clone(), BuildStep::JavaScript { source: base_dir.join(written), output }, glob)
+    (output.clone(), BuildStep::JavaScript { source: base_dir.join(written), output, aot }, glob)
 }
+
+/// Why `aot` is refused on a route whose component is not JavaScript.
+const AOT_NEEDS_JAVASCRIPT: &str = "`aot` applies to a route.js or route.ts (its JavaScript is compiled ahead of time); \
+     this route's component is already WebAssembly: remove `aot`";
 
 /// Checks a route's `watch` globs: each must compile, be relative (to the
 /// manifest's directory) and come with a `build` command to run.

@@ -358,11 +358,23 @@ mod tests {
         assert_eq!(patterns(&dir), ["/api/hello", "/api/posts/[id]"], "the build folder is not a route");
         let post = &config.routes[1];
         assert_eq!(post.component, dir.join(".wasmroutes/build/posts/[id]/route.ts.wasm"));
-        let step = BuildStep::JavaScript { source: dir.join("posts/[id]/route.ts"), output: post.component.clone() };
+        let source = dir.join("posts/[id]/route.ts");
+        let step = BuildStep::JavaScript { source, output: post.component.clone(), aot: false };
         assert_eq!(post.build, Some(step));
         assert_eq!(post.watch, ["posts/[[]id[]]/route.ts"]);
         assert_eq!(post.env, [("A".to_owned(), "1".to_owned())]);
         assert_eq!(post.at.to_string(), dir.join("posts/[id]/route.ts").display().to_string());
+    }
+
+    #[test]
+    fn a_route_toml_may_ask_for_an_ahead_of_time_build_of_its_route_js_only() {
+        let (_temp, dir) = tree("api", &[("fib/route.js", ""), ("fib/route.toml", "aot = true\n")]);
+        let config = RoutesConfig::parse_dir(&dir, &env).expect("valid tree");
+        assert_eq!(config.routes[0].component, dir.join(".wasmroutes/build/fib/route.js.aot.wasm"));
+        assert!(matches!(config.routes[0].build, Some(BuildStep::JavaScript { aot: true, .. })));
+
+        let (_temp, dir) = tree("api", &[("w/route.wasm", ""), ("w/route.toml", "aot = true\n")]);
+        assert!(error(&dir).contains("`aot` applies to a route.js or route.ts"), "{}", error(&dir));
     }
 
     #[test]

@@ -53,6 +53,8 @@ pub(super) struct RouteKeys {
     pub(super) key_value_stores: Vec<Spanned<String>>,
     #[serde(default)]
     pub(super) cors: Option<Spanned<CorsToml>>,
+    #[serde(default)]
+    pub(super) aot: Option<Spanned<bool>>,
 }
 
 #[derive(Deserialize)]

@@ -69,7 +69,7 @@ watch = ["lib/**/*.js"]
     let output = Path::new("deploy/.wasmroutes/build/app/api/posts/[id]/route.ts.wasm");
     assert_eq!(r.component, output);
     let source = PathBuf::from("deploy/app/api/posts/[id]/route.ts");
-    assert_eq!(r.build, Some(BuildStep::JavaScript { source, output: output.to_owned() }));
+    assert_eq!(r.build, Some(BuildStep::JavaScript { source, output: output.to_owned(), aot: false }));
     assert_eq!(r.watch, ["app/api/posts/[[]id[]]/route.ts", "lib/**/*.js"], "the route file first, escaped");
     let glob = globset::Glob::new(&r.watch[0]).unwrap().compile_matcher();
     assert!(glob.is_match("app/api/posts/[id]/route.ts"));
@@ -78,6 +78,22 @@ watch = ["lib/**/*.js"]
     let outside = parse("[[route]]\npath = \"/a\"\ncomponent = \"../src/./a/route.mjs\"\n").unwrap();
     assert_eq!(outside.routes[0].component, Path::new("deploy/.wasmroutes/build/__/src/a/route.mjs.wasm"));
     assert_eq!(outside.routes[0].watch, ["../src/a/route.mjs"]);
+}
+
+#[test]
+fn aot_builds_a_javascript_route_into_its_own_file_and_is_refused_elsewhere() {
+    let cfg = parse("[[route]]\npath = \"/a\"\ncomponent = \"a/route.js\"\naot = true\n").unwrap();
+    let output = Path::new("deploy/.wasmroutes/build/a/route.js.aot.wasm");
+    assert_eq!(cfg.routes[0].component, output);
+    let source = PathBuf::from("deploy/a/route.js");
+    assert_eq!(cfg.routes[0].build, Some(BuildStep::JavaScript { source, output: output.to_owned(), aot: true }));
+    let off = parse("[[route]]\npath = \"/a\"\ncomponent = \"a/route.js\"\naot = false\n").unwrap();
+    assert_eq!(off.routes[0].component, Path::new("deploy/.wasmroutes/build/a/route.js.wasm"));
+
+    let err = error("[[route]]\npath = \"/a\"\ncomponent = \"a.wasm\"\naot = true\n");
+    assert!(err.starts_with("deploy/routes.toml:4:7: `aot` applies to a route.js or route.ts"), "{err}");
+    let err = error("[[route]]\npath = \"/a\"\ncomponent = \"a/route.js\"\naot = \"yes\"\n");
+    assert!(err.starts_with("deploy/routes.toml:4:7: invalid type: string \"yes\", expected a boolean"), "{err}");
 }
 
 #[test]
