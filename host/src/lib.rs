@@ -42,4 +42,5 @@ pub mod route_table;
 pub mod routing;
 pub mod runtime;
 pub mod server;
+pub mod sql;
 pub mod watch;

@@ -1,0 +1,23 @@
+//! SQL databases for routes: relational data beside the key-value stores,
+//! one trait over an embedded SQLite file per database (the default) and,
+//! for many hosts, PostgreSQL.
+//!
+//! - [`value`]: parameters, column values and result shapes.
+//! - [`error`]: the typed errors a route sees.
+//! - [`backend`]: the traits a backend implements (a database, its
+//!   sessions) and the per-call limits.
+//! - [`sqlite`]: the embedded backend: a file per database, WAL, one writer
+//!   and a pool of readers, request-time statements checked by SQLite's
+//!   authorizer.
+
+pub mod backend;
+pub mod error;
+pub mod sqlite;
+pub mod value;
+
+#[cfg(test)]
+mod conformance;
+
+pub use backend::{Database, Session, SqlLimits};
+pub use error::{ConstraintKind, SqlError};
+pub use value::{Executed, Rows, SqlValue};
