@@ -6,12 +6,15 @@
 //! - [`error`]: the typed errors a route sees.
 //! - [`backend`]: the traits a backend implements (a database, its
 //!   sessions) and the per-call limits.
+//! - [`migrations`]: the schema, from a folder of `.sql` files applied once
+//!   each, in order, and recorded in the database.
 //! - [`sqlite`]: the embedded backend: a file per database, WAL, one writer
 //!   and a pool of readers, request-time statements checked by SQLite's
 //!   authorizer.
 
 pub mod backend;
 pub mod error;
+pub mod migrations;
 pub mod sqlite;
 pub mod value;
 
