@@ -55,6 +55,7 @@ const FILES: &[Embedded] = embed!(
     "wit/deps/keyvalue/batch.wit",
     "wit/deps/keyvalue/store.wit",
     "wit/deps/keyvalue/world.wit",
+    "wit/deps/sql/sql.wit",
 );
 
 /// Why a JavaScript route cannot be built.

@@ -25,6 +25,7 @@ use crate::runtime::executor::ReuseUnsupported;
 use crate::runtime::{
     CacheOutcome, ComponentError, ContentHash, Executor, RouteComponent, RouteContext, Sandbox, content_hash,
 };
+use crate::sql::{Databases, DatabasesError};
 
 /// One servable route.
 pub struct Route {
@@ -84,6 +85,15 @@ pub enum LoadError {
         file: PathBuf,
         /// What changed.
         source: StoresError,
+    },
+    /// A database a route lists cannot be opened or migrated, or
+    /// `routes.toml` no longer configures the databases this host opened.
+    #[error("{}: {source}", file.display())]
+    Databases {
+        /// The manifest.
+        file: PathBuf,
+        /// Why.
+        source: DatabasesError,
     },
     /// `isolation = "reuse"` on a `wasi:http/proxy` component.
     #[error("{at}: route `{route}`: {source}")]
@@ -205,8 +215,13 @@ impl RouteTable {
     /// Blocking work (reading and compiling on every core): an async caller
     /// runs it through `spawn_blocking`. Opening a Redis store spawns its
     /// connection task, so a caller outside tokio enters a runtime first.
-    pub fn load(config: &RoutesConfig, sandbox: &Sandbox, stores: &Stores) -> Result<RouteTable, LoadError> {
-        Self::load_reusing(config, sandbox, stores, None)
+    pub fn load(
+        config: &RoutesConfig,
+        sandbox: &Sandbox,
+        stores: &Stores,
+        databases: &Databases,
+    ) -> Result<RouteTable, LoadError> {
+        Self::load_reusing(config, sandbox, stores, databases, None)
     }
 
     /// Like [`RouteTable::load`], but a component whose file has the same
@@ -217,11 +232,15 @@ impl RouteTable {
         config: &RoutesConfig,
         sandbox: &Sandbox,
         stores: &Stores,
+        databases: &Databases,
         previous: Option<&RouteTable>,
     ) -> Result<RouteTable, LoadError> {
         stores
             .check_unchanged(&config.stores)
             .map_err(|source| LoadError::Stores { file: config.file.clone(), source })?;
+        databases
+            .check_unchanged(&config.databases)
+            .map_err(|source| LoadError::Databases { file: config.file.clone(), source })?;
         // Conflicts were refused when the config was parsed
         // (`config::check_conflicts`); the router below would still refuse one.
         for route in &config.routes {
@@ -303,6 +322,9 @@ impl RouteTable {
                 kv_stores: stores
                     .for_route(&route.key_value_stores)
                     .map_err(|source| LoadError::Stores { file: config.file.clone(), source })?,
+                databases: databases
+                    .for_route(&route.databases)
+                    .map_err(|source| LoadError::Databases { file: config.file.clone(), source })?,
                 log_budget: before.map_or_else(Arc::default, |r| Arc::clone(&r.executor.context().log_budget)),
             };
             let reuse = match route.isolation {

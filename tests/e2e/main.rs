@@ -26,5 +26,6 @@ mod sample_routes;
 mod sandbox;
 mod scaffold;
 mod settings_from_env;
+mod sql;
 mod startup;
 mod wasi_http;

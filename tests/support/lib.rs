@@ -33,6 +33,7 @@ const COMPONENT_PACKAGES: &[&str] = &[
     "tasks",
     "tasks-id",
     "kv-plain",
+    "sql-plain",
     "http-proxy",
     "http-hello",
     "hostile",

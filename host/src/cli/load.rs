@@ -8,6 +8,7 @@ use wasmroutes::config::manifest_source::ManifestSource;
 use wasmroutes::kv::Stores;
 use wasmroutes::route_table::RouteTable;
 use wasmroutes::runtime::{CompileCache, EngineConfig, PoolTuning, Sandbox};
+use wasmroutes::sql::Databases;
 
 /// Where the routes are declared: the arguments `check`, `routes` and
 /// `serve` share.
@@ -79,18 +80,20 @@ impl CacheArgs {
 /// it listens.
 pub fn load(source: &ManifestSource, cache: Option<CompileCache>) -> anyhow::Result<(Sandbox, RouteTable)> {
     let config = source.read()?;
-    load_config(&config, cache, 0, &Stores::unopened(&config.stores))
+    load_config(&config, cache, 0, &Stores::unopened(&config.stores), &Databases::unopened(&config.databases))
 }
 
 /// Starts wasmtime sized for `config`'s routes (and for at least
 /// `min_memory` per instance, which later reloads may use without a
-/// restart), and loads every component; routes get their stores from `stores`.
+/// restart), and loads every component; routes get their stores from
+/// `stores` and their databases from `databases`.
 /// Blocking (see [`RouteTable::load`]).
 pub fn load_config(
     config: &RoutesConfig,
     cache: Option<CompileCache>,
     min_memory: u64,
     stores: &Stores,
+    databases: &Databases,
 ) -> anyhow::Result<(Sandbox, RouteTable)> {
     let max_memory = config.routes.iter().map(|r| r.limits.memory).max().unwrap_or_default().max(min_memory);
     let pool = PoolTuning::from_env()?;
@@ -99,6 +102,6 @@ pub fn load_config(
     }
     let engine_config = EngineConfig { max_memory, cache, pool, ..EngineConfig::default() };
     let sandbox = Sandbox::new(&engine_config).map_err(anyhow::Error::from).context("starting wasmtime")?;
-    let table = RouteTable::load(config, &sandbox, stores)?;
+    let table = RouteTable::load(config, &sandbox, stores, databases)?;
     Ok((sandbox, table))
 }

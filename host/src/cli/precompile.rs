@@ -6,6 +6,7 @@
 
 use anyhow::Context;
 use wasmroutes::kv::Stores;
+use wasmroutes::sql::Databases;
 
 /// Compile every component of ROUTES_TOML (or a --dir route tree) into the compile cache,
 /// so a later `serve` with the same cache starts without compiling.
@@ -31,7 +32,8 @@ pub fn run(args: PrecompileArgs) -> anyhow::Result<()> {
     let config = source.read()?;
     // The same engine sizing as `serve` without --watch (minimum memory 0),
     // so `serve` finds these entries: the engine's settings are part of the key.
-    let (_, table) = super::load::load_config(&config, Some(cache), 0, &Stores::unopened(&config.stores))?;
+    let (stores, databases) = (Stores::unopened(&config.stores), Databases::unopened(&config.databases));
+    let (_, table) = super::load::load_config(&config, Some(cache), 0, &stores, &databases)?;
     let stats = table.stats();
     println!(
         "{source}: {} route(s); {} component(s) compiled, {} already in {}",

@@ -11,6 +11,7 @@ use wasmroutes::limits::Limits;
 use wasmroutes::observability;
 use wasmroutes::server::admin::Admin;
 use wasmroutes::server::{self, ServeOptions, ServerState};
+use wasmroutes::sql::Databases;
 use wasmroutes::watch;
 
 use super::logging;
@@ -79,9 +80,10 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let min_memory = if args.watch { Limits::DEFAULT_MEMORY } else { 0 };
     let data_dir = args.data_dir.unwrap_or_else(|| config.default_data_dir());
     let stores = Arc::new(Stores::new(&config.stores, &data_dir));
+    let databases = Arc::new(Databases::new(&config.databases, &data_dir));
     let (sandbox, table) = {
-        let (config, stores) = (config.clone(), Arc::clone(&stores));
-        tokio::task::spawn_blocking(move || super::load::load_config(&config, cache, min_memory, &stores))
+        let (config, stores, databases) = (config.clone(), Arc::clone(&stores), Arc::clone(&databases));
+        tokio::task::spawn_blocking(move || super::load::load_config(&config, cache, min_memory, &stores, &databases))
             .await
             .context("loading the routes")??
     };
@@ -106,7 +108,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         stats.compiled,
         stats.from_cache,
     ));
-    let state = Arc::new(ServerState::new(sandbox, Arc::clone(&stores), table));
+    let state = Arc::new(ServerState::new(sandbox, Arc::clone(&stores), databases, table));
     if let Some(admin) = &admin {
         admin.set_stores(stores);
         let serving = Arc::clone(&state);

@@ -23,6 +23,7 @@ use crate::routing::pattern::RoutePattern;
 mod build_step;
 mod conflicts;
 mod cors;
+mod databases;
 mod env;
 mod location;
 pub mod manifest_source;
@@ -35,6 +36,7 @@ mod tests;
 
 pub use build_step::{BuildStep, JS_SOURCE_EXTENSIONS, is_js_source};
 pub use conflicts::check_conflicts;
+pub use databases::{DatabaseBackend, DatabaseConfig};
 use location::TomlText;
 pub use location::{ConfigError, Location};
 pub(crate) use route::tree_route;
@@ -65,6 +67,9 @@ pub struct RouteConfig {
     /// The key-value stores the guest may open (default: none). Each names
     /// a store of [`RoutesConfig::stores`].
     pub key_value_stores: Vec<String>,
+    /// The SQL databases the guest may open (default: none). Each names a
+    /// database of [`RoutesConfig::databases`].
+    pub databases: Vec<String>,
     /// Which browser origins may call the route, and how (default: no CORS
     /// headers, so browsers allow only same-origin pages).
     pub cors: Option<CorsPolicy>,
@@ -102,6 +107,8 @@ pub struct RoutesConfig {
     pub routes: Vec<RouteConfig>,
     /// The key-value stores by name; always holds [`StoreConfig::DEFAULT`].
     pub stores: BTreeMap<String, StoreConfig>,
+    /// The SQL databases by name (`[database.NAME]`; none in a route tree).
+    pub databases: BTreeMap<String, DatabaseConfig>,
 }
 
 impl RoutesConfig {
@@ -194,10 +201,12 @@ impl RoutesConfig {
 
         let base_dir = path.parent().map(Path::to_owned).unwrap_or_default();
         let stores = stores::parse_stores(parsed.key_value_store, &toml_text, lookup_env)?;
+        let databases = databases::parse_databases(parsed.database, &toml_text, &base_dir)?;
         let mut routes = Vec::with_capacity(parsed.route.len());
         for entry in parsed.route {
             let span = entry.span();
             let stores_named = entry.get_ref().key_value_stores.clone();
+            let databases_named = entry.get_ref().databases.clone();
             let source = route::RouteSource::Manifest { base_dir: &base_dir, at: toml_text.at(span.clone()), span };
             routes.push(route::route_from_keys(entry.into_inner(), source, &toml_text, lookup_env)?);
             if let Some(unknown) = stores_named.iter().find(|n| !stores.contains_key(n.get_ref())) {
@@ -213,8 +222,20 @@ impl RoutesConfig {
                     ),
                 ));
             }
+            if let Some(unknown) = databases_named.iter().find(|n| !databases.contains_key(n.get_ref())) {
+                let configured: Vec<&str> = databases.keys().map(String::as_str).collect();
+                let configured = if configured.is_empty() { "none".to_owned() } else { configured.join(", ") };
+                return Err(toml_text.invalid(
+                    unknown.span(),
+                    format!(
+                        "databases: no database `{0}` is configured; add a `[database.{0}]` table (configured: \
+                         {configured})",
+                        unknown.get_ref(),
+                    ),
+                ));
+            }
         }
         check_conflicts(&routes)?;
-        Ok(RoutesConfig { file: path.to_owned(), base_dir, routes, stores })
+        Ok(RoutesConfig { file: path.to_owned(), base_dir, routes, stores, databases })
     }
 }

@@ -8,6 +8,7 @@ use toml::Spanned;
 
 use super::build_step::{BuildStep, is_js_source};
 use super::cors::parse_cors;
+use super::databases::check_database_name;
 use super::env::{interpolate, is_env_name};
 use super::location::{ConfigError, Location, TomlText};
 use super::schema::{LimitsToml, RouteKeys};
@@ -34,6 +35,12 @@ pub(crate) fn tree_route(
         }
         None => (TomlText::new(&component, ""), RouteKeys::default()),
     };
+    if let Some(first) = keys.databases.first() {
+        return Err(toml_text.invalid(
+            first.span(),
+            "databases: a route tree (--dir) has no databases; configure them in a routes.toml",
+        ));
+    }
     // A route tree has no place to configure stores: only the implicit
     // embedded `default` exists.
     if let Some(other) = keys.key_value_stores.iter().find(|n| n.get_ref() != StoreConfig::DEFAULT) {
@@ -196,6 +203,14 @@ pub(super) fn route_from_keys(
         }
         key_value_stores.push(name.get_ref().clone());
     }
+    let mut databases: Vec<String> = Vec::with_capacity(keys.databases.len());
+    for name in &keys.databases {
+        check_database_name(name.get_ref()).map_err(|m| invalid(name.span(), format!("databases: {m}")))?;
+        if databases.contains(name.get_ref()) {
+            return Err(invalid(name.span(), format!("databases: `{}` is listed twice", name.get_ref())));
+        }
+        databases.push(name.get_ref().clone());
+    }
     let cors = keys.cors.map(parse_cors).transpose().map_err(|(span, m)| invalid(span, m))?;
     Ok(RouteConfig {
         pattern,
@@ -207,6 +222,7 @@ pub(super) fn route_from_keys(
         outbound: OutboundPolicy::new(outbound),
         isolation,
         key_value_stores,
+        databases,
         cors,
         at,
     })

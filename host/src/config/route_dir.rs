@@ -92,7 +92,7 @@ impl RoutesConfig {
         }
         check_conflicts(&routes)?;
         let stores = [(StoreConfig::DEFAULT.to_owned(), StoreConfig::implicit_default())].into();
-        Ok(RoutesConfig { file: dir.to_owned(), base_dir: dir.to_owned(), routes, stores })
+        Ok(RoutesConfig { file: dir.to_owned(), base_dir: dir.to_owned(), routes, stores, databases: BTreeMap::new() })
     }
 }
 
@@ -375,6 +375,13 @@ mod tests {
 
         let (_temp, dir) = tree("api", &[("w/route.wasm", ""), ("w/route.toml", "aot = true\n")]);
         assert!(error(&dir).contains("`aot` applies to a route.js or route.ts"), "{}", error(&dir));
+    }
+
+    #[test]
+    fn a_route_toml_cannot_list_databases() {
+        let (_temp, dir) = tree("api", &[("notes/route.wasm", ""), ("notes/route.toml", "databases = [\"main\"]\n")]);
+        let err = error(&dir);
+        assert!(err.contains("route.toml:1:14: databases: a route tree (--dir) has no databases"), "{err}");
     }
 
     #[test]

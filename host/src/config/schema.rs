@@ -13,6 +13,19 @@ pub(super) struct FileToml {
     pub(super) route: Vec<Spanned<RouteKeys>>,
     #[serde(default)]
     pub(super) key_value_store: BTreeMap<Spanned<String>, Spanned<StoreToml>>,
+    #[serde(default)]
+    pub(super) database: BTreeMap<Spanned<String>, Spanned<DatabaseToml>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct DatabaseToml {
+    #[serde(rename = "type")]
+    pub(super) kind: Option<Spanned<String>>,
+    pub(super) migrations: Option<Spanned<String>>,
+    pub(super) max_rows: Option<Spanned<u32>>,
+    pub(super) max_result_size: Option<Spanned<String>>,
+    pub(super) statement_timeout: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -55,6 +68,8 @@ pub(super) struct RouteKeys {
     pub(super) cors: Option<Spanned<CorsToml>>,
     #[serde(default)]
     pub(super) aot: Option<Spanned<bool>>,
+    #[serde(default)]
+    pub(super) databases: Vec<Spanned<String>>,
 }
 
 #[derive(Deserialize)]

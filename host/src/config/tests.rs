@@ -290,3 +290,76 @@ fn cors_errors_name_the_entry() {
         assert!(err.contains(message), "{line}: {err}");
     }
 }
+
+#[test]
+fn databases_are_configured_once_and_declared_per_route() {
+    let cfg = parse(
+        r#"
+[database.main]
+type = "sqlite"
+migrations = "migrations/main"
+max_rows = 500
+max_result_size = "1MiB"
+statement_timeout = "250ms"
+
+[database.audit]
+type = "sqlite"
+
+[[route]]
+path = "/api/notes"
+component = "notes.wasm"
+databases = ["main", "audit"]
+
+[[route]]
+path = "/api/hello"
+component = "hello.wasm"
+"#,
+    )
+    .unwrap();
+    let main = &cfg.databases["main"];
+    assert_eq!(main.backend, DatabaseBackend::Sqlite);
+    assert_eq!(main.migrations.as_deref(), Some(Path::new("deploy/migrations/main")));
+    assert_eq!(main.limits.max_rows, 500);
+    assert_eq!(main.limits.max_result_bytes, 1 << 20);
+    assert_eq!(main.limits.statement_timeout, std::time::Duration::from_millis(250));
+    assert_eq!(cfg.databases["audit"].migrations, None);
+    assert_eq!(cfg.databases["audit"].limits, crate::sql::SqlLimits::default());
+    assert_eq!(cfg.routes[0].databases, ["main", "audit"]);
+    assert!(cfg.routes[1].databases.is_empty(), "no database unless declared");
+}
+
+#[test]
+fn database_mistakes_name_their_line() {
+    let route = "[[route]]\npath = \"/a\"\ncomponent = \"a.wasm\"\n";
+    let cases = [
+        ("[database.main]\n", "deploy/routes.toml:1:1: database.main: missing `type`: write type = \"sqlite\""),
+        (
+            "[database.main]\ntype = \"mysql\"\n",
+            "deploy/routes.toml:2:8: database.main: type must be \"sqlite\", not \"mysql\"",
+        ),
+        (
+            "[database.\"a b\"]\ntype = \"sqlite\"\n",
+            "deploy/routes.toml:1:11: database.a b: `a b` is not a valid database name",
+        ),
+        (
+            "[database.m]\ntype = \"sqlite\"\nmax_rows = 0\n",
+            "deploy/routes.toml:3:12: database.m.max_rows must be between 1",
+        ),
+        (
+            "[database.m]\ntype = \"sqlite\"\nstatement_timeout = \"soon\"\n",
+            "deploy/routes.toml:3:21: database.m.statement_timeout:",
+        ),
+        ("[database.m]\ntype = \"sqlite\"\nurl = \"x\"\n", "deploy/routes.toml:3:1: unknown field `url`"),
+    ];
+    for (tables, want) in cases {
+        let err = error(&format!("{tables}\n{route}"));
+        assert!(err.starts_with(want), "{err}\nwanted: {want}");
+    }
+    let err = error(&format!("{route}databases = [\"main\"]\n"));
+    assert!(
+        err.starts_with("deploy/routes.toml:4:14: databases: no database `main` is configured; add a `[database.main]` table (configured: none)"),
+        "{err}"
+    );
+    let err = error(&format!("[database.main]\ntype = \"sqlite\"\n\n{route}databases = [\"main\", \"main\"]\n"));
+    assert!(err.contains("databases: `main` is listed twice"), "{err}");
+}

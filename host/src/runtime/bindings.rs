@@ -28,3 +28,18 @@ pub mod keyvalue {
         },
     });
 }
+
+/// `wasmroutes:sql@0.1.0` (`wit/deps/sql`), imported by routes that use SQL
+/// databases; implemented in `runtime::sql`.
+pub mod sql {
+    #![allow(missing_docs)]
+
+    wasmtime::component::bindgen!({
+        path: "../wit/deps/sql",
+        world: "wasmroutes:sql/imports",
+        imports: { default: async | trappable },
+        with: {
+            "wasmroutes:sql/types.connection": crate::runtime::sql::ConnectionHandle,
+        },
+    });
+}

@@ -1,6 +1,7 @@
 //! What one store carries: the guest's WASI context (only what its route
 //! declares), its `wasi:http` context with the route's outbound policy, the
-//! key-value stores it may open, its resource table and its memory limiter.
+//! key-value stores and SQL databases it may open, its resource table and
+//! its memory limiter.
 
 use std::sync::Arc;
 
@@ -14,6 +15,7 @@ use super::keyvalue::{KvContext, KvView};
 use super::memory_limiter::MemoryLimiter;
 use super::outbound_hooks::OutboundHooks;
 use super::route_context::RouteContext;
+use super::sql::{SqlContext, SqlView};
 
 /// The `T` of every `Store<T>`.
 pub struct GuestState {
@@ -27,6 +29,7 @@ pub struct GuestState {
     http: WasiHttpCtx,
     hooks: OutboundHooks,
     kv: KvContext,
+    sql: SqlContext,
     table: ResourceTable,
     pub(crate) limiter: MemoryLimiter,
 }
@@ -49,6 +52,7 @@ impl GuestState {
             stderr,
             http: WasiHttpCtx::new(),
             kv: KvContext::new(Arc::clone(&ctx.kv_stores), Arc::clone(route), Arc::clone(&request_id)),
+            sql: SqlContext::new(Arc::clone(&ctx.databases), Arc::clone(route), Arc::clone(&request_id)),
             hooks: OutboundHooks::new(Arc::clone(&ctx.outbound), Arc::clone(route), request_id),
             table: ResourceTable::new(),
             limiter: MemoryLimiter::new(ctx.limits.memory),
@@ -76,6 +80,7 @@ impl GuestState {
         self.stdout.next_request(Arc::clone(&request_id));
         self.stderr.next_request(Arc::clone(&request_id));
         self.kv.set_request_id(Arc::clone(&request_id));
+        self.sql.set_request_id(Arc::clone(&request_id));
         self.hooks.set_request_id(request_id);
     }
 
@@ -85,12 +90,24 @@ impl GuestState {
         self.stdout.end_request();
         self.stderr.end_request();
     }
+
+    /// Ends a reused instance's request: a database transaction the
+    /// handler left open is rolled back before the instance waits for its
+    /// next request (a fresh instance's end with its store).
+    pub async fn finish_reused_request(&mut self) {
+        self.sql.end_request().await;
+    }
 }
 
 impl GuestState {
     /// What the `wasi:keyvalue` host functions work on.
     pub(crate) fn keyvalue(&mut self) -> KvView<'_> {
         KvView::new(&mut self.kv, &mut self.table)
+    }
+
+    /// What the `wasmroutes:sql` host functions work on.
+    pub(crate) fn sql(&mut self) -> SqlView<'_> {
+        SqlView::new(&mut self.sql, &mut self.table)
     }
 }
 

@@ -21,6 +21,7 @@ mod memory_limiter;
 mod outbound_hooks;
 pub mod pool_tuning;
 mod route_context;
+mod sql;
 
 use bindings::wasmroutes::api::types::{
     Method as WitMethod, ParamValue as WitParamValue, Request as GuestRequest, Response as GuestResponse,

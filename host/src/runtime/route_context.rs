@@ -1,6 +1,6 @@
 //! What a route gives every instance of its component, built once when the
 //! route is loaded (in the spirit of wasmtime's `*Ctx` types): its name, env,
-//! limits, outbound policy, key-value stores and log allowance. A request
+//! limits, outbound policy, key-value stores, databases and log allowance. A request
 //! adds only its id ([`super::guest_state::new_store`]).
 
 use std::sync::Arc;
@@ -9,6 +9,7 @@ use super::guest_output::LogBudget;
 use crate::kv::RouteStores;
 use crate::limits::Limits;
 use crate::outbound::OutboundPolicy;
+use crate::sql::RouteDatabases;
 
 /// One route's grants and limits, shared by all its requests.
 pub struct RouteContext {
@@ -22,6 +23,8 @@ pub struct RouteContext {
     pub outbound: Arc<OutboundPolicy>,
     /// The key-value stores the guest may open.
     pub kv_stores: Arc<RouteStores>,
+    /// The SQL databases the guest may open.
+    pub databases: Arc<RouteDatabases>,
     /// The route's allowance of guest log lines, shared by its requests
     /// (and kept across a reload that keeps the route).
     pub log_budget: Arc<LogBudget>,
@@ -38,6 +41,7 @@ impl RouteContext {
             limits: Limits::default(),
             outbound: Arc::new(OutboundPolicy::default()),
             kv_stores: Arc::new(RouteStores::default()),
+            databases: Arc::new(RouteDatabases::default()),
             log_budget: Arc::new(LogBudget::default()),
         }
     }

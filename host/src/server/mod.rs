@@ -26,6 +26,7 @@ pub use host_error::HostError;
 use crate::kv::Stores;
 use crate::route_table::RouteTable;
 use crate::runtime::Sandbox;
+use crate::sql::Databases;
 
 /// Connection-level settings.
 #[derive(Clone, Debug)]
@@ -61,6 +62,9 @@ pub struct ServerState {
     /// Every configured key-value store, open for the host's whole life
     /// (reloads keep them).
     pub stores: Arc<Stores>,
+    /// Every configured SQL database, open for the host's whole life
+    /// (reloads keep them).
+    pub databases: Arc<Databases>,
     /// The loaded routes. Swapped whole by a reload; each request takes one
     /// snapshot ([`ServerState::routes`]) when it starts and keeps it to the end, so
     /// requests in flight finish on the table they began with.
@@ -68,9 +72,9 @@ pub struct ServerState {
 }
 
 impl ServerState {
-    /// A server serving `table`, whose routes use `stores`.
-    pub fn new(sandbox: Sandbox, stores: Arc<Stores>, table: RouteTable) -> ServerState {
-        ServerState { sandbox, stores, table: ArcSwap::from_pointee(table) }
+    /// A server serving `table`, whose routes use `stores` and `databases`.
+    pub fn new(sandbox: Sandbox, stores: Arc<Stores>, databases: Arc<Databases>, table: RouteTable) -> ServerState {
+        ServerState { sandbox, stores, databases, table: ArcSwap::from_pointee(table) }
     }
 
     /// The current route table, for one request (or one report).

@@ -74,4 +74,7 @@ pub trait Session: Send {
 
     /// Rolls the open transaction back.
     async fn rollback(&mut self) -> Result<(), SqlError>;
+
+    /// Whether a transaction is open.
+    fn in_transaction(&self) -> bool;
 }

@@ -8,11 +8,14 @@
 //!   sessions) and the per-call limits.
 //! - [`migrations`]: the schema, from a folder of `.sql` files applied once
 //!   each, in order, and recorded in the database.
+//! - [`databases`]: every database of a deployment, opened once, and the
+//!   subset each route may open.
 //! - [`sqlite`]: the embedded backend: a file per database, WAL, one writer
 //!   and a pool of readers, request-time statements checked by SQLite's
 //!   authorizer.
 
 pub mod backend;
+pub mod databases;
 pub mod error;
 pub mod migrations;
 pub mod sqlite;
@@ -22,5 +25,6 @@ pub mod value;
 mod conformance;
 
 pub use backend::{Database, Session, SqlLimits};
+pub use databases::{Databases, DatabasesError, RouteDatabases};
 pub use error::{ConstraintKind, SqlError};
 pub use value::{Executed, Rows, SqlValue};

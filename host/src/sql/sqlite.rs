@@ -539,6 +539,10 @@ impl Session for SqliteSession {
         };
         on_writer(guard, rollback_if_open).await?.1
     }
+
+    fn in_transaction(&self) -> bool {
+        self.transaction.is_some()
+    }
 }
 
 /// Rolls back whatever transaction `conn` has open.

@@ -43,7 +43,7 @@ impl fmt::Display for ReloadReport {
 pub fn reload(state: &ServerState, config: &RoutesConfig) -> Result<ReloadReport, LoadError> {
     let started = Instant::now();
     let current = state.routes();
-    let table = RouteTable::load_reusing(config, &state.sandbox, &state.stores, Some(&current))?;
+    let table = RouteTable::load_reusing(config, &state.sandbox, &state.stores, &state.databases, Some(&current))?;
     let report = ReloadReport { routes: table.len(), took: started.elapsed(), stats: table.stats() };
     state.replace_routes(table);
     Ok(report)

@@ -131,6 +131,7 @@ impl ApiExecutor {
         };
         // On error the store is dropped here: a failed instance is never reused.
         let (response, instance) = self.call_in(&mut store, instance, index, request, timing).await?;
+        store.data_mut().finish_reused_request().await;
         pool.put_back(WarmInstance { store, instance, served: served + 1 });
         Ok(response)
     }
