@@ -40,8 +40,14 @@ impl Deployment {
     }
 
     fn start(&self) -> TestHost {
+        self.start_with(&[])
+    }
+
+    fn start_with(&self, args: &[&str]) -> TestHost {
         let data = self.data_dir();
-        TestHost::manifest(&self.manifest).args(&["--data-dir", data.to_str().expect("UTF-8")]).start()
+        let mut all = vec!["--data-dir", data.to_str().expect("UTF-8")];
+        all.extend_from_slice(args);
+        TestHost::manifest(&self.manifest).args(&all).start()
     }
 
     fn try_start(&self) -> Result<TestHost, String> {
@@ -166,8 +172,14 @@ fn acknowledged_writes_survive_kill_9() {
         assert_eq!(post(&host, title).status, 201);
     }
     host.kill();
-    let host = deployment.start();
+    let admin = e2e_support::free_port();
+    let host = deployment.start_with(&["--admin-addr", &format!("127.0.0.1:{admin}")]);
     assert_eq!(titles(&host), written);
+    // `/readyz` reports on the open database.
+    let ready = e2e_support::send(std::net::SocketAddr::from(([127, 0, 0, 1], admin)), "GET", "/readyz", &[], b"");
+    let body = ready.json();
+    assert_eq!((body["status"].as_str(), body["databases"]["main"]["type"].as_str()), (Some("ready"), Some("sqlite")));
+    assert_eq!(body["databases"]["main"]["ok"], true, "{body}");
     assert!(!host.log_text().contains("applied migrations"), "applied once: {}", host.log_text());
 }
 

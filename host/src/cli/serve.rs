@@ -111,6 +111,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let state = Arc::new(ServerState::new(sandbox, Arc::clone(&stores), databases, table));
     if let Some(admin) = &admin {
         admin.set_stores(stores);
+        admin.set_databases(Arc::clone(&state.databases));
         let serving = Arc::clone(&state);
         admin.set_openapi(Box::new(move || {
             wasmroutes::openapi::document(&serving.routes(), super::openapi::DEFAULT_TITLE).to_string()

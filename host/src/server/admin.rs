@@ -33,6 +33,7 @@ use tokio::net::TcpListener;
 
 use super::host_error::json_response;
 use crate::kv::Stores;
+use crate::sql::Databases;
 
 type AdminResponse = http::Response<Full<Bytes>>;
 
@@ -47,13 +48,20 @@ pub struct Admin {
     metrics: PrometheusHandle,
     ready: AtomicBool,
     stores: OnceLock<Arc<Stores>>,
+    databases: OnceLock<Arc<Databases>>,
     openapi: OnceLock<OpenApiSource>,
 }
 
 impl Admin {
     /// Not ready yet; `metrics` renders `/metrics`.
     pub fn new(metrics: PrometheusHandle) -> Self {
-        Admin { metrics, ready: AtomicBool::new(false), stores: OnceLock::new(), openapi: OnceLock::new() }
+        Admin {
+            metrics,
+            ready: AtomicBool::new(false),
+            stores: OnceLock::new(),
+            databases: OnceLock::new(),
+            openapi: OnceLock::new(),
+        }
     }
 
     /// Where `/openapi.json` comes from, once the routes are loaded.
@@ -64,6 +72,11 @@ impl Admin {
     /// The stores `/readyz` reports on.
     pub fn set_stores(&self, stores: Arc<Stores>) {
         let _ = self.stores.set(stores);
+    }
+
+    /// The SQL databases `/readyz` reports on.
+    pub fn set_databases(&self, databases: Arc<Databases>) {
+        let _ = self.databases.set(databases);
     }
 
     /// Marks the host ready for traffic (every route loaded) or not.
@@ -105,31 +118,41 @@ impl Admin {
 }
 
 impl Admin {
-    /// `200` with `"ready"`, or `"degraded"` and each store's state.
+    /// `200` with `"ready"`, or `"degraded"`, and the state of each store
+    /// and database.
     async fn readiness(&self) -> AdminResponse {
-        let health = match self.stores.get() {
-            Some(stores) => stores.health().await,
+        let stores = match self.stores.get() {
+            Some(stores) => stores.health().await.into_iter().map(|h| (h.name, h.kind, h.error)).collect(),
             None => Vec::new(),
         };
-        let degraded = health.iter().any(|h| h.error.is_some());
-        let stores: serde_json::Map<String, serde_json::Value> = health
-            .into_iter()
-            .map(|h| {
-                let state = match h.error {
-                    None => serde_json::json!({ "type": h.kind, "ok": true }),
-                    Some(error) => serde_json::json!({ "type": h.kind, "ok": false, "error": error }),
-                };
-                (h.name, state)
-            })
-            .collect();
-        let status = if degraded { "degraded" } else { "ready" };
-        let body = if stores.is_empty() {
-            serde_json::json!({ "status": status })
-        } else {
-            serde_json::json!({ "status": status, "stores": stores })
+        let databases = match self.databases.get() {
+            Some(databases) => databases.health().await.into_iter().map(|h| (h.name, h.kind, h.error)).collect(),
+            None => Vec::new(),
         };
+        let degraded = stores.iter().chain(&databases).any(|(_, _, error)| error.is_some());
+        let mut body = serde_json::json!({ "status": if degraded { "degraded" } else { "ready" } });
+        for (key, states) in [("stores", stores), ("databases", databases)] {
+            if !states.is_empty() {
+                body[key] = states_json(states);
+            }
+        }
         json_response(StatusCode::OK, body.to_string())
     }
+}
+
+/// `{ NAME: { "type": …, "ok": …, "error"?: … } }`.
+fn states_json(states: Vec<(String, &'static str, Option<String>)>) -> serde_json::Value {
+    let map: serde_json::Map<String, serde_json::Value> = states
+        .into_iter()
+        .map(|(name, kind, error)| {
+            let state = match error {
+                None => serde_json::json!({ "type": kind, "ok": true }),
+                Some(error) => serde_json::json!({ "type": kind, "ok": false, "error": error }),
+            };
+            (name, state)
+        })
+        .collect();
+    serde_json::Value::Object(map)
 }
 
 fn json_error(message: &str) -> String {

@@ -8,12 +8,27 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 
 use super::backend::Database;
 use super::migrations::{self, MigrationError};
 use super::sqlite::SqliteDatabase;
 use super::{SqlError, SqlLimits};
 use crate::config::{DatabaseBackend, DatabaseConfig};
+
+/// How long `/readyz` waits for one database to answer.
+const PING_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// The state of one open database, for `/readyz`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DatabaseHealth {
+    /// The database's name.
+    pub name: String,
+    /// Its `type`.
+    pub kind: &'static str,
+    /// `None` when it answered; else why not.
+    pub error: Option<String>,
+}
 
 /// Why a database could not be opened.
 #[derive(Debug, thiserror::Error)]
@@ -44,6 +59,41 @@ pub struct Databases {
     /// Where SQLite files live; `None`: never open anything.
     data_dir: Option<PathBuf>,
     open: Mutex<BTreeMap<String, Arc<dyn Database>>>,
+}
+
+impl Databases {
+    /// Asks every open database whether it answers, all at once, each
+    /// within `PING_TIMEOUT`.
+    pub async fn health(&self) -> Vec<DatabaseHealth> {
+        let open: Vec<(String, Arc<dyn Database>)> = self
+            .open
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .map(|(name, db)| (name.clone(), Arc::clone(db)))
+            .collect();
+        let checks: Vec<_> = open
+            .into_iter()
+            .map(|(name, db)| {
+                let kind = self.configs.get(&name).map_or("sqlite", |c| c.backend.kind());
+                tokio::spawn(async move {
+                    let error = match tokio::time::timeout(PING_TIMEOUT, db.ping()).await {
+                        Ok(Ok(())) => None,
+                        Ok(Err(e)) => Some(e.to_string()),
+                        Err(_) => Some(format!("unavailable: no answer within {PING_TIMEOUT:?}")),
+                    };
+                    DatabaseHealth { name, kind, error }
+                })
+            })
+            .collect();
+        let mut health = Vec::with_capacity(checks.len());
+        for check in checks {
+            if let Ok(h) = check.await {
+                health.push(h);
+            }
+        }
+        health
+    }
 }
 
 impl Databases {

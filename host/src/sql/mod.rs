@@ -25,6 +25,6 @@ pub mod value;
 mod conformance;
 
 pub use backend::{Database, Session, SqlLimits};
-pub use databases::{Databases, DatabasesError, RouteDatabases};
+pub use databases::{DatabaseHealth, Databases, DatabasesError, RouteDatabases};
 pub use error::{ConstraintKind, SqlError};
 pub use value::{Executed, Rows, SqlValue};
