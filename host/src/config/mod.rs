@@ -124,6 +124,25 @@ impl RoutesConfig {
     }
 }
 
+/// How the named tables `after` differ from `before` (`` `a` added, `b`
+/// changed, `c` removed ``); `None`: they do not. Stores and databases are
+/// opened once, so a reload that changes them is refused with this.
+pub fn named_changes<T: PartialEq>(before: &BTreeMap<String, T>, after: &BTreeMap<String, T>) -> Option<String> {
+    if before == after {
+        return None;
+    }
+    let mut changes = Vec::new();
+    for (name, table) in after {
+        match before.get(name) {
+            None => changes.push(format!("`{name}` added")),
+            Some(old) if old != table => changes.push(format!("`{name}` changed")),
+            Some(_) => {}
+        }
+    }
+    changes.extend(before.keys().filter(|n| !after.contains_key(*n)).map(|n| format!("`{n}` removed")));
+    Some(changes.join(", "))
+}
+
 /// One `[key_value_store.NAME]` table, or the implicit `default` store.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StoreConfig {

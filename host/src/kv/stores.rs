@@ -110,19 +110,10 @@ impl Stores {
     /// Whether `configs` is what these stores were opened with; a reload
     /// calls it before it loads anything.
     pub fn check_unchanged(&self, configs: &BTreeMap<String, StoreConfig>) -> Result<(), StoresError> {
-        if *configs == self.configs {
-            return Ok(());
+        match crate::config::named_changes(&self.configs, configs) {
+            None => Ok(()),
+            Some(changes) => Err(StoresError::Changed(changes)),
         }
-        let mut changes = Vec::new();
-        for (name, config) in configs {
-            match self.configs.get(name) {
-                None => changes.push(format!("`{name}` added")),
-                Some(old) if old != config => changes.push(format!("`{name}` changed")),
-                Some(_) => {}
-            }
-        }
-        changes.extend(self.configs.keys().filter(|n| !configs.contains_key(*n)).map(|n| format!("`{n}` removed")));
-        Err(StoresError::Changed(changes.join(", ")))
     }
 
     /// The stores a route may open: the ones it lists, opened now if no

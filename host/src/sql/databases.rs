@@ -134,19 +134,10 @@ impl Databases {
     /// Whether `configs` is what these databases were opened with; a
     /// reload calls it before it loads anything.
     pub fn check_unchanged(&self, configs: &BTreeMap<String, DatabaseConfig>) -> Result<(), DatabasesError> {
-        if *configs == self.configs {
-            return Ok(());
+        match crate::config::named_changes(&self.configs, configs) {
+            None => Ok(()),
+            Some(changes) => Err(DatabasesError::Changed(changes)),
         }
-        let mut changes = Vec::new();
-        for (name, config) in configs {
-            match self.configs.get(name) {
-                None => changes.push(format!("`{name}` added")),
-                Some(old) if old != config => changes.push(format!("`{name}` changed")),
-                Some(_) => {}
-            }
-        }
-        changes.extend(self.configs.keys().filter(|n| !configs.contains_key(*n)).map(|n| format!("`{n}` removed")));
-        Err(DatabasesError::Changed(changes.join(", ")))
     }
 
     /// The databases a route may open: the ones it lists, opened now if no
