@@ -210,3 +210,43 @@ fn a_bad_migration_stops_the_start_and_names_its_file() {
     let tables = host.get(&format!("/api/notes?op=select&sql={}", encode("PRAGMA table_list")));
     assert!(tables.text().contains("\"tags\""), "{}", tables.text());
 }
+
+/// `wasmroutes db ARGS` on the deployment: (success, stdout, stderr).
+fn db(deployment: &Deployment, args: &[&str]) -> (bool, String, String) {
+    let (manifest, data) = (deployment.manifest.to_str().expect("UTF-8"), deployment.data_dir());
+    let mut all = vec!["db", manifest, "--data-dir", data.to_str().expect("UTF-8")];
+    all.extend_from_slice(args);
+    let out = e2e_support::run_wasmroutes(&all, deployment.dir.path(), &[]);
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    (out.status.success(), text(&out.stdout), text(&out.stderr))
+}
+
+#[test]
+fn the_db_command_migrates_reports_and_queries_but_never_beside_a_server() {
+    let deployment = Deployment::new("");
+    assert_eq!(db(&deployment, &["status"]).1, "0001_notes.sql\tpending\n");
+    let (ok, out, err) = db(&deployment, &["migrate"]);
+    assert!(ok, "{err}");
+    assert_eq!(out, "database `main`: applied 0001_notes.sql\n");
+    let (ok, out, _) = db(&deployment, &["query", "INSERT INTO notes (title) VALUES ($1), ($2)", "one", "2"]);
+    assert!(ok);
+    assert_eq!(out, "2 row(s) changed\n");
+    let (_, out, _) = db(&deployment, &["query", "SELECT id, title, typeof(title) FROM notes ORDER BY id"]);
+    assert_eq!(out, "id\ttitle\ttypeof(title)\n1\tone\ttext\n2\t2\ttext\n", "a column's affinity keeps text text");
+    let (ok, _, err) = db(&deployment, &["query", "DROP TABLE notes"]);
+    assert!(!ok && err.contains("put them in a migration"), "{err}");
+
+    // A server holds the file: the command stops instead of writing beside
+    // it; status, which only reads, still answers.
+    let host = deployment.start();
+    assert_eq!(titles(&host), ["one", "2"]);
+    let (ok, _, err) = db(&deployment, &["query", "SELECT 1"]);
+    assert!(!ok && err.contains("is open in another wasmroutes process"), "{err}");
+    assert!(err.contains("stop the server that has it open"), "{err}");
+    assert_eq!(db(&deployment, &["status"]).1, "0001_notes.sql\tapplied\n");
+    drop(host);
+
+    migration(&deployment, "0001_notes.sql", &format!("{NOTES} -- edited"));
+    let (ok, out, err) = db(&deployment, &["status"]);
+    assert!(!ok && out == "0001_notes.sql\tCHANGED since it was applied\n", "{out}{err}");
+}

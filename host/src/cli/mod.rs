@@ -4,6 +4,7 @@
 pub mod build;
 pub mod cache;
 pub mod check;
+pub mod db;
 pub mod error_report;
 pub mod js_route_template;
 pub mod kv;

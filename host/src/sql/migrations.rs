@@ -101,6 +101,70 @@ pub fn read_dir(dir: &Path) -> Result<Vec<Migration>, MigrationError> {
     Ok(migrations)
 }
 
+/// Where one migration stands in a database.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MigrationState {
+    /// Applied, with the file's current contents.
+    Applied,
+    /// Not applied yet.
+    Pending,
+    /// Applied with other contents than the file has now.
+    Changed,
+    /// Applied, and its file is gone.
+    Missing,
+}
+
+impl MigrationState {
+    /// How `wasmroutes db status` prints it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MigrationState::Applied => "applied",
+            MigrationState::Pending => "pending",
+            MigrationState::Changed => "CHANGED since it was applied",
+            MigrationState::Missing => "MISSING: applied, but its file is gone",
+        }
+    }
+}
+
+/// Every migration of `dir` and of the SQLite database at `path`, in name
+/// order, with where it stands. Reads only.
+pub fn status_sqlite(database: &str, path: &Path, dir: &Path) -> Result<Vec<(String, MigrationState)>, MigrationError> {
+    let files = read_dir(dir)?;
+    let failed = |e: rusqlite::Error| MigrationError::Failed {
+        database: database.to_owned(),
+        path: path.to_owned(),
+        message: e.to_string(),
+    };
+    let conn = Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).map_err(failed)?;
+    let recorded: bool = conn
+        .query_row("SELECT count(*) FROM sqlite_schema WHERE name = ?1", [TABLE], |r| r.get::<_, i64>(0))
+        .map_err(failed)?
+        > 0;
+    let applied: Vec<(String, String)> = if recorded {
+        conn.prepare(&format!("SELECT name, checksum FROM {TABLE}"))
+            .and_then(|mut s| s.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect())
+            .map_err(failed)?
+    } else {
+        Vec::new()
+    };
+    let mut states: Vec<(String, MigrationState)> = files
+        .iter()
+        .map(|m| {
+            let state = match applied.iter().find(|(name, _)| name == &m.name) {
+                None => MigrationState::Pending,
+                Some((_, checksum)) if checksum == &m.checksum => MigrationState::Applied,
+                Some(_) => MigrationState::Changed,
+            };
+            (m.name.clone(), state)
+        })
+        .collect();
+    for (name, _) in applied.iter().filter(|(name, _)| !files.iter().any(|m| &m.name == name)) {
+        states.push((name.clone(), MigrationState::Missing));
+    }
+    states.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(states)
+}
+
 /// What [`apply_sqlite`] did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Applied {
@@ -241,9 +305,18 @@ mod tests {
         let err = apply_sqlite("main", &db, &dir).expect_err("edited").to_string();
         assert!(err.contains("0001_a.sql: this migration was applied to database `main` with other contents"), "{err}");
 
+        write(&dir, "0002_b.sql", "CREATE TABLE b (x);");
+        let states = status_sqlite("main", &db, &dir).expect("status");
+        assert_eq!(
+            states,
+            [("0001_a.sql".into(), MigrationState::Changed), ("0002_b.sql".into(), MigrationState::Pending)]
+        );
+
         std::fs::remove_file(dir.join("0001_a.sql")).expect("remove");
         let err = apply_sqlite("main", &db, &dir).expect_err("deleted").to_string();
         assert!(err.contains("has migration `0001_a.sql` applied, but"), "{err}");
+        let states = status_sqlite("main", &db, &dir).expect("status");
+        assert_eq!(states[0], ("0001_a.sql".into(), MigrationState::Missing));
     }
 
     #[test]

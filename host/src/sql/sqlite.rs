@@ -1,6 +1,10 @@
 //! The embedded SQL backend: one SQLite file per database (rusqlite, SQLite
 //! compiled in).
 //!
+//! - **One process.** The file's lock file (`NAME.sqlite.lock`) is held
+//!   exclusively while the database is open, so a second server, or
+//!   `wasmroutes db` while a server runs, stops with a clear error instead
+//!   of writing beside it.
 //! - **Durability.** WAL with `synchronous = FULL`: a commit that returned
 //!   is on disk, through a kill -9 or a power cut.
 //! - **One writer, many readers.** SQLite serialises writers anyway; here
@@ -49,6 +53,8 @@ const PROGRESS_STEPS: i32 = 1000;
 /// An embedded SQLite database.
 pub struct SqliteDatabase {
     shared: Arc<Shared>,
+    /// Held (locked) for as long as the database is open.
+    _lock: std::fs::File,
 }
 
 struct Shared {
@@ -80,8 +86,10 @@ impl SqliteDatabase {
             std::fs::create_dir_all(folder)
                 .map_err(|e| SqlError::Internal(format!("cannot create {}: {e}", folder.display())))?;
         }
+        let lock = lock(path)?;
         let writer = Conn::open(path, false, limits)?;
         Ok(SqliteDatabase {
+            _lock: lock,
             shared: Arc::new(Shared {
                 name: name.to_owned(),
                 path: path.to_owned(),
@@ -96,6 +104,29 @@ impl SqliteDatabase {
     /// The file.
     pub fn path(&self) -> &Path {
         &self.shared.path
+    }
+}
+
+/// The lock file beside `path`, locked exclusively.
+fn lock(path: &Path) -> Result<std::fs::File, SqlError> {
+    let mut lock_path = path.as_os_str().to_owned();
+    lock_path.push(".lock");
+    let lock_path = PathBuf::from(lock_path);
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(|e| SqlError::Internal(format!("cannot open {}: {e}", lock_path.display())))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(SqlError::Unavailable(format!(
+            "{} is open in another wasmroutes process (a running server holds it)",
+            path.display()
+        ))),
+        Err(std::fs::TryLockError::Error(e)) => {
+            Err(SqlError::Internal(format!("cannot lock {}: {e}", lock_path.display())))
+        }
     }
 }
 
@@ -693,6 +724,18 @@ mod tests {
         assert_eq!(count.rows, [vec![SqlValue::Integer(0)]]);
         holder.commit().await.expect("commit");
         other.execute("INSERT INTO n VALUES (2)", vec![]).await.expect("insert after the commit");
+    }
+
+    #[test]
+    fn one_process_at_a_time_holds_a_database() {
+        let (dir, db) = database("CREATE TABLE n (x)", SqlLimits::default());
+        let path = dir.path().join("data/main.sqlite");
+        match SqliteDatabase::open("main", &path, SqlLimits::default()) {
+            Err(SqlError::Unavailable(m)) => assert!(m.contains("open in another wasmroutes process"), "{m}"),
+            other => panic!("a second open must be refused, got {:?}", other.err()),
+        }
+        drop(db);
+        SqliteDatabase::open("main", &path, SqlLimits::default()).expect("free again once closed");
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
