@@ -46,5 +46,5 @@ done
 this="$(git rev-parse --short HEAD)"; git diff --quiet HEAD || this="$this with uncommitted changes"
 built=bench/js-aot/.wasmroutes/build/report
 sizes="report component: $(du -m --apparent-size "$built/route.js.wasm" | cut -f1) MB interpreted, $(du -m --apparent-size "$built/route.js.aot.wasm" | cut -f1) MB ahead of time"
-BASELINE=interpreted python3 bench/summarize.py "$RESULTS" "JavaScript ahead of time against interpreted, measured $(date -u +%Y-%m-%d) on this checkout ($this), $(nproc) cores ($(uname -r)), median of $ROUNDS interleaved rounds of ${SECONDS_PER_ROUND}s at $CONNS connections, fresh instances, server on CPU 0, load on CPU 1; $sizes." >bench/js-aot.md
+BASELINE_SERVER=interpreted python3 bench/summarize.py "$RESULTS" "JavaScript ahead of time against interpreted, measured $(date -u +%Y-%m-%d) on this checkout ($this), $(nproc) cores ($(uname -r)), median of $ROUNDS interleaved rounds of ${SECONDS_PER_ROUND}s at $CONNS connections, fresh instances, server on CPU 0, load on CPU 1; $sizes." >bench/js-aot.md
 cat bench/js-aot.md

@@ -10,7 +10,7 @@ route, server) are folded into their median, so one noisy minute on a
 shared VM does not decide a ratio; every ratio compares medians of rounds that ran interleaved with the
 native baseline's.
 
-BASELINE (environment; default "native") names the server every other row
+BASELINE_SERVER (environment; default "native") names the server every other row
 is compared with, e.g. "interpreted" for bench/js-aot.sh.
 
 Rows of routes the native baseline does not serve (the key-value samples)
@@ -34,7 +34,7 @@ import sys
 
 def main():
     path, header = sys.argv[1], sys.argv[2]
-    baseline = os.environ.get("BASELINE", "native")
+    baseline = os.environ.get("BASELINE_SERVER", "native")
     tick = os.sysconf("SC_CLK_TCK")
     groups = {}
     order = []
