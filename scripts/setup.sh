@@ -8,7 +8,7 @@
 #   rust       the Rust toolchain rust-toolchain.toml pins (with wasm32-wasip2,
 #              rustfmt and clippy): what building the host and the samples needs
 #   sdk-rust   the SDK's declared minimum Rust, with wasm32-wasip2
-#   services   redis-server, nginx and curl
+#   services   redis-server, PostgreSQL's server, nginx and curl
 #   py-tools   the pinned validators some end-to-end tests run
 #   js         guest-js's pinned JavaScript toolchain (Node.js must be there)
 #   weval      weval, for JavaScript routes built ahead of time (`aot = true`),
@@ -38,14 +38,17 @@ sdk_rust() {
 }
 
 # Services the tests start for themselves, on free loopback ports in temp
-# dirs: redis-server (the Redis key-value backend; tests/support/redis_server.rs)
-# and, for the local cluster of deploy/local (tests/e2e/many_hosts.rs), nginx
-# and curl. Debian's packages start and enable system services on 6379 and
-# 80; nothing needs those, so they are stopped and disabled again.
+# dirs: redis-server (the Redis key-value backend; tests/support/redis_server.rs),
+# PostgreSQL (the shared SQL backend; tests/support/postgres_server.rs runs
+# initdb and postgres from /usr/lib/postgresql/*/bin) and, for the local
+# cluster of deploy/local (tests/e2e/many_hosts.rs), nginx and curl.
+# Debian's packages start and enable system services on 6379, 5432 and 80;
+# nothing needs those, so they are stopped and disabled again.
 services() {
     local missing=()
     command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
     command -v nginx >/dev/null 2>&1 || missing+=(nginx-light)
+    compgen -G '/usr/lib/postgresql/*/bin/postgres' >/dev/null || missing+=(postgresql)
     command -v curl >/dev/null 2>&1 || missing+=(curl)
     if [ ${#missing[@]} -eq 0 ]; then
         return
@@ -57,7 +60,7 @@ services() {
     ${as_root[@]+"${as_root[@]}"} apt-get update
     ${as_root[@]+"${as_root[@]}"} env DEBIAN_FRONTEND=noninteractive apt-get install -y "${missing[@]}"
     # Whichever init this machine has (a container may have neither running).
-    for service in redis-server nginx; do
+    for service in redis-server postgresql nginx; do
         if command -v systemctl >/dev/null 2>&1; then
             ${as_root[@]+"${as_root[@]}"} systemctl disable --now "$service" >/dev/null 2>&1 || true
         fi

@@ -7,6 +7,7 @@
 
 pub mod cluster;
 pub mod keep_alive;
+pub mod postgres_server;
 pub mod redis_server;
 
 use std::fmt::Write as _;
@@ -639,4 +640,22 @@ fn kill_with_parent_thread(command: &mut Command) {
             Ok(())
         });
     }
+}
+
+/// Runs `f(i)` for `i` in `0..clients` on threads of their own, each with
+/// its own keep-alive connection; collects the results in order.
+pub fn clients<T: Send + 'static>(
+    host: &TestHost,
+    clients: usize,
+    f: impl Fn(usize, &mut keep_alive::Connection) -> T + Send + Sync + 'static,
+) -> Vec<T> {
+    let f = std::sync::Arc::new(f);
+    let addr = host.addr;
+    let threads: Vec<_> = (0..clients)
+        .map(|i| {
+            let f = std::sync::Arc::clone(&f);
+            std::thread::spawn(move || f(i, &mut keep_alive::Connection::open(addr)))
+        })
+        .collect();
+    threads.into_iter().map(|t| t.join().expect("client thread")).collect()
 }

@@ -2,14 +2,17 @@
 //! statement, through the same backend and rules the routes use.
 //!
 //! A SQLite database is locked by the server that has it open; this command
-//! then stops with a message saying so instead of writing beside it.
+//! then stops with a message saying so instead of writing beside it. A
+//! PostgreSQL database is shared: migrating it while hosts run is safe
+//! (hosts and this command take turns on an advisory lock).
 
 use std::io::Write;
 use std::path::PathBuf;
 
 use anyhow::{Context, bail};
-use wasmroutes::config::DatabaseConfig;
+use wasmroutes::config::{DatabaseBackend, DatabaseConfig};
 use wasmroutes::sql::migrations::{self, MigrationState};
+use wasmroutes::sql::postgres::PostgresDatabase;
 use wasmroutes::sql::{Database, Databases, SqlError, SqlValue};
 
 /// Migrate, inspect or query a SQL database of ROUTES_TOML.
@@ -71,8 +74,23 @@ fn migrations_dir(database: &DatabaseConfig) -> anyhow::Result<&PathBuf> {
     database.migrations.as_ref().with_context(|| format!("database `{}` has no `migrations` folder", database.name))
 }
 
-/// Opens (and so locks) the database, refusing while a server has it.
+/// A runtime for the PostgreSQL client (and a query's session).
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build()?)
+}
+
+/// A pool for a PostgreSQL database; connects when first used.
+fn postgres(database: &DatabaseConfig, url: &str) -> anyhow::Result<PostgresDatabase> {
+    PostgresDatabase::new(&database.name, url, database.limits)
+        .with_context(|| format!("cannot open database `{}`", database.name))
+}
+
+/// Opens (and so locks) a SQLite database, refusing while a server has
+/// it; a PostgreSQL database as it is, without migrating it.
 fn open(database: &DatabaseConfig, data_dir: &std::path::Path) -> anyhow::Result<std::sync::Arc<dyn Database>> {
+    if let DatabaseBackend::Postgres { url } = &database.backend {
+        return Ok(std::sync::Arc::new(postgres(database, url)?));
+    }
     Databases::open_one(database, data_dir)
         .with_context(|| format!("cannot open database `{}`", database.name))
         .context("stop the server that has it open (or use a copy of the data dir with --data-dir) and run this again")
@@ -80,6 +98,16 @@ fn open(database: &DatabaseConfig, data_dir: &std::path::Path) -> anyhow::Result
 
 fn migrate(database: &DatabaseConfig, data_dir: &std::path::Path) -> anyhow::Result<()> {
     let dir = migrations_dir(database)?;
+    if let DatabaseBackend::Postgres { url } = &database.backend {
+        let applied =
+            runtime()?.block_on(async { postgres(database, url)?.migrate(dir).await.map_err(anyhow::Error::from) })?;
+        if applied.now.is_empty() {
+            println!("database `{}`: up to date ({} migration(s) applied)", database.name, applied.before);
+        } else {
+            println!("database `{}`: applied {}", database.name, applied.now.join(", "));
+        }
+        return Ok(());
+    }
     // Opening applies the migrations, as a server's start does.
     let path = Databases::sqlite_path(data_dir, &database.name);
     let before = if path.exists() { migrations::status_sqlite(&database.name, &path, dir)? } else { Vec::new() };
@@ -103,7 +131,10 @@ fn migrate(database: &DatabaseConfig, data_dir: &std::path::Path) -> anyhow::Res
 fn status(database: &DatabaseConfig, data_dir: &std::path::Path) -> anyhow::Result<()> {
     let dir = migrations_dir(database)?;
     let path = Databases::sqlite_path(data_dir, &database.name);
-    let states = if path.exists() {
+    let states = if let DatabaseBackend::Postgres { url } = &database.backend {
+        runtime()?
+            .block_on(async { postgres(database, url)?.migration_status(dir).await.map_err(anyhow::Error::from) })?
+    } else if path.exists() {
         migrations::status_sqlite(&database.name, &path, dir)?
     } else {
         migrations::read_dir(dir)?.into_iter().map(|m| (m.name, MigrationState::Pending)).collect()
@@ -122,7 +153,7 @@ fn status(database: &DatabaseConfig, data_dir: &std::path::Path) -> anyhow::Resu
 fn query(database: &DatabaseConfig, data_dir: &std::path::Path, sql: &str, params: &[String]) -> anyhow::Result<()> {
     let db = open(database, data_dir)?;
     let params: Vec<SqlValue> = params.iter().map(|p| parameter(p)).collect();
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build()?;
+    let runtime = runtime()?;
     let name = &database.name;
     runtime.block_on(async {
         let mut session = db.session();

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use toml::Spanned;
 
+use super::env::interpolate;
 use super::location::{ConfigError, TomlText};
 use super::schema::DatabaseToml;
 use crate::limits::{parse_duration, parse_size};
@@ -31,6 +32,11 @@ pub struct DatabaseConfig {
 pub enum DatabaseBackend {
     /// A SQLite file under the data directory: durable, one host.
     Sqlite,
+    /// A PostgreSQL server several hosts share.
+    Postgres {
+        /// `postgres://…`, `${VAR}` interpolated.
+        url: String,
+    },
 }
 
 impl DatabaseBackend {
@@ -38,6 +44,7 @@ impl DatabaseBackend {
     pub fn kind(&self) -> &'static str {
         match self {
             DatabaseBackend::Sqlite => "sqlite",
+            DatabaseBackend::Postgres { .. } => "postgres",
         }
     }
 }
@@ -53,6 +60,7 @@ pub(super) fn parse_databases(
     tables: BTreeMap<Spanned<String>, Spanned<DatabaseToml>>,
     toml_text: &TomlText<'_>,
     base_dir: &Path,
+    lookup_env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<BTreeMap<String, DatabaseConfig>, ConfigError> {
     let mut databases = BTreeMap::new();
     for (name, table) in tables {
@@ -61,12 +69,41 @@ pub(super) fn parse_databases(
         check_database_name(name.get_ref()).map_err(|m| invalid(name.span(), format!("{label}: {m}")))?;
         let table_span = table.span();
         let table = table.into_inner();
-        let kind = table
-            .kind
-            .ok_or_else(|| invalid(table_span.clone(), format!("{label}: missing `type`: write type = \"sqlite\"")))?;
+        let kind = table.kind.ok_or_else(|| {
+            invalid(table_span.clone(), format!("{label}: missing `type`: write type = \"sqlite\" or \"postgres\""))
+        })?;
         let backend = match kind.get_ref().as_str() {
-            "sqlite" => DatabaseBackend::Sqlite,
-            other => return Err(invalid(kind.span(), format!("{label}: type must be \"sqlite\", not {other:?}"))),
+            "sqlite" => {
+                if let Some(url) = &table.url {
+                    return Err(invalid(url.span(), format!("{label}: `url` is for type = \"postgres\"; remove it")));
+                }
+                DatabaseBackend::Sqlite
+            }
+            "postgres" => {
+                let url = table.url.ok_or_else(|| {
+                    invalid(table_span.clone(), format!("{label}: missing `url`, e.g. url = \"${{DATABASE_URL}}\""))
+                })?;
+                let resolved = interpolate(url.get_ref(), lookup_env).map_err(|m| invalid(url.span(), m))?;
+                if !(resolved.starts_with("postgres://") || resolved.starts_with("postgresql://")) {
+                    return Err(invalid(
+                        url.span(),
+                        format!(
+                            "{label}: `url` must start with postgres:// or postgresql://, \
+                             e.g. postgres://app:secret@127.0.0.1:5432/app"
+                        ),
+                    ));
+                }
+                if let Err(e) = resolved.parse::<tokio_postgres::Config>() {
+                    return Err(invalid(url.span(), format!("{label}: `url` is not a valid PostgreSQL URL: {e}")));
+                }
+                DatabaseBackend::Postgres { url: resolved }
+            }
+            other => {
+                return Err(invalid(
+                    kind.span(),
+                    format!("{label}: type must be \"sqlite\" or \"postgres\", not {other:?}"),
+                ));
+            }
         };
         let migrations = match &table.migrations {
             None => None,

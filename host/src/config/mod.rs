@@ -220,7 +220,7 @@ impl RoutesConfig {
 
         let base_dir = path.parent().map(Path::to_owned).unwrap_or_default();
         let stores = stores::parse_stores(parsed.key_value_store, &toml_text, lookup_env)?;
-        let databases = databases::parse_databases(parsed.database, &toml_text, &base_dir)?;
+        let databases = databases::parse_databases(parsed.database, &toml_text, &base_dir, lookup_env)?;
         let mut routes = Vec::with_capacity(parsed.route.len());
         for entry in parsed.route {
             let span = entry.span();

@@ -22,6 +22,7 @@ pub(super) struct FileToml {
 pub(super) struct DatabaseToml {
     #[serde(rename = "type")]
     pub(super) kind: Option<Spanned<String>>,
+    pub(super) url: Option<Spanned<String>>,
     pub(super) migrations: Option<Spanned<String>>,
     pub(super) max_rows: Option<Spanned<u32>>,
     pub(super) max_result_size: Option<Spanned<String>>,

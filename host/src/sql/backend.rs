@@ -78,3 +78,33 @@ pub trait Session: Send {
     /// Whether a transaction is open.
     fn in_transaction(&self) -> bool;
 }
+
+/// The first word of `sql`, after whitespace and comments.
+pub(crate) fn first_keyword(sql: &str) -> &str {
+    let mut rest = sql;
+    loop {
+        rest = rest.trim_start();
+        if let Some(line) = rest.strip_prefix("--") {
+            rest = line.split_once('\n').map_or("", |(_, after)| after);
+        } else if let Some(block) = rest.strip_prefix("/*") {
+            rest = block.split_once("*/").map_or("", |(_, after)| after);
+        } else {
+            break;
+        }
+    }
+    let end = rest.find(|c: char| !c.is_ascii_alphanumeric() && c != '_').unwrap_or(rest.len());
+    &rest[..end]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_first_keyword_skips_space_and_comments() {
+        assert_eq!(first_keyword("  VACUUM"), "VACUUM");
+        assert_eq!(first_keyword("-- tidy\n/* really */ vacuum into 'x'"), "vacuum");
+        assert_eq!(first_keyword("select 1"), "select");
+        assert_eq!(first_keyword("/* unterminated"), "");
+    }
+}

@@ -78,6 +78,12 @@ async fn values_round_trip(db: &dyn Database) {
     let none =
         s.query("SELECT id FROM notes WHERE title = $1 OR body = $1", vec![text("nobody")]).await.expect("select");
     assert_eq!((none.columns.len(), none.rows.len()), (1, 0));
+    // `$N` is the N-th value wherever it first appears.
+    let swapped = s
+        .query("SELECT $2 || '-' || $1, $1 || '-' || $2", vec![text("one"), text("two")])
+        .await
+        .expect("numbered parameters");
+    assert_eq!(swapped.rows, [vec![text("two-one"), text("one-two")]]);
     // A change that returns rows.
     let returned = s
         .query("UPDATE notes SET score = score * 2 WHERE id = $1 RETURNING score", vec![SqlValue::Integer(1)])

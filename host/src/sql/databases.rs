@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use super::backend::Database;
 use super::migrations::{self, MigrationError};
+use super::postgres::PostgresDatabase;
 use super::sqlite::SqliteDatabase;
 use super::{SqlError, SqlLimits};
 use crate::config::{DatabaseBackend, DatabaseConfig};
@@ -114,9 +115,10 @@ impl Databases {
         data_dir.join("sql").join(format!("{name}.sqlite"))
     }
 
-    /// Opens one database and applies its migrations. Blocking.
+    /// Opens one database and applies its migrations. Blocking; a PostgreSQL
+    /// database needs to be called on a blocking thread of the runtime.
     pub fn open_one(config: &DatabaseConfig, data_dir: &Path) -> Result<Arc<dyn Database>, DatabasesError> {
-        match config.backend {
+        match &config.backend {
             DatabaseBackend::Sqlite => {
                 let path = Self::sqlite_path(data_dir, &config.name);
                 let database = open_sqlite(&config.name, &path, config.limits)?;
@@ -125,6 +127,20 @@ impl Databases {
                     if !applied.now.is_empty() {
                         tracing::info!(database = %config.name, "applied migrations {}", applied.now.join(", "));
                     }
+                }
+                Ok(Arc::new(database))
+            }
+            DatabaseBackend::Postgres { url } => {
+                let database = PostgresDatabase::new(&config.name, url.as_str(), config.limits)
+                    .map_err(|source| DatabasesError::Open { database: config.name.clone(), source })?;
+                if let Some(dir) = &config.migrations {
+                    // Route loading runs on a blocking thread of the runtime
+                    // (see RouteTable::load); commands enter one first.
+                    let runtime = tokio::runtime::Handle::try_current().map_err(|_| DatabasesError::Open {
+                        database: config.name.clone(),
+                        source: SqlError::Internal("PostgreSQL needs the async runtime".into()),
+                    })?;
+                    runtime.block_on(database.migrate_or_wait(dir.clone()))?;
                 }
                 Ok(Arc::new(database))
             }

@@ -68,6 +68,14 @@ pub enum MigrationError {
         /// The folder.
         dir: PathBuf,
     },
+    /// The database cannot be reached (PostgreSQL); nothing was applied.
+    #[error("database `{database}` is unavailable, its migrations were not applied: {message}")]
+    Unavailable {
+        /// The database.
+        database: String,
+        /// Why.
+        message: String,
+    },
     /// A migration failed; nothing of it was applied.
     #[error("{}: migration failed on database `{database}`, nothing of it was applied: {message}", path.display())]
     Failed {
@@ -147,6 +155,12 @@ pub fn status_sqlite(database: &str, path: &Path, dir: &Path) -> Result<Vec<(Str
     } else {
         Vec::new()
     };
+    Ok(compare(&files, &applied))
+}
+
+/// Where each migration stands: those of `files`, and those the database
+/// recorded as `applied` (name, checksum) that have no file, in name order.
+pub fn compare(files: &[Migration], applied: &[(String, String)]) -> Vec<(String, MigrationState)> {
     let mut states: Vec<(String, MigrationState)> = files
         .iter()
         .map(|m| {
@@ -162,7 +176,32 @@ pub fn status_sqlite(database: &str, path: &Path, dir: &Path) -> Result<Vec<(Str
         states.push((name.clone(), MigrationState::Missing));
     }
     states.sort_by(|a, b| a.0.cmp(&b.0));
-    Ok(states)
+    states
+}
+
+/// Refuses to go on when an applied migration was edited or removed.
+fn check_history(
+    database: &str,
+    dir: &Path,
+    files: &[Migration],
+    applied: &[(String, String)],
+) -> Result<(), MigrationError> {
+    for (name, checksum) in applied {
+        match files.iter().find(|m| &m.name == name) {
+            None => {
+                return Err(MigrationError::Missing {
+                    database: database.to_owned(),
+                    name: name.clone(),
+                    dir: dir.to_owned(),
+                });
+            }
+            Some(m) if &m.checksum != checksum => {
+                return Err(MigrationError::Changed { database: database.to_owned(), path: m.path.clone() });
+            }
+            Some(_) => {}
+        }
+    }
+    Ok(())
 }
 
 /// What [`apply_sqlite`] did.
@@ -197,21 +236,7 @@ pub fn apply_sqlite(database: &str, path: &Path, dir: &Path) -> Result<Applied, 
         .prepare(&format!("SELECT name, checksum FROM {TABLE} ORDER BY name"))
         .and_then(|mut s| s.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect())
         .map_err(|e| failed(path, e))?;
-    for (name, checksum) in &applied {
-        match migrations.iter().find(|m| &m.name == name) {
-            None => {
-                return Err(MigrationError::Missing {
-                    database: database.to_owned(),
-                    name: name.clone(),
-                    dir: dir.to_owned(),
-                });
-            }
-            Some(m) if &m.checksum != checksum => {
-                return Err(MigrationError::Changed { database: database.to_owned(), path: m.path.clone() });
-            }
-            Some(_) => {}
-        }
-    }
+    check_history(database, dir, &migrations, &applied)?;
 
     let mut report = Applied { now: Vec::new(), before: applied.len() };
     for migration in migrations.iter().filter(|m| !applied.iter().any(|(name, _)| name == &m.name)) {
@@ -238,6 +263,103 @@ pub fn apply_sqlite(database: &str, path: &Path, dir: &Path) -> Result<Applied, 
         )
         .map_err(failed)?;
         tx.commit().map_err(failed)?;
+        report.now.push(migration.name.clone());
+    }
+    Ok(report)
+}
+
+/// The key of the PostgreSQL advisory lock a host holds while it migrates
+/// (the bytes of "wasmrout"), so hosts starting together take turns.
+const POSTGRES_LOCK: i64 = 0x7761_736d_726f_7574;
+
+/// The migrations a PostgreSQL database recorded: (name, checksum).
+async fn recorded_postgres(client: &tokio_postgres::Client) -> Result<Vec<(String, String)>, tokio_postgres::Error> {
+    let exists = client.query_one("SELECT to_regclass($1) IS NOT NULL", &[&TABLE]).await?.get::<_, bool>(0);
+    if !exists {
+        return Ok(Vec::new());
+    }
+    let rows = client.query(&format!("SELECT name, checksum FROM {TABLE} ORDER BY name"), &[]).await?;
+    Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+}
+
+/// A PostgreSQL error while migrating: the database's refusal names the
+/// file, anything else (no connection) means the database is unavailable.
+fn postgres_failure(database: &str, path: &Path, e: tokio_postgres::Error) -> MigrationError {
+    match e.as_db_error() {
+        Some(db) => MigrationError::Failed {
+            database: database.to_owned(),
+            path: path.to_owned(),
+            message: db.message().to_owned(),
+        },
+        None => MigrationError::Unavailable { database: database.to_owned(), message: e.to_string() },
+    }
+}
+
+/// [`status_sqlite`] for a PostgreSQL database, on `client`. Reads only.
+pub async fn status_postgres(
+    database: &str,
+    client: &tokio_postgres::Client,
+    dir: &Path,
+) -> Result<Vec<(String, MigrationState)>, MigrationError> {
+    let files = read_dir(dir)?;
+    let applied = recorded_postgres(client).await.map_err(|e| postgres_failure(database, dir, e))?;
+    Ok(compare(&files, &applied))
+}
+
+/// [`apply_sqlite`] for a PostgreSQL database, on `client`. Each migration
+/// runs in its own transaction (PostgreSQL's DDL is transactional: a
+/// failing migration leaves nothing). The host holds an advisory lock from
+/// reading the history to the last commit, so of several hosts starting
+/// together one applies each migration and the others find it recorded.
+pub async fn apply_postgres(
+    database: &str,
+    client: &mut tokio_postgres::Client,
+    dir: &Path,
+) -> Result<Applied, MigrationError> {
+    let migrations = read_dir(dir)?;
+    let fail = |path: &Path| {
+        let path = path.to_owned();
+        move |e| postgres_failure(database, &path, e)
+    };
+    client.execute("SELECT pg_advisory_lock($1)", &[&POSTGRES_LOCK]).await.map_err(fail(dir))?;
+    let result = apply_postgres_locked(database, client, dir, &migrations).await;
+    // Unlocked by ending the session too, if this fails.
+    let unlocked = client.execute("SELECT pg_advisory_unlock($1)", &[&POSTGRES_LOCK]).await.map_err(fail(dir));
+    let applied = result?;
+    unlocked?;
+    Ok(applied)
+}
+
+async fn apply_postgres_locked(
+    database: &str,
+    client: &mut tokio_postgres::Client,
+    dir: &Path,
+    migrations: &[Migration],
+) -> Result<Applied, MigrationError> {
+    let fail = |path: &Path| {
+        let path = path.to_owned();
+        move |e| postgres_failure(database, &path, e)
+    };
+    client
+        .batch_execute(&format!(
+            "CREATE TABLE IF NOT EXISTS {TABLE} \
+             (name TEXT PRIMARY KEY, checksum TEXT NOT NULL, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())"
+        ))
+        .await
+        .map_err(fail(dir))?;
+    let applied = recorded_postgres(client).await.map_err(fail(dir))?;
+    check_history(database, dir, migrations, &applied)?;
+    let mut report = Applied { now: Vec::new(), before: applied.len() };
+    for migration in migrations.iter().filter(|m| !applied.iter().any(|(name, _)| name == &m.name)) {
+        let tx = client.transaction().await.map_err(fail(&migration.path))?;
+        tx.batch_execute(&migration.sql).await.map_err(fail(&migration.path))?;
+        tx.execute(
+            &format!("INSERT INTO {TABLE} (name, checksum) VALUES ($1, $2)"),
+            &[&migration.name, &migration.checksum],
+        )
+        .await
+        .map_err(fail(&migration.path))?;
+        tx.commit().await.map_err(fail(&migration.path))?;
         report.now.push(migration.name.clone());
     }
     Ok(report)

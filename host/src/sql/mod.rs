@@ -13,11 +13,14 @@
 //! - [`sqlite`]: the embedded backend: a file per database, WAL, one writer
 //!   and a pool of readers, request-time statements checked by SQLite's
 //!   authorizer.
+//! - [`postgres`]: the shared backend: a pool of connections per database,
+//!   parameters typed by the server, a degraded start while it is down.
 
 pub mod backend;
 pub mod databases;
 pub mod error;
 pub mod migrations;
+pub mod postgres;
 pub mod sqlite;
 pub mod value;
 

@@ -35,7 +35,7 @@ use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OpenFlags, ffi};
 use tokio::sync::{OwnedMutexGuard, Semaphore};
 
-use super::backend::{Database, Session, SqlLimits};
+use super::backend::{Database, Session, SqlLimits, first_keyword};
 use super::error::{ConstraintKind, SqlError};
 use super::value::{Executed, Rows, SqlValue};
 
@@ -361,38 +361,33 @@ fn check_statement(sql: &str) -> Result<(), SqlError> {
     Ok(())
 }
 
-/// The first word of `sql`, after whitespace and comments.
-fn first_keyword(sql: &str) -> &str {
-    let mut rest = sql;
-    loop {
-        rest = rest.trim_start();
-        if let Some(line) = rest.strip_prefix("--") {
-            rest = line.split_once('\n').map_or("", |(_, after)| after);
-        } else if let Some(block) = rest.strip_prefix("/*") {
-            rest = block.split_once("*/").map_or("", |(_, after)| after);
-        } else {
-            break;
-        }
-    }
-    let end = rest.find(|c: char| !c.is_ascii_alphanumeric() && c != '_').unwrap_or(rest.len());
-    &rest[..end]
-}
-
 /// Binds `params` to `statement` (1-based).
 fn bind(statement: &mut rusqlite::Statement<'_>, params: Vec<SqlValue>) -> rusqlite::Result<()> {
-    let expected = statement.parameter_count();
+    // SQLite reads `$2` as a name and numbers names in order of first
+    // appearance; bind value N to `$N` (and `?N`), as PostgreSQL does.
+    let slots: Vec<usize> = (1..=statement.parameter_count())
+        .map(|index| {
+            statement
+                .parameter_name(index)
+                .and_then(|name| name.strip_prefix('$').or_else(|| name.strip_prefix('?')))
+                .and_then(|number| number.parse::<usize>().ok())
+                .filter(|number| *number >= 1)
+                .unwrap_or(index)
+        })
+        .collect();
+    let expected = slots.iter().copied().max().unwrap_or(0);
     if params.len() != expected {
         return Err(rusqlite::Error::InvalidParameterCount(params.len(), expected));
     }
-    for (index, value) in params.into_iter().enumerate() {
+    for (index, slot) in slots.into_iter().enumerate() {
         let at = index + 1;
-        match value {
+        match &params[slot - 1] {
             SqlValue::Null => statement.raw_bind_parameter(at, rusqlite::types::Null)?,
             SqlValue::Integer(i) => statement.raw_bind_parameter(at, i)?,
             SqlValue::Real(r) => statement.raw_bind_parameter(at, r)?,
-            SqlValue::Text(t) => statement.raw_bind_parameter(at, t)?,
-            SqlValue::Blob(b) => statement.raw_bind_parameter(at, b)?,
-            SqlValue::Boolean(b) => statement.raw_bind_parameter(at, i64::from(b))?,
+            SqlValue::Text(t) => statement.raw_bind_parameter(at, t.as_str())?,
+            SqlValue::Blob(b) => statement.raw_bind_parameter(at, b.as_slice())?,
+            SqlValue::Boolean(b) => statement.raw_bind_parameter(at, i64::from(*b))?,
         }
     }
     Ok(())
@@ -755,14 +750,6 @@ mod tests {
             .and_then(|mut st| st.query_map([], |r| r.get(0))?.collect())
             .expect("rows");
         assert_eq!(rows, ["1", "'{\"a\":1}'"], "a boolean is stored as 1, JSON as text");
-    }
-
-    #[test]
-    fn the_first_keyword_skips_space_and_comments() {
-        assert_eq!(first_keyword("  VACUUM"), "VACUUM");
-        assert_eq!(first_keyword("-- tidy\n/* really */ vacuum into 'x'"), "vacuum");
-        assert_eq!(first_keyword("select 1"), "select");
-        assert_eq!(first_keyword("/* unterminated"), "");
     }
 
     #[test]

@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use e2e_support::keep_alive::Connection;
-use e2e_support::{TestHost, TestResponse, artifacts, route};
+use e2e_support::{TestHost, TestResponse, artifacts, clients, route};
 
 /// Where the stores of a test deployment live.
 #[derive(Clone, Debug)]
@@ -76,24 +76,6 @@ fn store_table(backend: &Backend, name: &str, extra: &str) -> String {
         Backend::Embedded => format!("[key_value_store.{name}]\ntype = \"embedded\"\n{extra}\n"),
         Backend::Redis { url } => format!("[key_value_store.{name}]\ntype = \"redis\"\nurl = \"{url}\"\n{extra}\n"),
     }
-}
-
-/// Runs `f(i)` for `i` in `0..clients` on threads of their own, each with
-/// its own keep-alive connection; collects the results in order.
-fn clients<T: Send + 'static>(
-    host: &TestHost,
-    clients: usize,
-    f: impl Fn(usize, &mut Connection) -> T + Send + Sync + 'static,
-) -> Vec<T> {
-    let f = Arc::new(f);
-    let addr = host.addr;
-    let threads: Vec<_> = (0..clients)
-        .map(|i| {
-            let f = Arc::clone(&f);
-            std::thread::spawn(move || f(i, &mut Connection::open(addr)))
-        })
-        .collect();
-    threads.into_iter().map(|t| t.join().expect("client thread")).collect()
 }
 
 fn post_task(conn: &mut Connection, title: &str) -> TestResponse {

@@ -12,6 +12,7 @@
 //! | `GET ?op=select&sql=S` | `query(S, [])` | `200` JSON `{"columns":[…],"rows":[[…]]}` (blobs as byte arrays) |
 //! | `GET ?op=tx&title=T&end=E` | `begin`, insert T, then E: `commit`, `rollback`, `leave` (return 200 with the transaction open), `trap` (panic with it open) | `200` `done` |
 //! | `GET ?op=tx-twice` | `begin` twice | the second's error |
+//! | `GET ?op=increment&lock=L` | `begin`, `SELECT n FROM counter WHERE id = 1 L`, `UPDATE counter SET n = $1 WHERE id = 1` with n + 1, `commit` (L: `FOR UPDATE` on PostgreSQL, empty on SQLite, whose transactions hold the writer) | `200` the new n |
 //! | `GET ?op=connections&n=N` | `open` N times, keeping each | `200` N, or the first refusal's error |
 //!
 //! A database error answers with a status by its kind (`constraint` 409,
@@ -122,6 +123,20 @@ fn handle_get(req: &Request) -> Outcome {
                 other => return Err(text(400, &format!("unknown end `{other}`"))),
             }
             Ok(text(200, "done"))
+        }
+        "increment" => {
+            // A read, then a write of what was read: only the transaction
+            // (and its lock) keeps concurrent requests from losing updates.
+            db.begin().map_err(db_error)?;
+            let select = format!("SELECT n FROM counter WHERE id = 1 {}", query(req, "lock").unwrap_or(""));
+            let rows = db.query(&select, &[]).map_err(db_error)?;
+            let Some(Value::Integer(n)) = rows.rows.first().and_then(|r| r.first()) else {
+                return Err(text(500, "no counter row"));
+            };
+            let next = n + 1;
+            db.execute("UPDATE counter SET n = $1 WHERE id = 1", &[Value::Integer(next)]).map_err(db_error)?;
+            db.commit().map_err(db_error)?;
+            Ok(text(200, &next.to_string()))
         }
         "tx-twice" => {
             db.begin().map_err(db_error)?;

@@ -1,78 +1,15 @@
-//! SQL databases: a route that lists `main` in `databases` runs statements
-//! on an embedded SQLite file migrated at start, over real sockets against
-//! the `sql-plain` test component. What a request may and may not do, how
-//! errors reach the guest, what becomes of transactions a request leaves
-//! open, and that an acknowledged write survives `kill -9`.
+//! On an embedded SQLite file migrated at start: what a request may and
+//! may not do, how errors reach the guest, what becomes of transactions a
+//! request leaves open, that an acknowledged write survives `kill -9`, and
+//! the `db` command beside (never under) a server.
 
-use std::path::PathBuf;
+use super::{Backend, Deployment, NOTES_SQLITE as NOTES, db, encode, post, titles};
 
-use e2e_support::{TestHost, artifacts};
-
-/// A deployment in a temp dir: migrations, a routes.toml with `main`
-/// (listed by `/api/notes`, not by `/api/other`) and a data dir.
-struct Deployment {
-    dir: tempfile::TempDir,
-    manifest: PathBuf,
-}
-
-const NOTES: &str = "CREATE TABLE notes (id INTEGER PRIMARY KEY, title TEXT NOT NULL UNIQUE CHECK (title <> ''));";
-
-impl Deployment {
-    fn new(route_extra: &str) -> Deployment {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let migrations = dir.path().join("migrations/main");
-        std::fs::create_dir_all(&migrations).expect("migrations folder");
-        std::fs::write(migrations.join("0001_notes.sql"), NOTES).expect("migration");
-        let component = artifacts().component("sql-plain");
-        let manifest = dir.path().join("routes.toml");
-        let text = format!(
-            "[database.main]\ntype = \"sqlite\"\nmigrations = \"migrations/main\"\nstatement_timeout = \"300ms\"\n\n\
-             [[route]]\npath = \"/api/notes\"\ncomponent = \"{c}\"\ndatabases = [\"main\"]\n{route_extra}\n\n\
-             [[route]]\npath = \"/api/other\"\ncomponent = \"{c}\"\n",
-            c = component.display()
-        );
-        std::fs::write(&manifest, text).expect("routes.toml");
-        Deployment { dir, manifest }
-    }
-
-    fn data_dir(&self) -> PathBuf {
-        self.dir.path().join("data")
-    }
-
-    fn start(&self) -> TestHost {
-        self.start_with(&[])
-    }
-
-    fn start_with(&self, args: &[&str]) -> TestHost {
-        let data = self.data_dir();
-        let mut all = vec!["--data-dir", data.to_str().expect("UTF-8")];
-        all.extend_from_slice(args);
-        TestHost::manifest(&self.manifest).args(&all).start()
-    }
-
-    fn try_start(&self) -> Result<TestHost, String> {
-        let data = self.data_dir();
-        TestHost::manifest(&self.manifest).args(&["--data-dir", data.to_str().expect("UTF-8")]).try_start()
-    }
-}
-
-fn titles(host: &TestHost) -> Vec<String> {
-    let list = host.get("/api/notes");
-    assert_eq!(list.status, 200, "{}", list.text());
-    list.json().as_array().expect("a list").iter().map(|n| n["title"].as_str().expect("title").to_owned()).collect()
-}
-
-fn post(host: &TestHost, title: &str) -> e2e_support::TestResponse {
-    host.request("POST", "/api/notes", &[], title.as_bytes())
-}
-
-fn encode(sql: &str) -> String {
-    sql.bytes().map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") }).collect()
-}
+const SQLITE: Backend = Backend::Sqlite;
 
 #[test]
 fn a_route_reads_and_writes_its_database_and_errors_are_typed() {
-    let deployment = Deployment::new("");
+    let deployment = Deployment::new(&SQLITE, "");
     let host = deployment.start();
     assert!(host.log_text().contains("applied migrations 0001_notes.sql"), "{}", host.log_text());
 
@@ -135,37 +72,20 @@ fn a_route_reads_and_writes_its_database_and_errors_are_typed() {
     assert_eq!(titles(&host), ["first", "second"], "nothing else was written");
 }
 
-/// Committed, rolled back, left open by a handler that returned, or open
-/// when the guest trapped: only the commit stays, and the database's one
-/// writer is free again at once.
-fn transactions_end_with_their_request(deployment: &Deployment) {
-    let host = deployment.start();
-    assert_eq!(host.get("/api/notes?op=tx&title=kept&end=commit").text(), "done");
-    assert_eq!(host.get("/api/notes?op=tx&title=undone&end=rollback").text(), "done");
-    assert_eq!(host.get("/api/notes?op=tx&title=left&end=leave").text(), "done");
-    let trapped = host.get("/api/notes?op=tx&title=trapped&end=trap");
-    assert_eq!(trapped.status, 500);
-    // Were a transaction still open, this write would wait for the writer
-    // and fail after the busy timeout.
-    assert_eq!(post(&host, "after").status, 201);
-    assert_eq!(titles(&host), ["kept", "after"]);
-}
-
 #[test]
 fn transactions_end_with_their_request_in_fresh_instances() {
-    transactions_end_with_their_request(&Deployment::new(""));
+    super::transactions_end_with_their_request(&Deployment::new(&SQLITE, ""));
 }
 
 #[test]
 fn transactions_end_with_their_request_in_reused_instances() {
-    let deployment = Deployment::new("isolation = \"reuse\"");
-    transactions_end_with_their_request(&deployment);
+    super::transactions_end_with_their_request(&Deployment::new(&SQLITE, "isolation = \"reuse\""));
 }
 
 /// A 201 means the row is on disk: it is there after `kill -9`.
 #[test]
 fn acknowledged_writes_survive_kill_9() {
-    let deployment = Deployment::new("");
+    let deployment = Deployment::new(&SQLITE, "");
     let mut host = deployment.start();
     let written: Vec<String> = (0..50).map(|i| format!("note {i}")).collect();
     for title in &written {
@@ -183,47 +103,31 @@ fn acknowledged_writes_survive_kill_9() {
     assert!(!host.log_text().contains("applied migrations"), "applied once: {}", host.log_text());
 }
 
-fn migration(deployment: &Deployment, name: &str, sql: &str) -> PathBuf {
-    let path = deployment.dir.path().join("migrations/main").join(name);
-    std::fs::write(&path, sql).expect("write migration");
-    path
-}
-
 #[test]
 fn a_bad_migration_stops_the_start_and_names_its_file() {
-    let deployment = Deployment::new("");
+    let deployment = Deployment::new(&SQLITE, "");
     drop(deployment.start());
-    migration(&deployment, "0002_broken.sql", "CREATE TABLE tags (x); INSERT INTO nowhere VALUES (1);");
+    deployment.migration("0002_broken.sql", "CREATE TABLE tags (x); INSERT INTO nowhere VALUES (1);");
     let log = deployment.try_start().err().expect("the host must not start");
     assert!(log.contains("0002_broken.sql: migration failed on database `main`"), "{log}");
     assert!(log.contains("no such table: nowhere"), "{log}");
 
-    std::fs::remove_file(deployment.dir.path().join("migrations/main/0002_broken.sql")).expect("remove");
-    migration(&deployment, "0001_notes.sql", &format!("{NOTES}\n-- edited"));
+    std::fs::remove_file(deployment.dir().join("migrations/main/0002_broken.sql")).expect("remove");
+    deployment.migration("0001_notes.sql", &format!("{NOTES}\n-- edited"));
     let log = deployment.try_start().err().expect("an edited migration is refused");
     assert!(log.contains("0001_notes.sql: this migration was applied to database `main` with other contents"), "{log}");
 
-    migration(&deployment, "0001_notes.sql", NOTES);
-    migration(&deployment, "0002_tags.sql", "CREATE TABLE tags (note_id INTEGER REFERENCES notes (id), tag TEXT);");
+    deployment.migration("0001_notes.sql", NOTES);
+    deployment.migration("0002_tags.sql", "CREATE TABLE tags (note_id INTEGER REFERENCES notes (id), tag TEXT);");
     let host = deployment.start();
     assert!(host.log_text().contains("applied migrations 0002_tags.sql"), "{}", host.log_text());
     let tables = host.get(&format!("/api/notes?op=select&sql={}", encode("PRAGMA table_list")));
     assert!(tables.text().contains("\"tags\""), "{}", tables.text());
 }
 
-/// `wasmroutes db ARGS` on the deployment: (success, stdout, stderr).
-fn db(deployment: &Deployment, args: &[&str]) -> (bool, String, String) {
-    let (manifest, data) = (deployment.manifest.to_str().expect("UTF-8"), deployment.data_dir());
-    let mut all = vec!["db", manifest, "--data-dir", data.to_str().expect("UTF-8")];
-    all.extend_from_slice(args);
-    let out = e2e_support::run_wasmroutes(&all, deployment.dir.path(), &[]);
-    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
-    (out.status.success(), text(&out.stdout), text(&out.stderr))
-}
-
 #[test]
 fn the_db_command_migrates_reports_and_queries_but_never_beside_a_server() {
-    let deployment = Deployment::new("");
+    let deployment = Deployment::new(&SQLITE, "");
     assert_eq!(db(&deployment, &["status"]).1, "0001_notes.sql\tpending\n");
     let (ok, out, err) = db(&deployment, &["migrate"]);
     assert!(ok, "{err}");
@@ -246,7 +150,18 @@ fn the_db_command_migrates_reports_and_queries_but_never_beside_a_server() {
     assert_eq!(db(&deployment, &["status"]).1, "0001_notes.sql\tapplied\n");
     drop(host);
 
-    migration(&deployment, "0001_notes.sql", &format!("{NOTES} -- edited"));
+    deployment.migration("0001_notes.sql", &format!("{NOTES} -- edited"));
     let (ok, out, err) = db(&deployment, &["status"]);
     assert!(!ok && out == "0001_notes.sql\tCHANGED since it was applied\n", "{out}{err}");
+}
+
+#[test]
+fn concurrent_inserts_are_all_kept() {
+    super::concurrent_inserts_are_all_kept(&SQLITE);
+}
+
+#[test]
+fn concurrent_transactions_lose_no_update() {
+    // A SQLite transaction holds the one writer from BEGIN: no lock clause.
+    super::concurrent_transactions_lose_no_update(&SQLITE, "");
 }
