@@ -10,10 +10,13 @@
 //    `export * from`);
 // 2. bundles the route, what it imports and shim.js into one module (the
 //    engine loads only relative paths, so bare imports are resolved here;
-//    `next/server`, `next/headers` and `@wasmroutes/kv` are ours);
+//    `next/server`, `next/headers`, `@wasmroutes/kv` and `@wasmroutes/sql`
+//    are ours);
 // 3. writes a WIT world exporting exactly those methods' `wasmroutes:api`
 //    interfaces, so the host learns the methods from the component's type
-//    at load, and importing the `wasi:keyvalue` interfaces the bundle uses;
+//    at load, and importing the `wasi:keyvalue` and `wasmroutes:sql`
+//    interfaces the bundle uses (and no other: a route that opens no
+//    database imports no database interface);
 // 4. runs componentize-js (its bundled engine) so that the same sources and
 //    toolchain give the same bytes (reproducible.mjs): the host's compile
 //    cache, keyed by the component's hash, then hits after an unchanged
@@ -57,11 +60,14 @@ const ALIASES = {
   'next/server': join(here, 'next-server.js'),
   'next/headers': join(here, 'next-headers.js'),
   '@wasmroutes/kv': join(here, 'kv.js'),
+  '@wasmroutes/sql': join(here, 'sql.js'),
 };
 // Imports the engine resolves against the WIT world.
 const EXTERNAL = [/^wasi:/, /^wasmroutes:/];
 // The wasi:keyvalue interfaces a bundle may import, by import specifier.
 const KEYVALUE = /^wasi:keyvalue\/(store|atomics|batch)@0\.2\.0-draft2$/;
+// The SQL interface, imported by `@wasmroutes/sql` (or a route itself).
+const SQL = 'wasmroutes:sql/types@0.1.0';
 
 function fail(message) {
   console.error(`wasmroutes-build-js: ${message}`);
@@ -176,9 +182,12 @@ try {
 
   const unknown = chunk.imports.filter((i) => EXTERNAL.some((e) => e.test(i)) && !i.startsWith('wasi:cli/environment@'));
   const keyvalue = unknown.filter((i) => KEYVALUE.test(i));
-  const other = unknown.filter((i) => !KEYVALUE.test(i));
+  const sql = unknown.filter((i) => i === SQL);
+  const other = unknown.filter((i) => !KEYVALUE.test(i) && i !== SQL);
   if (other.length) {
-    fail(`${source} imports ${other.join(', ')}: a route may import wasi:keyvalue/{store,atomics,batch}@0.2.0-draft2`);
+    fail(
+      `${source} imports ${other.join(', ')}: a route may import wasi:keyvalue/{store,atomics,batch}@0.2.0-draft2 and ${SQL}`,
+    );
   }
 
   await mkdir(join(work, 'wit/deps/api'), { recursive: true });
@@ -191,9 +200,14 @@ try {
       await copyFile(join(here, '../wit/deps/keyvalue', file), join(work, 'wit/deps/keyvalue', file));
     }
   }
+  if (sql.length) {
+    await mkdir(join(work, 'wit/deps/sql'), { recursive: true });
+    await copyFile(join(here, '../wit/deps/sql/sql.wit'), join(work, 'wit/deps/sql/sql.wit'));
+  }
   const lines = [
     '    import wasi:cli/environment@0.2.3;',
     ...keyvalue.map((i) => `    import ${i};`),
+    ...sql.map((i) => `    import ${i};`),
     ...methods.map((m) => `    export wasmroutes:api/${m.toLowerCase()}@0.1.0;`),
   ];
   await writeFile(join(work, 'wit/route.wit'), `package wasmroutes:js-route;\n\nworld route {\n${lines.join('\n')}\n}\n`);

@@ -50,10 +50,21 @@ function envelope(status, message, headers = []) {
   };
 }
 
+// What the kind of a constraint that refused a change is called in a 409.
+const CONSTRAINTS = {
+  unique: 'a unique constraint',
+  'foreign-key': 'a foreign key constraint',
+  'not-null': 'a not-null constraint',
+  check: 'a check constraint',
+};
+
 // What a handler's uncaught error becomes: the JSON envelope the host and
 // the Rust SDK answer with, the details on stderr (the host logs them with
-// the request id). A key-value store error (`@wasmroutes/kv`) gets the
-// answer the Rust SDK gives it: a store that is down is a 503 to retry.
+// the request id). A key-value store error (`@wasmroutes/kv`) or a SQL
+// error (`@wasmroutes/sql`) gets the answer the Rust SDK gives it: a store
+// or database that is down is a 503 to retry. Recognised by name, so that
+// this file imports neither (a route that uses no database must not import
+// its interface).
 function failure(error) {
   console.error(`route handler failed: ${error && error.stack ? `${error}\n${error.stack}` : error}`);
   if (error && error.name === 'KvError') {
@@ -61,6 +72,31 @@ function failure(error) {
       return envelope(503, 'Storage is temporarily unavailable; try again shortly', [['retry-after', '1']]);
     }
     if (error.code === 'limit') return envelope(413, 'Too large to store');
+  }
+  if (error && error.name === 'SqlError') return sqlFailure(error);
+  return envelope(500, 'Internal server error');
+}
+
+function sqlFailure(error) {
+  switch (error.code) {
+    case 'no-such-database':
+      console.error(
+        `@wasmroutes/sql: deployment error: no database \`${error.database}\` is configured on this host; ` +
+          `configure it in routes.toml ([database.${error.database}]) and list it in this route's \`databases\``,
+      );
+      break;
+    case 'access-denied':
+      console.error(
+        `@wasmroutes/sql: deployment error: this route may not open database \`${error.database}\`; ` +
+          'the route must list it in `databases` in routes.toml',
+      );
+      break;
+    case 'constraint':
+      return envelope(409, `Conflict: ${CONSTRAINTS[error.constraint] ?? 'a constraint'} refused the change`);
+    case 'unavailable':
+      return envelope(503, 'Storage is temporarily unavailable; try again shortly', [['retry-after', '1']]);
+    case 'timeout':
+      return envelope(504, 'The database took too long to answer');
   }
   return envelope(500, 'Internal server error');
 }

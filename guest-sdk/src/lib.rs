@@ -37,7 +37,8 @@
 //! Outbound HTTP goes through [`fetch`], to the hosts the route's
 //! `allowed_outbound_hosts` lists and nowhere else. Data that outlives a
 //! request goes to the key-value stores of [`kv`], those the route's
-//! `key_value_stores` lists.
+//! `key_value_stores` lists; relational data to the SQL databases of `sql`
+//! (Cargo feature `sql`), those the route's `databases` lists.
 //!
 //! With the `schema` feature, `#[schema(request = T, response = U)]` on a
 //! handler puts its body schemas (from `schemars` derives) and its doc
@@ -51,6 +52,8 @@ pub mod kv;
 mod method;
 mod request;
 mod response;
+#[cfg(feature = "sql")]
+pub mod sql;
 
 pub use error::Error;
 pub use method::Method;

@@ -47,6 +47,7 @@ const FILES: &[Embedded] = embed!(
     "guest-js/next-server.js",
     "guest-js/next-headers.js",
     "guest-js/kv.js",
+    "guest-js/sql.js",
     "guest-js/package.json",
     "guest-js/package-lock.json",
     "guest-js/wit/cli-environment.wit",

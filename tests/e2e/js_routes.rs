@@ -12,7 +12,7 @@ use e2e_support::{TestHost, artifacts, precompile, route, run_wasmroutes, test_r
 
 /// `wasmroutes build sample-routes/js/routes.toml`, once per test process:
 /// the JS samples' components, in `target/js/`.
-fn js_samples() -> PathBuf {
+pub(crate) fn js_samples() -> PathBuf {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
     BUILT
         .get_or_init(|| {
@@ -29,6 +29,15 @@ fn js_samples() -> PathBuf {
             manifest
         })
         .clone()
+}
+
+/// A host serving the JS samples with a data dir of its own: the files of
+/// their key-value store and database are held by one process at a time.
+pub(crate) fn serve_js_samples() -> (TestHost, tempfile::TempDir) {
+    let data = tempfile::tempdir().expect("data dir");
+    let host =
+        TestHost::manifest(&js_samples()).args(&["--data-dir", data.path().to_str().expect("UTF-8 path")]).start();
+    (host, data)
 }
 
 /// `tests/js/next-example/route.js` built into a component, once.
@@ -52,7 +61,7 @@ fn next_example() -> PathBuf {
 
 #[test]
 fn the_js_samples_answer_byte_for_byte_what_the_rust_samples_answer() {
-    let js = TestHost::manifest(&js_samples()).start();
+    let (js, _data) = serve_js_samples();
     let rust = TestHost::routes(&test_routes_toml()).start();
     let targets = [
         "/api/hello",
@@ -161,7 +170,7 @@ fn a_next_js_route_file_runs_unchanged() {
 
 #[test]
 fn request_json_decodes_the_body_as_the_fetch_standard_and_next_js_do() {
-    let js = TestHost::manifest(&js_samples()).start();
+    let (js, _data) = serve_js_samples();
     let json = br#"{"name":"Ada","email":"ada@example.com"}"#;
     let with_bom = [b"\xEF\xBB\xBF".as_slice(), json].concat();
     let expected = r#"{"id":0,"name":"Ada","email":"ada@example.com"}"#;

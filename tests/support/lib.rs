@@ -33,6 +33,8 @@ const COMPONENT_PACKAGES: &[&str] = &[
     "shop-slug",
     "tasks",
     "tasks-id",
+    "notes",
+    "notes-id",
     "kv-plain",
     "sql-plain",
     "http-proxy",

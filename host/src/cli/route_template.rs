@@ -95,7 +95,7 @@ pub fn render(spec: &RouteSpec<'_>, placement: &Placement<'_>) -> RouteFiles {
 }
 
 /// The lowest Rust wasmroutes-sdk builds with: its `rust-version`, which
-/// is also a channel rustup installs (`1.88` is the newest 1.88.x).
+/// is also a channel rustup installs (`1.89` is the newest 1.89.x).
 pub fn sdk_rust_version() -> String {
     let manifest: toml::Table = toml::from_str(SDK_CARGO_TOML).unwrap_or_default();
     let declared = manifest.get("package").and_then(|p| p.get("rust-version")).and_then(|v| v.as_str());
