@@ -41,7 +41,8 @@ sdk_rust() {
 # dirs: redis-server (the Redis key-value backend; tests/support/redis_server.rs),
 # PostgreSQL (the shared SQL backend; tests/support/postgres_server.rs runs
 # initdb and postgres from /usr/lib/postgresql/*/bin) and, for the local
-# cluster of deploy/local (tests/e2e/many_hosts.rs), nginx and curl.
+# cluster of deploy/local (tests/e2e/many_hosts.rs), nginx and curl; openssl
+# makes the certificates of the PostgreSQL TLS test.
 # Debian's packages start and enable system services on 6379, 5432 and 80;
 # nothing needs those, so they are stopped and disabled again.
 services() {
@@ -50,6 +51,7 @@ services() {
     command -v nginx >/dev/null 2>&1 || missing+=(nginx-light)
     compgen -G '/usr/lib/postgresql/*/bin/postgres' >/dev/null || missing+=(postgresql)
     command -v curl >/dev/null 2>&1 || missing+=(curl)
+    command -v openssl >/dev/null 2>&1 || missing+=(openssl)
     if [ ${#missing[@]} -eq 0 ]; then
         return
     fi

@@ -62,6 +62,8 @@ pub struct PostgresServer {
     bin: PathBuf,
     /// The user the server runs as, when the tests run as root.
     run_as: Option<String>,
+    /// Whether it also accepts TLS ([`PostgresServer::start_with_tls`]).
+    tls: bool,
     /// The guard shell and the write end of its stdin, while running.
     running: Option<(Child, ChildStdin)>,
 }
@@ -69,6 +71,22 @@ pub struct PostgresServer {
 impl PostgresServer {
     /// A fresh cluster, running, with database [`USER`].
     pub fn start() -> PostgresServer {
+        Self::launch(false)
+    }
+
+    /// Like [`PostgresServer::start`], and it also accepts TLS (`ssl = on`)
+    /// with a certificate for `127.0.0.1` and `localhost` signed by a CA
+    /// made here ([`PostgresServer::ca_path`]), with `openssl`.
+    pub fn start_with_tls() -> PostgresServer {
+        Self::launch(true)
+    }
+
+    /// The CA that signed a TLS server's certificate (PEM).
+    pub fn ca_path(&self) -> PathBuf {
+        self.dir.path().join("ca.pem")
+    }
+
+    fn launch(tls: bool) -> PostgresServer {
         let bin = binaries();
         let run_as = running_as_root().then(|| "postgres".to_owned());
         let dir = tempfile::Builder::new().prefix("postgres-test-").tempdir().expect("temp dir");
@@ -77,8 +95,11 @@ impl PostgresServer {
             // server user's, as PostgreSQL insists.
             chown(dir.path(), user);
         }
-        let mut server = PostgresServer { port: 0, dir, bin, run_as, running: None };
+        let mut server = PostgresServer { port: 0, dir, bin, run_as, tls, running: None };
         server.init_cluster();
+        if tls {
+            server.make_certificates();
+        }
         let mut last_log = String::new();
         for _ in 0..5 {
             server.port = free_port();
@@ -194,6 +215,34 @@ impl PostgresServer {
         assert!(output.status.success(), "initdb failed: {}", String::from_utf8_lossy(&output.stderr));
     }
 
+    /// A CA, and a server certificate it signs for 127.0.0.1 and localhost,
+    /// in the cluster's folder; the key readable by the server user only.
+    fn make_certificates(&self) {
+        let dir = self.dir.path();
+        let openssl = |args: &[&str]| {
+            let output = Command::new("openssl").args(args).current_dir(dir).output().unwrap_or_else(|e| {
+                panic!("openssl is needed for a TLS test server (scripts/setup.sh installs it): {e}")
+            });
+            assert!(output.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&output.stderr));
+        };
+        std::fs::write(
+            dir.join("server.ext"),
+            "subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
+        )
+        .expect("write server.ext");
+        let days = ["-days", "2"];
+        let ca = ["-subj", "/CN=wasmroutes test CA", "-keyout", "ca.key", "-out", "ca.pem"];
+        openssl(&[&["req", "-x509", "-newkey", "rsa:2048", "-nodes"][..], &ca, &days].concat());
+        let csr = ["-subj", "/CN=localhost", "-keyout", "server.key", "-out", "server.csr"];
+        openssl(&[&["req", "-newkey", "rsa:2048", "-nodes"][..], &csr].concat());
+        let sign = ["x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial"];
+        openssl(&[&sign[..], &["-out", "server.crt", "-extfile", "server.ext"], &days].concat());
+        if let Some(user) = &self.run_as {
+            chown(&dir.join("server.key"), user);
+            chown(&dir.join("server.crt"), user);
+        }
+    }
+
     /// Starts the server on `self.port` and waits until it accepts
     /// connections; `Err` with its log if it exits first.
     fn spawn(&mut self) -> Result<(), String> {
@@ -210,6 +259,12 @@ impl PostgresServer {
             .arg(format!("unix_socket_directories={}", self.dir.path().display()))
             // Room for many hosts' pools at once.
             .args(["-c", "max_connections=200"]);
+        if self.tls {
+            let dir = self.dir.path();
+            server.args(["-c", "ssl=on"]);
+            server.arg("-c").arg(format!("ssl_cert_file={}", dir.join("server.crt").display()));
+            server.arg("-c").arg(format!("ssl_key_file={}", dir.join("server.key").display()));
+        }
         let mut guard = Command::new("bash");
         guard
             .arg("-c")

@@ -93,7 +93,7 @@ pub(super) fn parse_databases(
                         ),
                     ));
                 }
-                if let Err(e) = resolved.parse::<tokio_postgres::Config>() {
+                if let Err(e) = crate::sql::postgres::check_url(&resolved) {
                     return Err(invalid(url.span(), format!("{label}: `url` is not a valid PostgreSQL URL: {e}")));
                 }
                 DatabaseBackend::Postgres { url: resolved }

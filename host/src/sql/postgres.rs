@@ -229,6 +229,13 @@ fn connection_config(url: &str, limits: SqlLimits) -> Result<(tokio_postgres::Co
     Ok((config, tls))
 }
 
+/// Whether `url` is a PostgreSQL URL this backend can connect with (for
+/// the configuration's check, before anything connects).
+pub fn check_url(url: &str) -> Result<(), String> {
+    let (url, _) = take_query_param(url, "sslrootcert");
+    url.parse::<tokio_postgres::Config>().map(drop).map_err(|e| e.to_string())
+}
+
 /// `url` without the query parameter `key`, and its (percent-decoded)
 /// value: tokio-postgres does not know `sslrootcert`.
 fn take_query_param(url: &str, key: &str) -> (String, Option<String>) {
@@ -819,7 +826,15 @@ fn numeric_text(raw: &[u8]) -> Option<String> {
 fn classify(error: tokio_postgres::Error) -> SqlError {
     let Some(db) = error.as_db_error() else {
         // No answer from the server: the connection failed or was lost.
-        return SqlError::Unavailable(error.to_string());
+        // tokio-postgres keeps the cause (a TLS or socket error) as the
+        // source, which its message leaves out.
+        let mut message = error.to_string();
+        let mut source = std::error::Error::source(&error);
+        while let Some(cause) = source {
+            message = format!("{message}: {cause}");
+            source = cause.source();
+        }
+        return SqlError::Unavailable(message);
     };
     let message = match db.detail() {
         Some(detail) => format!("{}: {detail}", db.message()),

@@ -271,3 +271,25 @@ fn the_db_command_works_on_postgres_beside_a_running_host() {
     assert_eq!(db(&deployment, &["status"]).1, "0001_notes.sql\tapplied\n0002_tags.sql\tpending\n");
     assert_eq!(db(&deployment, &["migrate"]).1, "database `main`: applied 0002_tags.sql\n");
 }
+
+/// TLS where the URL asks for it: `sslmode=require` verifies the server's
+/// certificate (here against the CA `sslrootcert` names); without that CA
+/// the certificate is refused and the database stays unavailable.
+#[test]
+fn tls_when_the_url_asks_for_it() {
+    let server = PostgresServer::start_with_tls();
+    let ca = server.ca_path();
+    let url = format!("{}?sslmode=require&sslrootcert={}", server.url(), ca.display());
+    let host = Deployment::new(&Backend::Postgres { url }, "").start();
+    assert_eq!(post(&host, "over TLS").status, 201);
+    assert_eq!(titles(&host), ["over TLS"]);
+    let encrypted = server.psql("SELECT count(*) FROM pg_stat_ssl JOIN pg_stat_activity USING (pid) WHERE ssl AND application_name = 'wasmroutes'");
+    assert_ne!(encrypted, "0", "the host's connections use TLS");
+    drop(host);
+
+    let unverified = format!("{}?sslmode=require", server.url());
+    let host = Deployment::new(&Backend::Postgres { url: unverified }, "").start();
+    let refused = post(&host, "no CA");
+    assert_eq!(refused.status, 503, "{}", refused.text());
+    assert!(refused.text().contains("certificate"), "{}", refused.text());
+}
