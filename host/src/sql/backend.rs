@@ -43,6 +43,44 @@ impl Default for SqlLimits {
     }
 }
 
+/// A result counted against the limits while it is read, so an oversized
+/// one is refused before it is whole in memory.
+pub(crate) struct ResultBudget {
+    limits: SqlLimits,
+    rows: usize,
+    bytes: usize,
+}
+
+impl ResultBudget {
+    pub(crate) fn new(limits: SqlLimits) -> ResultBudget {
+        ResultBudget { limits, rows: 0, bytes: 0 }
+    }
+
+    /// Before each row.
+    pub(crate) fn row(&mut self) -> Result<(), SqlError> {
+        if self.rows == self.limits.max_rows {
+            return Err(SqlError::LimitExceeded(format!(
+                "the query returns more than {} rows: add a LIMIT, or page with a cursor",
+                self.limits.max_rows
+            )));
+        }
+        self.rows += 1;
+        Ok(())
+    }
+
+    /// For each value ([`SqlValue::weight`]).
+    pub(crate) fn value(&mut self, value: &SqlValue) -> Result<(), SqlError> {
+        self.bytes += value.weight();
+        if self.bytes > self.limits.max_result_bytes {
+            return Err(SqlError::LimitExceeded(format!(
+                "the query's result is larger than {} bytes",
+                self.limits.max_result_bytes
+            )));
+        }
+        Ok(())
+    }
+}
+
 /// A database's storage: hands out sessions.
 #[async_trait]
 pub trait Database: Send + Sync + 'static {

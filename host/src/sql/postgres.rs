@@ -42,7 +42,7 @@ use tokio_postgres::types::{Format, IsNull, Kind, ToSql, Type, to_sql_checked};
 use tokio_postgres::{CancelToken, NoTls, Statement};
 use tokio_postgres_rustls::MakeRustlsConnect;
 
-use super::backend::{Database, Session, SqlLimits, first_keyword};
+use super::backend::{Database, ResultBudget, Session, SqlLimits, first_keyword};
 use super::error::{ConstraintKind, SqlError};
 use super::migrations::{self, Applied, MigrationError};
 use super::value::{Executed, Rows, SqlValue};
@@ -453,26 +453,15 @@ impl Session for PostgresSession {
             let stream = client.query_raw(&statement, params.iter()).await.map_err(classify)?;
             let mut stream = std::pin::pin!(stream);
             let mut rows = Vec::new();
-            let mut bytes = 0usize;
+            let mut budget = ResultBudget::new(limits);
             while let Some(row) = stream.next().await {
                 let row = row.map_err(classify)?;
-                if rows.len() == limits.max_rows {
-                    return Err(SqlError::LimitExceeded(format!(
-                        "the query returns more than {} rows: add a LIMIT, or page with a cursor",
-                        limits.max_rows
-                    )));
-                }
+                budget.row()?;
                 let mut values = Vec::with_capacity(columns.len());
                 for (index, column) in row.columns().iter().enumerate() {
                     let raw: Raw<'_> = row.try_get(index).map_err(classify)?;
                     let value = decode(column.name(), column.type_(), raw.0)?;
-                    bytes += value.weight();
-                    if bytes > limits.max_result_bytes {
-                        return Err(SqlError::LimitExceeded(format!(
-                            "the query's result is larger than {} bytes",
-                            limits.max_result_bytes
-                        )));
-                    }
+                    budget.value(&value)?;
                     values.push(value);
                 }
                 rows.push(values);

@@ -35,7 +35,7 @@ use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OpenFlags, ffi};
 use tokio::sync::{OwnedMutexGuard, Semaphore};
 
-use super::backend::{Database, Session, SqlLimits, first_keyword};
+use super::backend::{Database, ResultBudget, Session, SqlLimits, first_keyword};
 use super::error::{ConstraintKind, SqlError};
 use super::value::{Executed, Rows, SqlValue};
 
@@ -402,15 +402,10 @@ fn run_query(conn: &Conn, sql: &str, params: Vec<SqlValue>, limits: SqlLimits) -
         let columns: Vec<String> = statement.column_names().map(str::to_owned).collect();
         let width = columns.len();
         let mut rows = Vec::new();
-        let mut bytes = 0usize;
+        let mut budget = ResultBudget::new(limits);
         let mut cursor = statement.raw_query();
         while let Some(row) = cursor.next().map_err(|e| conn.error(e))? {
-            if rows.len() == limits.max_rows {
-                return Err(SqlError::LimitExceeded(format!(
-                    "the query returns more than {} rows: add a LIMIT, or page with a cursor",
-                    limits.max_rows
-                )));
-            }
+            budget.row()?;
             let mut values = Vec::with_capacity(width);
             for index in 0..width {
                 let value = match row.get_ref(index).map_err(|e| conn.error(e))? {
@@ -423,13 +418,7 @@ fn run_query(conn: &Conn, sql: &str, params: Vec<SqlValue>, limits: SqlLimits) -
                     ),
                     ValueRef::Blob(b) => SqlValue::Blob(b.to_vec()),
                 };
-                bytes += value.weight();
-                if bytes > limits.max_result_bytes {
-                    return Err(SqlError::LimitExceeded(format!(
-                        "the query's result is larger than {} bytes",
-                        limits.max_result_bytes
-                    )));
-                }
+                budget.value(&value)?;
                 values.push(value);
             }
             rows.push(values);
