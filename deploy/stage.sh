@@ -4,6 +4,8 @@
 #   OUT/bin/wasmroutes      the host
 #   OUT/routes.toml         deploy/kubernetes/routes.toml
 #   OUT/components/*.wasm   every component routes.toml names
+#   OUT/migrations/notes/   the notes table's PostgreSQL migrations
+#                           (sample-routes/migrations/notes-postgres)
 #   OUT/cache/              the compile cache, pre-warmed (`wasmroutes precompile`)
 #
 # The Dockerfile runs it to build the image, deploy/local/cluster.sh runs it
@@ -47,9 +49,15 @@ install -m 0644 "$manifest" "$out/routes.toml"
 for c in $components; do
     install -m 0644 "$target/wasm32-wasip2/release/$c.wasm" "$out/components/$c.wasm"
 done
-# The manifest interpolates ${REDIS_URL}; compiling needs none of it (stores
-# open lazily), so any well-formed URL will do when none is set.
+# Replaced whole, so a migration deleted from the source is gone here too.
+rm -rf "$out/migrations/notes"
+mkdir -p "$out/migrations/notes"
+install -m 0644 "$root"/sample-routes/migrations/notes-postgres/*.sql "$out/migrations/notes/"
+# The manifest interpolates ${REDIS_URL} and ${DATABASE_URL}; compiling needs
+# neither (stores and databases open when served), so any well-formed URL
+# will do when none is set.
 REDIS_URL="${REDIS_URL:-redis://127.0.0.1:6379}" \
+    DATABASE_URL="${DATABASE_URL:-postgres://127.0.0.1:5432/wasmroutes}" \
     "$out/bin/wasmroutes" precompile "$out/routes.toml" --cache-dir "$out/cache"
 # The host creates its cache owner-only (host/src/runtime/compile_cache.rs),
 # and whoever staged owns it: a host running as another user (a pod's

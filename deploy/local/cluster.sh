@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # A cluster on one machine, on loopback: one redis-server (AOF with
-# `appendfsync always`: a write Redis acknowledged survives its restart),
-# N `wasmroutes serve` hosts sharing it (deploy/kubernetes/routes.toml, the
-# pods' deployment, staged by deploy/stage.sh), and nginx in front.
+# `appendfsync always`: a write Redis acknowledged survives its restart), one
+# PostgreSQL (a commit it acknowledged survives its crash), N `wasmroutes
+# serve` hosts sharing both (deploy/kubernetes/routes.toml, the pods'
+# deployment, staged by deploy/stage.sh), and nginx in front.
 #
 #   deploy/local/cluster.sh up                 stage, start everything, wait until ready
-#   deploy/local/cluster.sh down               stop nginx, the hosts (gracefully), Redis
+#   deploy/local/cluster.sh down               stop nginx, the hosts (gracefully), Redis, PostgreSQL
 #   deploy/local/cluster.sh status
 #   deploy/local/cluster.sh rolling-restart    restart each host in turn, without a failed request
 #   deploy/local/cluster.sh restart N          one host: drain, stop, start, wait for /readyz, undrain
@@ -14,6 +15,9 @@
 #   deploy/local/cluster.sh host-kill N        SIGKILL N (a crash: nginx finds out by itself)
 #   deploy/local/cluster.sh redis-stop | redis-start
 #   deploy/local/cluster.sh redis-kill         SIGKILL Redis (a crash: the AOF keeps what it acknowledged)
+#   deploy/local/cluster.sh postgres-stop | postgres-start
+#   deploy/local/cluster.sh postgres-kill      SIGKILL every PostgreSQL process (a crash: the WAL keeps
+#                                              what it committed)
 #
 # Hosts are numbered from 1. Settings (environment, read by `up` and kept in
 # $CLUSTER_DIR/settings for the later commands):
@@ -22,12 +26,28 @@
 #   HOST_PORTS    the hosts' ports           ["3001 3002 3003"]
 #   ADMIN_PORTS   their admin ports          ["9001 9002 9003"]
 #   REDIS_PORT                               [6380]
+#   POSTGRES_PORT                            [5433]
+#   POSTGRES_BIN  where PostgreSQL's programs are (initdb, pg_ctl, psql, ...)
+#                 [the newest /usr/lib/postgresql/*/bin, else PATH]
 #   STAGE_DIR     an already staged deployment to serve (deploy/stage.sh's
 #                 output); without it `up` runs `scripts/setup.sh rust services` and stages
 #                 into $CLUSTER_DIR/app
 #   SHUTDOWN_GRACE                           [10s]
 #   LOG_FORMAT    the hosts' log format      [pretty]
-# Needs redis-server, redis-cli, nginx and curl (`scripts/setup.sh services` installs them).
+#
+# PostgreSQL: a cluster made by initdb in $CLUSTER_DIR/postgres (kept by
+# `down`, reused by the next `up`, like Redis's AOF), with the superuser and
+# database `wasmroutes`; the hosts get its URL as DATABASE_URL. It trusts
+# every connection (`--auth=trust`, no password) and listens on 127.0.0.1
+# only: anyone on this machine can connect as its superuser, which is fine
+# for a local cluster and nothing else. PostgreSQL refuses to run as root, so
+# when this script runs as root it runs the server programs as the
+# `postgres` user the package creates (setpriv), and that user must be able
+# to enter CLUSTER_DIR.
+#
+# Needs redis-server, redis-cli, PostgreSQL's server and client programs,
+# nginx and curl (`scripts/setup.sh services` installs them), and setpriv
+# (util-linux) when run as root.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 dir="${CLUSTER_DIR:-$root/deploy/local/.run}"
@@ -46,6 +66,7 @@ load_settings() {
         . "$dir/settings"
     fi
     : "${PORT:=8080}" "${HOST_PORTS:=3001 3002 3003}" "${ADMIN_PORTS:=9001 9002 9003}" "${REDIS_PORT:=6380}"
+    : "${POSTGRES_PORT:=5433}" "${POSTGRES_BIN:=$(postgres_bin_default)}"
     : "${STAGE_DIR:=$dir/app}" "${SHUTDOWN_GRACE:=10s}" "${LOG_FORMAT:=pretty}"
     read -ra host_ports <<<"$HOST_PORTS"
     read -ra admin_ports <<<"$ADMIN_PORTS"
@@ -55,13 +76,22 @@ load_settings() {
 
 save_settings() {
     local name
-    for name in PORT HOST_PORTS ADMIN_PORTS REDIS_PORT STAGE_DIR SHUTDOWN_GRACE LOG_FORMAT; do
+    for name in PORT HOST_PORTS ADMIN_PORTS REDIS_PORT POSTGRES_PORT POSTGRES_BIN STAGE_DIR SHUTDOWN_GRACE LOG_FORMAT; do
         printf '%s=%q\n' "$name" "${!name}"
     done >"$dir/settings"
 }
 
 pid_of() { cat "$1" 2>/dev/null || true; }
-alive() { [ -n "$1" ] && kill -0 "$1" 2>/dev/null; }
+# A zombie counts as gone: it has exited and let go of its ports and files,
+# and only waits for its parent to collect it, which for a daemon is init,
+# and some inits take seconds.
+alive() {
+    [ -n "$1" ] && kill -0 "$1" 2>/dev/null || return 1
+    local stat
+    stat="$(cat "/proc/$1/stat" 2>/dev/null)" || return 0
+    stat="${stat##*) }"
+    [ "${stat%% *}" != Z ]
+}
 
 # Waits until `$@` succeeds, up to $1 seconds.
 wait_for() {
@@ -122,6 +152,128 @@ redis_kill() {
     say "redis killed (SIGKILL)"
 }
 
+# --- PostgreSQL ----------------------------------------------------------------
+
+# Debian's postgresql puts the server programs off PATH, one folder per
+# major version.
+postgres_bin_default() {
+    local newest
+    newest="$(compgen -G '/usr/lib/postgresql/*/bin/postgres' | sort -V | tail -1 || true)"
+    if [ -n "$newest" ]; then
+        dirname "$newest"
+    else
+        dirname "$(command -v postgres 2>/dev/null || echo /nonexistent/postgres)"
+    fi
+}
+
+pg_dir() { echo "$dir/postgres"; }
+pg_data() { echo "$dir/postgres/data"; }
+database_url() { echo "postgres://wasmroutes@127.0.0.1:$POSTGRES_PORT/wasmroutes"; }
+
+# Runs one of PostgreSQL's server programs, as the `postgres` user when this
+# script runs as root (PostgreSQL refuses root), from the cluster's folder
+# (the caller's may be closed to that user).
+pg_server() {
+    local program="$POSTGRES_BIN/$1"
+    shift
+    if [ "$(id -u)" -eq 0 ]; then
+        (cd "$(pg_dir)" && setpriv --reuid postgres --regid postgres --init-groups -- "$program" "$@")
+    else
+        (cd "$(pg_dir)" && "$program" "$@")
+    fi
+}
+
+pg_client() {
+    "$POSTGRES_BIN/psql" -X -q -At -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$POSTGRES_PORT" -U wasmroutes "$@"
+}
+
+# The postmaster's pid: the first line of its lock file, which a crash
+# leaves behind (hence the liveness check wherever it is used).
+postgres_pid() { head -1 "$(pg_data)/postmaster.pid" 2>/dev/null || true; }
+
+postgres_ready() {
+    "$POSTGRES_BIN/pg_isready" -q -h 127.0.0.1 -p "$POSTGRES_PORT" -U wasmroutes -d postgres
+}
+
+postgres_init() {
+    local pgdir
+    pgdir="$(pg_dir)"
+    [ -f "$(pg_data)/PG_VERSION" ] && return
+    mkdir -p "$pgdir"
+    if [ "$(id -u)" -eq 0 ]; then
+        chown postgres: "$pgdir"
+        setpriv --reuid postgres --regid postgres --init-groups -- test -w "$pgdir" ||
+            die "the postgres user cannot reach $pgdir: set CLUSTER_DIR to a folder every user can enter"
+    fi
+    chmod 700 "$pgdir"
+    # --locale=C: lower() folds ASCII only and text sorts by byte, as on
+    # SQLite, so the notes routes answer the same on both. --no-sync spares
+    # seconds per `up`: only a crash of the machine itself before the files
+    # reach the disk could harm the fresh cluster (a crash of PostgreSQL
+    # cannot); the server fsyncs everything it does after that.
+    pg_server initdb -D "$(pg_data)" -U wasmroutes --auth=trust --encoding=UTF8 --locale=C --no-sync \
+        >"$pgdir/initdb.log" 2>&1 || die "initdb failed:$(echo; cat "$pgdir/initdb.log")"
+    say "postgres cluster created in $pgdir (initdb; trusts loopback connections)"
+}
+
+postgres_start() {
+    for program in initdb pg_ctl postgres pg_isready psql; do
+        [ -x "$POSTGRES_BIN/$program" ] ||
+            die "$POSTGRES_BIN/$program is missing: run scripts/setup.sh services, or set POSTGRES_BIN"
+    done
+    if [ "$(id -u)" -eq 0 ]; then
+        command -v setpriv >/dev/null || die "setpriv (util-linux) is missing: as root it runs PostgreSQL"
+    fi
+    postgres_init
+    if ! alive "$(postgres_pid)"; then
+        # No Unix socket: every client, the hosts included, uses TCP on
+        # loopback. Room for every host's pool (16 connections each).
+        pg_server pg_ctl start -D "$(pg_data)" -l "$(pg_dir)/postgres.log" -w -t 60 -s \
+            -o "-p $POSTGRES_PORT -c listen_addresses=127.0.0.1 -c unix_socket_directories='' \
+                -c max_connections=$((100 + hosts * 16))" ||
+            die "postgres did not start; its log:$(echo; tail -20 "$(pg_dir)/postgres.log")"
+    fi
+    wait_for 30 "postgres on port $POSTGRES_PORT" postgres_ready
+    if [ -z "$(pg_client -d postgres -c "SELECT 1 FROM pg_database WHERE datname = 'wasmroutes'")" ]; then
+        pg_client -d postgres -c "CREATE DATABASE wasmroutes" || die "cannot create the database wasmroutes"
+    fi
+    say "postgres on 127.0.0.1:$POSTGRES_PORT in $(pg_dir) (DATABASE_URL=$(database_url))"
+}
+
+postgres_stop() {
+    alive "$(postgres_pid)" || return 0
+    # Fast shutdown: open transactions roll back, sessions end, and a
+    # checkpoint writes everything out.
+    pg_server pg_ctl stop -D "$(pg_data)" -m fast -w -t 60 -s || die "postgres did not stop"
+    say "postgres stopped"
+}
+
+postgres_kill() {
+    local pid children
+    pid="$(postgres_pid)"
+    alive "$pid" || die "postgres is not running"
+    # Every process at once, as a crash of its machine or container would:
+    # stopped first so that it forks no backend while its children are
+    # listed (each runs in a session of its own, so no group kill reaches
+    # them).
+    kill -STOP "$pid"
+    children="$(pgrep -P "$pid" || true)"
+    # shellcheck disable=SC2086 # one pid per word
+    kill -KILL "$pid" $children 2>/dev/null || true
+    for child in $children; do
+        wait_exit "$child" 10 "a postgres process"
+    done
+    # Even as a zombie, the postmaster's pid in the lock file it left makes
+    # the next start refuse ("another postmaster is running"): wait until
+    # its parent has collected it.
+    local deadline=$((SECONDS + 10))
+    while kill -0 "$pid" 2>/dev/null; do
+        [ "$SECONDS" -lt "$deadline" ] || die "postgres (pid $pid) was not collected in 10s"
+        sleep 0.05
+    done
+    say "postgres killed (SIGKILL)"
+}
+
 # --- Hosts -------------------------------------------------------------------
 
 host_start() {
@@ -132,7 +284,7 @@ host_start() {
         say "host $i is already running"
     else
         # setsid: the host outlives this script and a Ctrl-C in its terminal.
-        REDIS_URL="redis://127.0.0.1:$REDIS_PORT" RUST_LOG="${RUST_LOG:-info}" \
+        REDIS_URL="redis://127.0.0.1:$REDIS_PORT" DATABASE_URL="$(database_url)" RUST_LOG="${RUST_LOG:-info}" \
             setsid "$STAGE_DIR/bin/wasmroutes" --log-format "$LOG_FORMAT" serve "$STAGE_DIR/routes.toml" \
             --addr "127.0.0.1:$port" --admin-addr "127.0.0.1:$admin" \
             --cache-dir "$STAGE_DIR/cache" --data-dir "$hdir/data" \
@@ -245,8 +397,8 @@ undrain() {
 up() {
     if [ -z "${STAGE_DIR:-}" ]; then
         # Building from the checkout: set up what a cluster needs (the
-        # toolchain with its wasm target, redis-server, nginx, curl), not
-        # the tools only the tests use.
+        # toolchain with its wasm target, redis-server, PostgreSQL, nginx,
+        # curl), not the tools only the tests use.
         "$root/scripts/setup.sh" rust services
         STAGE_DIR="$dir/app"
         "$root/deploy/stage.sh" "$STAGE_DIR"
@@ -260,6 +412,7 @@ up() {
     mkdir -p "$dir/nginx"
     : >"$dir/nginx/drained"
     redis_start
+    postgres_start
     local i
     for ((i = 1; i <= hosts; i++)); do
         host_start "$i"
@@ -275,6 +428,7 @@ down() {
         host_sigterm "$i"
     done
     redis_stop
+    postgres_stop
 }
 
 status() {
@@ -288,6 +442,8 @@ status() {
     done
     pid="$(pid_of "$dir/redis/redis.pid")"
     printf 'redis  127.0.0.1:%s  %s\n' "$REDIS_PORT" "$(alive "$pid" && echo "up (pid $pid)" || echo down)"
+    pid="$(postgres_pid)"
+    printf 'postgres 127.0.0.1:%s  %s\n' "$POSTGRES_PORT" "$(alive "$pid" && echo "up (pid $pid)" || echo down)"
 }
 
 host_stop() {
@@ -312,7 +468,9 @@ up)
     rm -f "$dir/settings"
     up
     ;;
-down | status | rolling-restart | redis-start | redis-stop | redis-kill) load_settings ;;&
+down | status | rolling-restart | redis-start | redis-stop | redis-kill | postgres-start | postgres-stop | postgres-kill)
+    load_settings
+    ;;&
 restart | host-stop | host-start | host-kill)
     load_settings
     [ $# -eq 2 ] || die "usage: $0 $command N"
@@ -330,6 +488,9 @@ host-kill) host_kill "$2" ;;
 redis-start) redis_start ;;
 redis-stop) redis_stop ;;
 redis-kill) redis_kill ;;
+postgres-start) postgres_start ;;
+postgres-stop) postgres_stop ;;
+postgres-kill) postgres_kill ;;
 *)
     sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2
     exit 2

@@ -275,12 +275,14 @@ fn deployment_env_names_are_ones_the_host_reads() {
     for name in names {
         assert!(help.contains(&format!("[env: {name}=")), "{name} is not a variable `wasmroutes serve` reads:\n{help}");
     }
-    // The Secret the Deployment reads REDIS_URL from is the one the example
-    // shows how to create.
-    let redis_url = entries.iter().find(|e| e["name"] == "REDIS_URL").expect("REDIS_URL is set");
-    let secret = object(&format!("Secret/{}", text(redis_url, "/valueFrom/secretKeyRef/name")));
-    let key = text(redis_url, "/valueFrom/secretKeyRef/key");
-    assert!(secret.pointer(&format!("/stringData/{key}")).is_some(), "the example Secret has no key {key}");
+    // The Secrets the Deployment reads routes.toml's URLs from are the ones
+    // the examples show how to create.
+    for name in ["REDIS_URL", "DATABASE_URL"] {
+        let url = entries.iter().find(|e| e["name"] == name).unwrap_or_else(|| panic!("{name} is set"));
+        let secret = object(&format!("Secret/{}", text(url, "/valueFrom/secretKeyRef/name")));
+        let key = text(url, "/valueFrom/secretKeyRef/key");
+        assert!(secret.pointer(&format!("/stringData/{key}")).is_some(), "the example Secret has no key {key}");
+    }
 }
 
 #[test]
@@ -352,6 +354,43 @@ fn redis_keeps_what_it_acknowledged() {
     assert_eq!(text(&redis, "/spec/volumeClaimTemplates/0/metadata/name"), "data");
     let service = object(&format!("Service/{}", text(&redis, "/spec/serviceName")));
     assert_eq!(text(&service, "/spec/clusterIP"), "None", "a StatefulSet's Service is headless");
+}
+
+#[test]
+fn postgres_keeps_its_data_and_the_hosts_url_reaches_it() {
+    let postgres = object("StatefulSet/postgres");
+    let c = at(&postgres, "/spec/template/spec/containers/0");
+    assert!(text(c, "/image").starts_with("postgres:"), "the official image");
+    let env = at(c, "/env").as_array().expect("env");
+    let var = |name: &str| env.iter().find(|e| e["name"] == name).unwrap_or_else(|| panic!("{name} is set"));
+    // The data is on the claim, in a folder of its own (initdb refuses a
+    // mount point holding lost+found).
+    let claim = text(&postgres, "/spec/volumeClaimTemplates/0/metadata/name");
+    let mounts = at(c, "/volumeMounts").as_array().expect("volumeMounts");
+    let data = mounts.iter().find(|m| m["name"] == claim).expect("the claim is mounted");
+    let pgdata = text(var("PGDATA"), "/value");
+    assert!(pgdata.starts_with(&format!("{}/", text(data, "/mountPath"))), "PGDATA {pgdata} is inside the volume");
+    let probe: Vec<&str> =
+        at(c, "/readinessProbe/exec/command").as_array().expect("command").iter().filter_map(Value::as_str).collect();
+    assert_eq!(probe.first(), Some(&"pg_isready"));
+    let service = object(&format!("Service/{}", text(&postgres, "/spec/serviceName")));
+    assert_eq!(text(&service, "/spec/clusterIP"), "None", "a StatefulSet's Service is headless");
+
+    // The server's password and the hosts' URL come from one Secret, and the
+    // example's URL names this Service, its port, the user and the database.
+    let deployment = object("Deployment/wasmroutes");
+    let hosts_env = at(container(&deployment), "/env").as_array().expect("env");
+    let url_ref = hosts_env.iter().find(|e| e["name"] == "DATABASE_URL").expect("DATABASE_URL is set");
+    let secret_name = text(url_ref, "/valueFrom/secretKeyRef/name");
+    assert_eq!(text(var("POSTGRES_PASSWORD"), "/valueFrom/secretKeyRef/name"), secret_name);
+    let secret = object(&format!("Secret/{secret_name}"));
+    let password =
+        text(&secret, &format!("/stringData/{}", text(var("POSTGRES_PASSWORD"), "/valueFrom/secretKeyRef/key")));
+    let url = text(&secret, &format!("/stringData/{}", text(url_ref, "/valueFrom/secretKeyRef/key")));
+    let port = number(&service, "/spec/ports/0/port");
+    let (user, database) = (text(var("POSTGRES_USER"), "/value"), text(var("POSTGRES_DB"), "/value"));
+    let service_name = text(&service, "/metadata/name");
+    assert_eq!(url, format!("postgres://{user}:{password}@{service_name}:{port}/{database}"));
 }
 
 /// The runtime stage of deploy/Dockerfile: its `ENV` pairs, `EXPOSE`d ports

@@ -10,6 +10,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 
 use e2e_support::cluster::staged;
+use e2e_support::postgres_server::PostgresServer;
 use e2e_support::redis_server::RedisServer;
 use e2e_support::{KillOnDrop, free_port, send, wait_for_log};
 
@@ -18,7 +19,12 @@ const POD_USER: &str = "10001";
 
 /// `wasmroutes serve` of the staged deployment as [`POD_USER`] with `/`
 /// read-only; waits until it listens and returns it with its log so far.
-fn serve_read_only(redis: &RedisServer, cache_dir: &Path, log: &Path) -> (KillOnDrop, SocketAddr, String) {
+fn serve_read_only(
+    redis: &RedisServer,
+    postgres: &PostgresServer,
+    cache_dir: &Path,
+    log: &Path,
+) -> (KillOnDrop, SocketAddr, String) {
     let stage = staged();
     let addr = SocketAddr::from(([127, 0, 0, 1], free_port()));
     let log_file = std::fs::File::create(log).expect("log file");
@@ -35,6 +41,7 @@ fn serve_read_only(redis: &RedisServer, cache_dir: &Path, log: &Path) -> (KillOn
         .arg("--cache-dir")
         .arg(cache_dir)
         .env("REDIS_URL", redis.url())
+        .env("DATABASE_URL", postgres.url())
         .env("RUST_LOG", "info")
         .stdin(Stdio::null())
         .stdout(log_file.try_clone().expect("log file"))
@@ -62,32 +69,43 @@ fn assert_pod_like(pid: u32) {
 #[test]
 fn the_staged_image_serves_as_a_non_root_user_from_a_read_only_root_with_its_pre_warmed_cache() {
     let redis = RedisServer::start();
+    let postgres = PostgresServer::start();
     let dir = tempfile::tempdir().expect("temp dir");
-    let (child, addr, started) = serve_read_only(&redis, &staged().join("cache"), &dir.path().join("host.log"));
+    let (child, addr, started) =
+        serve_read_only(&redis, &postgres, &staged().join("cache"), &dir.path().join("host.log"));
     assert_pod_like(child.0.id());
-    assert!(started.contains("(0 compiled, 11 from cache)"), "every component from the image's cache:\n{started}");
+    assert!(started.contains("(0 compiled, 13 from cache)"), "every component from the image's cache:\n{started}");
 
     let created = send(addr, "POST", "/api/tasks", &[], br#"{"title":"read-only root"}"#);
     assert_eq!(created.status, 201, "{}", created.text());
     let id = created.json()["id"].as_u64().expect("id");
     assert_eq!(send(addr, "GET", &format!("/api/tasks/{id}"), &[], b"").json()["title"], "read-only root");
     assert_eq!(send(addr, "GET", "/api/posts/42", &[], b"").status, 200);
+    // The image's migrations made the table.
+    let note = send(addr, "POST", "/api/notes", &[], br#"{"title":"read-only root"}"#);
+    assert_eq!(note.status, 201, "{}", note.text());
+    let id = note.json()["id"].as_u64().expect("id");
+    assert_eq!(send(addr, "GET", &format!("/api/notes/{id}"), &[], b"").json()["title"], "read-only root");
 
     let log = std::fs::read_to_string(dir.path().join("host.log")).expect("log");
     assert!(!log.contains("WARN") && !log.contains("ERROR"), "nothing failed to be written:\n{log}");
-    assert!(!staged().join(".wasmroutes").exists(), "no default data dir: Redis stores write nothing locally");
+    assert!(
+        !staged().join(".wasmroutes").exists(),
+        "no default data dir: Redis stores and PostgreSQL databases write nothing locally"
+    );
 }
 
 #[test]
 fn a_cache_miss_on_a_read_only_root_compiles_in_memory_and_warns_once() {
     let redis = RedisServer::start();
+    let postgres = PostgresServer::start();
     let dir = tempfile::tempdir().expect("temp dir");
     // Not in the image (a cache built on another CPU finds no entry either):
     // every component misses, and no directory can be created.
     let cache = dir.path().join("cache-not-in-the-image");
-    let (child, addr, started) = serve_read_only(&redis, &cache, &dir.path().join("host.log"));
+    let (child, addr, started) = serve_read_only(&redis, &postgres, &cache, &dir.path().join("host.log"));
     assert_pod_like(child.0.id());
-    assert!(started.contains("(11 compiled, 0 from cache)"), "{started}");
+    assert!(started.contains("(13 compiled, 0 from cache)"), "{started}");
     assert_eq!(
         started.matches("compile cache: cannot write").count(),
         1,

@@ -1,7 +1,7 @@
-//! The local cluster of `deploy/local/cluster.sh` (Redis, three hosts,
-//! nginx), driven by the tests through the script itself: what the tests
-//! prove is what a user runs. Each cluster gets its own temp dir and free
-//! loopback ports, and is brought down on drop.
+//! The local cluster of `deploy/local/cluster.sh` (Redis, PostgreSQL, three
+//! hosts, nginx), driven by the tests through the script itself: what the
+//! tests prove is what a user runs. Each cluster gets its own temp dir and
+//! free loopback ports, and is brought down on drop.
 //!
 //! The deployment it serves is `deploy/stage.sh`'s output (the container
 //! image's `/app`), staged once per test process.
@@ -60,6 +60,17 @@ fn stage_dir(target_dir: &Path) -> PathBuf {
     dir
 }
 
+/// A temp dir for the script's state that other users may enter: run as
+/// root, the script runs PostgreSQL as the `postgres` user, whose cluster
+/// lives in it.
+fn cluster_dir() -> tempfile::TempDir {
+    use std::os::unix::fs::PermissionsExt;
+
+    let dir = tempfile::Builder::new().prefix("wasmroutes-cluster-").tempdir().expect("temp dir");
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).expect("open the cluster dir");
+    dir
+}
+
 /// A running local cluster.
 pub struct Cluster {
     dir: tempfile::TempDir,
@@ -71,6 +82,8 @@ pub struct Cluster {
     pub admins: Vec<SocketAddr>,
     /// The Redis server's port.
     pub redis_port: u16,
+    /// The PostgreSQL server's port.
+    pub postgres_port: u16,
 }
 
 impl Cluster {
@@ -79,11 +92,12 @@ impl Cluster {
     pub fn up() -> Cluster {
         let loopback = |port| SocketAddr::from(([127, 0, 0, 1], port));
         let cluster = Cluster {
-            dir: tempfile::tempdir().expect("temp dir"),
+            dir: cluster_dir(),
             nginx: loopback(free_port()),
             hosts: (0..3).map(|_| loopback(free_port())).collect(),
             admins: (0..3).map(|_| loopback(free_port())).collect(),
             redis_port: free_port(),
+            postgres_port: free_port(),
         };
         let ports = |addrs: &[SocketAddr]| addrs.iter().map(|a| a.port().to_string()).collect::<Vec<_>>().join(" ");
         cluster.script_with(
@@ -94,6 +108,7 @@ impl Cluster {
                 ("HOST_PORTS", ports(&cluster.hosts)),
                 ("ADMIN_PORTS", ports(&cluster.admins)),
                 ("REDIS_PORT", cluster.redis_port.to_string()),
+                ("POSTGRES_PORT", cluster.postgres_port.to_string()),
                 ("SHUTDOWN_GRACE", "10s".to_owned()),
             ],
         );
@@ -131,6 +146,7 @@ impl Cluster {
             "host-3/log".to_owned(),
             "nginx/error.log".to_owned(),
             "redis/redis.log".to_owned(),
+            "postgres/postgres.log".to_owned(),
         ];
         for file in files {
             let contents = std::fs::read_to_string(self.dir.path().join(&file)).unwrap_or_default();
