@@ -98,10 +98,11 @@ export LOG_FORMAT=json SHUTDOWN_GRACE=5s
 ADMIN_PORT=("$a1" "$a2" "$a3")
 ONE="$WORK/nginx-one"
 
-# pid_named FILE NAME: the pid in FILE if that process is alive and is NAME.
+# pid_named FILE NAME: the pid on FILE's first line (PostgreSQL's lock file has
+# more) if that process is alive and is NAME.
 pid_named() {
     local pid
-    pid="$(cat "$1" 2>/dev/null)" || return 1
+    pid="$(head -1 "$1" 2>/dev/null)" || return 1
     [ -n "$pid" ] && [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = "$2" ] && echo "$pid"
 }
 
@@ -117,7 +118,7 @@ cleanup() {
         deploy/local/cluster.sh down
         # Whatever `down` could not stop (it gives up on a stuck process).
         for spec in host-1/pid:wasmroutes host-2/pid:wasmroutes host-3/pid:wasmroutes \
-            nginx/nginx.pid:nginx redis/redis.pid:redis-server; do
+            nginx/nginx.pid:nginx redis/redis.pid:redis-server postgres/data/postmaster.pid:postgres; do
             pid="$(pid_named "$CLUSTER_DIR/${spec%%:*}" "${spec##*:}")" && kill -KILL "$pid"
         done
     fi

@@ -84,13 +84,13 @@ rm -rf "$NEXT_APP/app/api/tasks"
 . bench/lib.sh
 revs=""
 
-# The tutorial's routes without the key-value samples, so the hosts of other
+# The tutorial's routes without the key-value and SQL samples, so the hosts of other
 # revisions (BASELINE) read the same file and nothing writes under sample-routes/.
 python3 - "$WORK/tutorial-routes.toml" <<'PY'
 import os, sys
 root = os.path.abspath("sample-routes")
 blocks = open("sample-routes/routes.toml").read().split("\n\n")
-kept = [b for b in blocks if "key_value_stores" not in b]
+kept = [b for b in blocks if not any(k in b for k in ("key_value_stores", "databases", "[database."))]
 text = "\n\n".join(kept).replace('component = "../', 'component = "' + os.path.dirname(root) + "/")
 open(sys.argv[1], "w").write(text.rstrip() + "\n")
 PY
@@ -98,12 +98,12 @@ TUTORIAL="$WORK/tutorial-routes.toml"
 
 # The route.js samples' built components (`wasmroutes build` puts them in
 # sample-routes/js/.wasmroutes/build/), fresh and with instance reuse; the
-# store route is left out, as for the Rust tutorial servers.
+# store and SQL routes are left out, as for the Rust tutorial servers.
 python3 - "$WORK" <<'PY'
 import os, re, sys
 build = os.path.abspath("sample-routes/js/.wasmroutes/build")
 blocks = open("sample-routes/js/routes.toml").read().split("[[route]]")[1:]
-kept = ["[[route]]" + b for b in blocks if "key_value_stores" not in b]
+kept = ["[[route]]" + b for b in blocks if not any(k in b for k in ("key_value_stores", "databases", "[database."))]
 text = re.sub(r'component = "([^"]+)"', lambda m: 'component = "%s/%s.wasm"' % (build, m.group(1)), "\n".join(kept))
 open(sys.argv[1] + "/js-routes.toml", "w").write(text)
 reuse = text.replace('[[route]]\n', '[[route]]\nisolation = "reuse"\n')

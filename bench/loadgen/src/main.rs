@@ -5,7 +5,9 @@
 //! benchmark cannot silently count errors as throughput.
 //!
 //! Mix file: one request per line, `WEIGHT METHOD TARGET STATUS [BODY]`;
-//! `BODY` is sent as written, or `x*N` for N bytes of `x`. `#` starts a comment.
+//! `BODY` is sent as written, or `x*N` for N bytes of `x`; `{seq}` in it
+//! becomes a text unique to the request (this process's id, a dash and the
+//! request's number), for inserts that must not collide. `#` starts a comment.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -55,6 +57,8 @@ struct MixEntry {
     target: String,
     expected: u16,
     body: Bytes,
+    /// The body before and after `{seq}`, if it has one.
+    sequenced: Option<(String, String)>,
 }
 
 #[derive(Default)]
@@ -87,11 +91,16 @@ fn read_mix(path: &PathBuf) -> anyhow::Result<(Vec<MixEntry>, Vec<usize>)> {
             Some(b) => Bytes::copy_from_slice(b.as_bytes()),
             None => Bytes::new(),
         };
+        let sequenced = std::str::from_utf8(&body)
+            .ok()
+            .and_then(|text| text.split_once("{seq}"))
+            .map(|(before, after)| (before.to_owned(), after.to_owned()));
         entries.push(MixEntry {
             method: method.parse().with_context(|| format!("{}:{}: method", path.display(), n + 1))?,
             target: target.to_owned(),
             expected: status.parse().with_context(|| format!("{}:{}: status", path.display(), n + 1))?,
             body,
+            sequenced,
         });
         schedule.extend(std::iter::repeat_n(entries.len() - 1, weight));
     }
@@ -165,7 +174,10 @@ async fn worker(
             .method(entry.method.clone())
             .uri(&entry.target)
             .header("host", addr.to_string())
-            .body(Full::new(entry.body.clone()));
+            .body(Full::new(match &entry.sequenced {
+                Some((before, after)) => Bytes::from(format!("{before}{}-{n}{after}", std::process::id())),
+                None => entry.body.clone(),
+            }));
         let Ok(req) = req else {
             stats.unexpected.push(format!("{} {}: cannot build request", entry.method, entry.target));
             continue;
