@@ -335,7 +335,7 @@ fn database_mistakes_name_their_line() {
         ("[database.main]\n", "deploy/routes.toml:1:1: database.main: missing `type`: write type = \"sqlite\""),
         (
             "[database.main]\ntype = \"mysql\"\n",
-            "deploy/routes.toml:2:8: database.main: type must be \"sqlite\", not \"mysql\"",
+            "deploy/routes.toml:2:8: database.main: type must be \"sqlite\" or \"postgres\", not \"mysql\"",
         ),
         (
             "[database.\"a b\"]\ntype = \"sqlite\"\n",
@@ -349,7 +349,24 @@ fn database_mistakes_name_their_line() {
             "[database.m]\ntype = \"sqlite\"\nstatement_timeout = \"soon\"\n",
             "deploy/routes.toml:3:21: database.m.statement_timeout:",
         ),
-        ("[database.m]\ntype = \"sqlite\"\nurl = \"x\"\n", "deploy/routes.toml:3:1: unknown field `url`"),
+        (
+            "[database.m]\ntype = \"sqlite\"\nurl = \"x\"\n",
+            "deploy/routes.toml:3:7: database.m: `url` is for type = \"postgres\"; remove it",
+        ),
+        ("[database.m]\ntype = \"postgres\"\n", "deploy/routes.toml:1:1: database.m: missing `url`"),
+        (
+            "[database.m]\ntype = \"postgres\"\nurl = \"mysql://db/app\"\n",
+            "deploy/routes.toml:3:7: database.m: `url` must start with postgres:// or postgresql://",
+        ),
+        (
+            "[database.m]\ntype = \"postgres\"\nurl = \"postgres://db/app?sslmode=sometimes\"\n",
+            "deploy/routes.toml:3:7: database.m: `url` is not a valid PostgreSQL URL",
+        ),
+        (
+            "[database.m]\ntype = \"postgres\"\nurl = \"${WASMROUTES_TEST_UNSET_URL}\"\n",
+            "deploy/routes.toml:3:7: environment variable `WASMROUTES_TEST_UNSET_URL` is not set",
+        ),
+        ("[database.m]\ntype = \"sqlite\"\nuser = \"x\"\n", "deploy/routes.toml:3:1: unknown field `user`"),
     ];
     for (tables, want) in cases {
         let err = error(&format!("{tables}\n{route}"));
