@@ -47,6 +47,8 @@ fn folders_map_to_routes_like_next_js_app_api() {
 
     let log = host.log_text();
     assert!(log.contains("7 route(s) from"), "skipped folders are not routes:\n{log}");
+    let sql = tree.root.parent().expect("tree in a temp dir").join(".wasmroutes/sql");
+    assert!(!sql.exists(), "no route lists the `default` database, so it is never opened");
 }
 
 #[test]
@@ -120,6 +122,39 @@ fn bad_folder_names_and_empty_trees_fail_start_up_saying_what_to_do() {
     empty.route("_drafts/hello", "hello");
     let output = refused(&empty);
     assert!(output.contains("no routes: expected `route.wasm`"), "{output}");
+}
+
+/// A tree's `default` database: SQLite under `.wasmroutes/` beside the tree,
+/// migrated from `_migrations/`, open to the routes whose route.toml lists it,
+/// and reached by `wasmroutes db --dir` as a routes.toml's databases are.
+#[test]
+fn a_tree_has_a_default_database_migrated_from_its_migrations_folder() {
+    let tree = RouteTree::new("api");
+    tree.route("notes", "sql-plain")
+        .file("notes/route.toml", "databases = [\"default\"]\n")
+        .route("other", "sql-plain")
+        .file("_migrations/0001_notes.sql", "CREATE TABLE notes (id INTEGER PRIMARY KEY, title TEXT NOT NULL UNIQUE);");
+    let host = TestHost::dir(&tree.root).start();
+    assert!(host.log_text().contains("applied migrations 0001_notes.sql"), "{}", host.log_text());
+
+    let first = host.request("POST", "/api/notes?db=default", &[], b"first");
+    assert_eq!((first.status, first.json()["id"].as_i64()), (201, Some(1)), "{}", first.text());
+    assert_eq!(host.request("POST", "/api/notes?db=default", &[], b"first").status, 409, "the migration's UNIQUE");
+    assert_eq!(host.get("/api/notes?db=default").json(), json!([{ "id": 1, "title": "first" }]));
+    assert_eq!(host.get("/api/other?db=default").text(), "access-denied: default", "not listed: denied");
+    let beside = tree.root.parent().expect("tree in a temp dir");
+    assert!(beside.join(".wasmroutes/sql/default.sqlite").is_file(), "where a routes.toml's `default` would be");
+    drop(host);
+
+    let root = tree.root.to_str().expect("UTF-8");
+    let db = |args: &[&str]| {
+        let out = e2e_support::run_wasmroutes(&[&["db", "--dir", root], args].concat(), beside, &[]);
+        let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+        assert!(out.status.success(), "db {args:?}: {}", text(&out.stderr));
+        text(&out.stdout)
+    };
+    assert_eq!(db(&["status"]), "0001_notes.sql\tapplied\n");
+    assert_eq!(db(&["query", "SELECT title FROM notes"]), "title\nfirst\n");
 }
 
 /// Starts a host that must fail; returns its output.

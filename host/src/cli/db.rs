@@ -10,12 +10,13 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use anyhow::{Context, bail};
+use wasmroutes::config::manifest_source::ManifestSource;
 use wasmroutes::config::{DatabaseBackend, DatabaseConfig};
 use wasmroutes::sql::migrations::{self, MigrationState};
 use wasmroutes::sql::postgres::PostgresDatabase;
 use wasmroutes::sql::{Database, Databases, SqlError, SqlValue};
 
-/// Migrate, inspect or query a SQL database of ROUTES_TOML.
+/// Migrate, inspect or query a SQL database of ROUTES_TOML (or the `default` database of a --dir tree).
 #[derive(clap::Args)]
 pub struct DbArgs {
     #[command(flatten)]
@@ -23,7 +24,7 @@ pub struct DbArgs {
     /// The database, as named in `[database.NAME]` [default: the only one].
     #[arg(long)]
     database: Option<String>,
-    /// Where SQLite databases keep their files [default: .wasmroutes/ beside ROUTES_TOML].
+    /// Where SQLite databases keep their files [default: .wasmroutes/ beside ROUTES_TOML or the tree].
     #[arg(long, env = "WASMROUTES_DATA_DIR", value_name = "DIR")]
     data_dir: Option<PathBuf>,
     #[command(subcommand)]
@@ -64,14 +65,21 @@ pub fn run(args: DbArgs) -> anyhow::Result<()> {
     };
     let data_dir = args.data_dir.unwrap_or_else(|| config.default_data_dir());
     match args.op {
-        DbOp::Status => status(database, &data_dir),
-        DbOp::Migrate => migrate(database, &data_dir),
+        DbOp::Status => status(database, &source, &data_dir),
+        DbOp::Migrate => migrate(database, &source, &data_dir),
         DbOp::Query { sql, params } => query(database, &data_dir, &sql, &params),
     }
 }
 
-fn migrations_dir(database: &DatabaseConfig) -> anyhow::Result<&PathBuf> {
-    database.migrations.as_ref().with_context(|| format!("database `{}` has no `migrations` folder", database.name))
+fn migrations_dir<'a>(database: &'a DatabaseConfig, source: &ManifestSource) -> anyhow::Result<&'a PathBuf> {
+    database.migrations.as_ref().with_context(|| match source {
+        ManifestSource::File(_) => format!("database `{}` has no `migrations` folder", database.name),
+        ManifestSource::Dir(tree) => format!(
+            "database `{}` has no migrations: a route tree keeps them in {}, a folder of .sql files",
+            database.name,
+            tree.join(DatabaseConfig::TREE_MIGRATIONS).display()
+        ),
+    })
 }
 
 /// A runtime for the PostgreSQL client (and a query's session).
@@ -96,8 +104,8 @@ fn open(database: &DatabaseConfig, data_dir: &std::path::Path) -> anyhow::Result
         .context("stop the server that has it open (or use a copy of the data dir with --data-dir) and run this again")
 }
 
-fn migrate(database: &DatabaseConfig, data_dir: &std::path::Path) -> anyhow::Result<()> {
-    let dir = migrations_dir(database)?;
+fn migrate(database: &DatabaseConfig, source: &ManifestSource, data_dir: &std::path::Path) -> anyhow::Result<()> {
+    let dir = migrations_dir(database, source)?;
     if let DatabaseBackend::Postgres { url } = &database.backend {
         let applied =
             runtime()?.block_on(async { postgres(database, url)?.migrate(dir).await.map_err(anyhow::Error::from) })?;
@@ -128,8 +136,8 @@ fn migrate(database: &DatabaseConfig, data_dir: &std::path::Path) -> anyhow::Res
     Ok(())
 }
 
-fn status(database: &DatabaseConfig, data_dir: &std::path::Path) -> anyhow::Result<()> {
-    let dir = migrations_dir(database)?;
+fn status(database: &DatabaseConfig, source: &ManifestSource, data_dir: &std::path::Path) -> anyhow::Result<()> {
+    let dir = migrations_dir(database, source)?;
     let path = Databases::sqlite_path(data_dir, &database.name);
     let states = if let DatabaseBackend::Postgres { url } = &database.backend {
         runtime()?

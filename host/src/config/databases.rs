@@ -27,6 +27,27 @@ pub struct DatabaseConfig {
     pub limits: SqlLimits,
 }
 
+impl DatabaseConfig {
+    /// The one database a route tree (`--dir`) has, without a table.
+    pub const DEFAULT: &'static str = "default";
+
+    /// The folder of a route tree that holds its `default` database's
+    /// migrations: the `_` that keeps it out of routing (a Next.js private
+    /// folder) also keeps it from being mistaken for a route.
+    pub const TREE_MIGRATIONS: &'static str = "_migrations";
+
+    /// The database `default` is in a route tree: what `[database.default]
+    /// type = "sqlite"` with `migrations` and default limits would give.
+    pub fn implicit_default(migrations: Option<PathBuf>) -> DatabaseConfig {
+        DatabaseConfig {
+            name: Self::DEFAULT.to_owned(),
+            backend: DatabaseBackend::Sqlite,
+            migrations,
+            limits: SqlLimits::default(),
+        }
+    }
+}
+
 /// A database's backend.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum DatabaseBackend {

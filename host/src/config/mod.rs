@@ -107,12 +107,13 @@ pub struct RoutesConfig {
     pub routes: Vec<RouteConfig>,
     /// The key-value stores by name; always holds [`StoreConfig::DEFAULT`].
     pub stores: BTreeMap<String, StoreConfig>,
-    /// The SQL databases by name (`[database.NAME]`; none in a route tree).
+    /// The SQL databases by name (`[database.NAME]`; in a route tree, the
+    /// implicit [`DatabaseConfig::DEFAULT`] only).
     pub databases: BTreeMap<String, DatabaseConfig>,
 }
 
 impl RoutesConfig {
-    /// Where embedded stores live unless `--data-dir` says otherwise:
+    /// Where embedded stores and SQLite databases live unless `--data-dir` says otherwise:
     /// `.wasmroutes/` beside `routes.toml` (beside the tree for `--dir`).
     pub fn default_data_dir(&self) -> PathBuf {
         let beside = if self.file == self.base_dir {

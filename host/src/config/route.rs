@@ -13,7 +13,7 @@ use super::env::{interpolate, is_env_name};
 use super::location::{ConfigError, Location, TomlText};
 use super::schema::{LimitsToml, RouteKeys};
 use super::stores::check_store_name;
-use super::{Isolation, RouteConfig, StoreConfig};
+use super::{DatabaseConfig, Isolation, RouteConfig, StoreConfig};
 use crate::limits::{Limits, parse_duration, parse_size};
 use crate::outbound::{OutboundPolicy, OutboundRule};
 use crate::routing::pattern::RoutePattern;
@@ -35,14 +35,18 @@ pub(crate) fn tree_route(
         }
         None => (TomlText::new(&component, ""), RouteKeys::default()),
     };
-    if let Some(first) = keys.databases.first() {
+    // A route tree has no place to configure stores or databases: only the
+    // implicit embedded `default` store and SQLite `default` database exist.
+    if let Some(other) = keys.databases.iter().find(|n| n.get_ref() != DatabaseConfig::DEFAULT) {
         return Err(toml_text.invalid(
-            first.span(),
-            "databases: a route tree (--dir) has no databases; configure them in a routes.toml",
+            other.span(),
+            format!(
+                "databases: a route tree (--dir) has only the `default` database, not `{}`; configure other \
+                 databases in a routes.toml",
+                other.get_ref()
+            ),
         ));
     }
-    // A route tree has no place to configure stores: only the implicit
-    // embedded `default` exists.
     if let Some(other) = keys.key_value_stores.iter().find(|n| n.get_ref() != StoreConfig::DEFAULT) {
         return Err(toml_text.invalid(
             other.span(),
@@ -65,7 +69,7 @@ fn only_route_toml_keys_expected(error: ConfigError) -> ConfigError {
             let unknown = message.split_once(", expected").map_or(message.as_str(), |(head, _)| head);
             let message = format!(
                 "{unknown}; a route.toml may hold `env`, `limits`, `allowed_outbound_hosts`, `isolation`, \
-                 `max_requests_per_instance`, `key_value_stores`, `cors` and `aot`"
+                 `max_requests_per_instance`, `key_value_stores`, `databases`, `cors` and `aot`"
             );
             ConfigError::Invalid { at, message }
         }

@@ -14,6 +14,9 @@
 //!   tree's hidden `.wasmroutes/build/`, as Next.js reads `route.js`;
 //! - a `route.toml` beside it holds that route's settings (the
 //!   per-route keys of `routes.toml` minus `path`, `component` and `build`);
+//! - the tree has a key-value store and a SQLite database, both `default`,
+//!   with nothing to configure but the database's migrations, the `.sql`
+//!   files of its `_migrations` folder;
 //! - conflicts are checked by the same function as for `routes.toml`
 //!   ([`crate::config::check_conflicts`]), naming both files.
 //!
@@ -24,7 +27,7 @@ use std::collections::BTreeMap;
 use std::ffi::OsStr;
 use std::path::{Component, Path, PathBuf};
 
-use crate::config::{ConfigError, Location, RoutesConfig, StoreConfig, check_conflicts, tree_route};
+use crate::config::{ConfigError, DatabaseConfig, Location, RoutesConfig, StoreConfig, check_conflicts, tree_route};
 use crate::routing::pattern::RoutePattern;
 
 /// The component file of a route folder.
@@ -92,7 +95,26 @@ impl RoutesConfig {
         }
         check_conflicts(&routes)?;
         let stores = [(StoreConfig::DEFAULT.to_owned(), StoreConfig::implicit_default())].into();
-        Ok(RoutesConfig { file: dir.to_owned(), base_dir: dir.to_owned(), routes, stores, databases: BTreeMap::new() })
+        let default_database = DatabaseConfig::implicit_default(tree_migrations(dir)?);
+        let databases = [(DatabaseConfig::DEFAULT.to_owned(), default_database)].into();
+        Ok(RoutesConfig { file: dir.to_owned(), base_dir: dir.to_owned(), routes, stores, databases })
+    }
+}
+
+/// The tree's `_migrations` folder, if it has one. A file of that name is
+/// refused rather than read as "no migrations", which would serve a
+/// database without the schema its routes expect.
+fn tree_migrations(dir: &Path) -> Result<Option<PathBuf>, ConfigError> {
+    let folder = dir.join(DatabaseConfig::TREE_MIGRATIONS);
+    match std::fs::metadata(&folder) {
+        Ok(metadata) if metadata.is_dir() => Ok(Some(folder)),
+        Ok(_) => Err(invalid(
+            &folder,
+            "not a folder: `_migrations` holds the `.sql` migrations of the tree's `default` database; make it a \
+             folder, or rename this file",
+        )),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(source) => Err(ConfigError::Read { path: folder, source }),
     }
 }
 
@@ -322,7 +344,7 @@ mod tests {
                     "env/route.toml",
                     "env = { KEY = \"${API_KEY}\" }\nlimits = { timeout = \"2s\" }\n\
                      allowed_outbound_hosts = [\"https://api.example.com\"]\nisolation = \"reuse\"\n\
-                     max_requests_per_instance = 5\nkey_value_stores = [\"default\"]\n",
+                     max_requests_per_instance = 5\nkey_value_stores = [\"default\"]\ndatabases = [\"default\"]\n",
                 ),
                 ("plain/route.wasm", ""),
             ],
@@ -334,8 +356,10 @@ mod tests {
         assert!(configured.outbound.allows("https", "api.example.com", 443));
         assert_eq!(configured.isolation, Isolation::Reuse { max_requests: 5 });
         assert_eq!(configured.key_value_stores, ["default"]);
-        assert!(plain.key_value_stores.is_empty());
+        assert_eq!(configured.databases, ["default"]);
+        assert!(plain.key_value_stores.is_empty() && plain.databases.is_empty());
         assert_eq!(config.stores.keys().collect::<Vec<_>>(), ["default"], "a tree has the implicit store only");
+        assert_eq!(config.databases.keys().collect::<Vec<_>>(), ["default"], "and the implicit database only");
         assert_eq!(config.default_data_dir(), dir.parent().expect("tree in a temp dir").join(".wasmroutes"));
         assert!(configured.build.is_none());
         assert!(plain.env.is_empty() && plain.outbound.is_deny_all());
@@ -378,10 +402,40 @@ mod tests {
     }
 
     #[test]
-    fn a_route_toml_cannot_list_databases() {
-        let (_temp, dir) = tree("api", &[("notes/route.wasm", ""), ("notes/route.toml", "databases = [\"main\"]\n")]);
-        let err = error(&dir);
-        assert!(err.contains("route.toml:1:14: databases: a route tree (--dir) has no databases"), "{err}");
+    fn a_tree_has_a_default_sqlite_database_migrated_from_its_migrations_folder() {
+        let (_temp, dir) = tree(
+            "api",
+            &[
+                ("notes/route.wasm", ""),
+                ("notes/route.toml", "databases = [\"default\"]\n"),
+                ("plain/route.wasm", ""),
+                ("_migrations/0001_notes.sql", "CREATE TABLE notes (id INTEGER PRIMARY KEY);"),
+                ("_migrations/route.wasm", "a private folder holds no route"),
+            ],
+        );
+        let config = RoutesConfig::parse_dir(&dir, &env).expect("valid tree");
+        assert_eq!(patterns(&dir), ["/api/notes", "/api/plain"]);
+        assert_eq!(config.routes[0].databases, ["default"]);
+        assert!(config.routes[1].databases.is_empty(), "no database unless declared");
+        let manifest = "[database.default]\ntype = \"sqlite\"\nmigrations = \"_migrations\"\n\n\
+                        [[route]]\npath = \"/x\"\ncomponent = \"x.wasm\"\n";
+        let from_manifest = RoutesConfig::parse(&dir.join("routes.toml"), manifest, &env).expect("valid manifest");
+        assert_eq!(config.databases, from_manifest.databases, "as routes.toml beside the tree would configure it");
+        assert_eq!(config.databases["default"].migrations, Some(dir.join("_migrations")));
+
+        let (_temp, bare) =
+            tree("api", &[("notes/route.wasm", ""), ("notes/route.toml", "databases = [\"default\"]\n")]);
+        let without = RoutesConfig::parse_dir(&bare, &env).expect("valid tree");
+        let default = &without.databases["default"];
+        assert_eq!((default.backend.kind(), default.migrations.as_ref()), ("sqlite", None), "no folder: no migrations");
+        std::fs::create_dir(bare.join("_migrations")).expect("mkdir");
+        let with = RoutesConfig::parse_dir(&bare, &env).expect("valid tree");
+        let changes = crate::config::named_changes(&without.databases, &with.databases);
+        assert_eq!(changes.as_deref(), Some("`default` changed"), "a reload that adds the folder needs a restart");
+
+        let (_temp, file) = tree("api", &[("x/route.wasm", ""), ("_migrations", "")]);
+        let err = error(&file);
+        assert!(err.starts_with(&format!("{}: not a folder", file.join("_migrations").display())), "{err}");
     }
 
     #[test]
@@ -406,6 +460,13 @@ mod tests {
                 "route.toml:1:32",
                 "a route tree (--dir) has only the `default` store, not `sessions`",
             ),
+            (
+                "databases = [\"default\", \"main\"]\n",
+                "route.toml:1:25",
+                "databases: a route tree (--dir) has only the `default` database, not `main`; configure other \
+                 databases in a routes.toml",
+            ),
+            ("\ndatabases = [\"default\", \"default\"]\n", "route.toml:2:25", "`default` is listed twice"),
         ];
         for (text, at, message) in cases {
             let (_temp, dir) = tree("api", &[("x/route.wasm", ""), ("x/route.toml", text)]);
