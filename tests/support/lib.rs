@@ -6,6 +6,7 @@
 //! When a test fails, the server's log is printed (see [`TestHost`]'s `Drop`).
 
 pub mod cluster;
+pub mod guarded_process;
 pub mod keep_alive;
 pub mod postgres_server;
 pub mod redis_server;

@@ -10,50 +10,24 @@
 //! PostgreSQL refuses to run as root, so when the tests run as root the
 //! cluster belongs to the `postgres` user the package creates, and every
 //! server program runs as that user (`setpriv`, which execs in place, so
-//! the guard below kills the server itself).
+//! the guard of [`crate::guarded_process`] kills the server itself).
 //!
 //! The cluster trusts local connections (`--auth=trust`): it listens on
 //! loopback only and lives as long as one test. Its superuser is
 //! `wasmroutes`, its database `wasmroutes`.
 
-use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-use crate::free_port;
+use crate::guarded_process::{self, GuardedProcess, NotReady};
 
 /// How long a server has to accept connections after it is started.
 const START_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The superuser and the database tests connect as.
 pub const USER: &str = "wasmroutes";
-
-/// Runs the command after `$1` (the cluster's folder) and kills it with
-/// SIGKILL as soon as its stdin reaches end of file: the test process holds
-/// the only writer, so that happens on [`PostgresServer::stop`], on drop,
-/// and when the test process exits or dies. A postmaster killed so takes
-/// its backends with it (each watches the postmaster). Exits when the
-/// server does.
-const GUARD_SCRIPT: &str = r#"
-dir=$1
-shift
-exec 3<&0
-"$@" </dev/null 3<&- &
-pid=$!
-(
-    read -r _ <&3
-    kill -9 "$pid" 2>/dev/null
-) &
-guard=$!
-exec 3<&- </dev/null
-wait "$pid"
-status=$?
-kill "$guard" 2>/dev/null
-wait "$guard"
-exit "$status"
-"#;
 
 /// A running (or stopped) PostgreSQL cluster.
 pub struct PostgresServer {
@@ -64,8 +38,8 @@ pub struct PostgresServer {
     run_as: Option<String>,
     /// Whether it also accepts TLS ([`PostgresServer::start_with_tls`]).
     tls: bool,
-    /// The guard shell and the write end of its stdin, while running.
-    running: Option<(Child, ChildStdin)>,
+    /// While running.
+    running: Option<GuardedProcess>,
 }
 
 impl PostgresServer {
@@ -100,20 +74,12 @@ impl PostgresServer {
         if tls {
             server.make_certificates();
         }
-        let mut last_log = String::new();
-        for _ in 0..5 {
-            server.port = free_port();
-            match server.spawn() {
-                Ok(()) => {
-                    server.psql_on("postgres", &format!("CREATE DATABASE {USER}"));
-                    return server;
-                }
-                // Another process took the port between our probe and the
-                // server binding it: try another one.
-                Err(log) => last_log = log,
-            }
-        }
-        panic!("postgres did not start; its log:\n{last_log}");
+        guarded_process::start_on_free_port("postgres", |port| {
+            server.port = port;
+            server.spawn()
+        });
+        server.psql_on("postgres", &format!("CREATE DATABASE {USER}"));
+        server
     }
 
     /// `postgres://wasmroutes@127.0.0.1:PORT/wasmroutes`.
@@ -134,10 +100,8 @@ impl PostgresServer {
     /// Kills it with SIGKILL (no shutdown, no checkpoint: a crash) and waits
     /// until it is gone. Does nothing if it is not running.
     pub fn stop(&mut self) {
-        if let Some((mut guard, mut stdin)) = self.running.take() {
-            let _ = stdin.write_all(b"stop\n");
-            drop(stdin);
-            let _ = guard.wait();
+        if let Some(process) = self.running.take() {
+            process.kill();
             // The backends leave when they notice their postmaster is gone;
             // until then the shared memory and the port may still be held.
             let deadline = Instant::now() + Duration::from_secs(10);
@@ -151,16 +115,10 @@ impl PostgresServer {
     /// waiting until it accepts connections (after its crash recovery).
     pub fn restart(&mut self) {
         self.stop();
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            match self.spawn() {
-                Ok(()) => return,
-                Err(log) if Instant::now() >= deadline => {
-                    panic!("postgres did not restart on port {}; its log:\n{log}", self.port)
-                }
-                Err(_) => std::thread::sleep(Duration::from_millis(200)),
-            }
-        }
+        let port = self.port;
+        guarded_process::restart_on_port("postgres", port, Duration::from_secs(20), Duration::from_millis(200), || {
+            self.spawn()
+        });
     }
 
     /// Runs `sql` with `psql` on database [`USER`] and returns what it
@@ -265,34 +223,14 @@ impl PostgresServer {
             server.arg("-c").arg(format!("ssl_cert_file={}", dir.join("server.crt").display()));
             server.arg("-c").arg(format!("ssl_key_file={}", dir.join("server.key").display()));
         }
-        let mut guard = Command::new("bash");
-        guard
-            .arg("-c")
-            .arg(GUARD_SCRIPT)
-            .arg("postgres-guard")
-            .arg(self.dir.path())
-            .arg(server.get_program())
-            .args(server.get_args())
-            .envs(server.get_envs().filter_map(|(k, v)| Some((k, v?))))
-            .stdin(Stdio::piped())
-            .stdout(log.try_clone().expect("log"))
-            .stderr(log);
-        let mut child = guard.spawn().expect("start postgres");
-        let stdin = child.stdin.take().expect("guard stdin");
-        let deadline = Instant::now() + START_TIMEOUT;
-        loop {
-            if let Ok(Some(_)) = child.try_wait() {
-                return Err(self.log_text());
+        let process = GuardedProcess::spawn(&server, log, None);
+        match process.wait_ready(START_TIMEOUT, Duration::from_millis(100), || self.accepts_connections()) {
+            Ok(process) => {
+                self.running = Some(process);
+                Ok(())
             }
-            if self.accepts_connections() {
-                self.running = Some((child, stdin));
-                return Ok(());
-            }
-            if Instant::now() >= deadline {
-                let _ = child.kill();
-                return Err(format!("not ready within {START_TIMEOUT:?}\n{}", self.log_text()));
-            }
-            std::thread::sleep(Duration::from_millis(100));
+            Err(NotReady::Exited(_)) => Err(self.log_text()),
+            Err(NotReady::TimedOut) => Err(format!("not ready within {START_TIMEOUT:?}\n{}", self.log_text())),
         }
     }
 

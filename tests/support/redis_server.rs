@@ -13,44 +13,13 @@
 use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
-use crate::free_port;
+use crate::guarded_process::{self, GuardedProcess, NotReady};
 
 /// How long a server has to answer `PING` after it is started.
 const START_TIMEOUT: Duration = Duration::from_secs(20);
-
-/// Runs `redis-server` with the arguments after the first (`$1`: its
-/// directory) and kills it with SIGKILL as soon as its stdin reaches end of
-/// file: the test process holds the only writer, so that happens on
-/// [`RedisServer::stop`] (which first writes a line: keep the directory, a
-/// restart needs it), on drop, and when the test process exits or dies
-/// (a `static` server is never dropped): then the guard also removes the
-/// directory. Exits when redis does.
-const GUARD_SCRIPT: &str = r#"
-dir=$1
-shift
-exec 3<&0
-redis-server "$@" </dev/null 3<&- &
-pid=$!
-(
-    if ! read -r _ <&3; then
-        : >"$dir/owner-gone"
-    fi
-    kill -9 "$pid" 2>/dev/null
-) &
-guard=$!
-exec 3<&- </dev/null
-wait "$pid"
-status=$?
-kill "$guard" 2>/dev/null
-wait "$guard"
-case "$dir" in
-    */redis-test-*) [ -e "$dir/owner-gone" ] && rm -rf "$dir" ;;
-esac
-exit "$status"
-"#;
 
 /// One reply of the server.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -82,8 +51,8 @@ pub struct RedisServer {
     port: u16,
     dir: tempfile::TempDir,
     durable: bool,
-    /// The guard shell and the write end of its stdin, while running.
-    running: Option<(Child, ChildStdin)>,
+    /// While running.
+    running: Option<GuardedProcess>,
 }
 
 impl RedisServer {
@@ -103,17 +72,11 @@ impl RedisServer {
     fn launch(durable: bool) -> RedisServer {
         let dir = tempfile::Builder::new().prefix("redis-test-").tempdir().expect("temp dir");
         let mut server = RedisServer { port: 0, dir, durable, running: None };
-        let mut last_log = String::new();
-        for _ in 0..5 {
-            server.port = free_port();
-            match server.spawn() {
-                Ok(()) => return server,
-                // Another process took the port between our probe and
-                // redis binding it: try another one.
-                Err(log) => last_log = log,
-            }
-        }
-        panic!("redis-server did not start; its log:\n{last_log}");
+        guarded_process::start_on_free_port("redis-server", |port| {
+            server.port = port;
+            server.spawn()
+        });
+        server
     }
 
     /// `redis://127.0.0.1:PORT`.
@@ -139,10 +102,8 @@ impl RedisServer {
     /// Kills it with SIGKILL (no shutdown, no save: a crash) and waits until
     /// it is gone. Does nothing if it is not running.
     pub fn stop(&mut self) {
-        if let Some((mut guard, mut stdin)) = self.running.take() {
-            let _ = stdin.write_all(b"stop\n");
-            drop(stdin);
-            let _ = guard.wait();
+        if let Some(process) = self.running.take() {
+            process.kill();
         }
     }
 
@@ -151,18 +112,14 @@ impl RedisServer {
     /// until it has loaded its append-only file).
     pub fn restart(&mut self) {
         self.stop();
-        // The port was just ours; retry briefly in case the kernel is slow
-        // to release it.
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            match self.spawn() {
-                Ok(()) => return,
-                Err(log) if Instant::now() >= deadline => {
-                    panic!("redis-server did not restart on port {}; its log:\n{log}", self.port)
-                }
-                Err(_) => std::thread::sleep(Duration::from_millis(100)),
-            }
-        }
+        let port = self.port;
+        guarded_process::restart_on_port(
+            "redis-server",
+            port,
+            Duration::from_secs(10),
+            Duration::from_millis(100),
+            || self.spawn(),
+        );
     }
 
     /// Sends one command and reads its reply. Panics if the server does not
@@ -258,38 +215,21 @@ impl RedisServer {
             }
             panic!("cannot run redis-server: {e}");
         }
+        let mut server = Command::new("redis-server");
+        server.args(args);
         // What redis prints before its log file is open (a bad option, …).
         let output = std::fs::File::create(self.dir.path().join("redis.out")).expect("output file");
-        let mut child = Command::new("sh")
-            .arg("-c")
-            .arg(GUARD_SCRIPT)
-            .arg("redis-guard")
-            .arg(dir)
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(output.try_clone().expect("output file"))
-            .stderr(output)
-            .spawn()
-            .expect("run sh");
-        let stdin = child.stdin.take().expect("piped stdin");
-        let deadline = Instant::now() + START_TIMEOUT;
-        loop {
-            if let Ok(Some(status)) = child.try_wait() {
-                return Err(format!("(exited: {status})\n{}", self.log_text()));
+        let process = GuardedProcess::spawn(&server, output, Some(self.dir.path()));
+        match process.wait_ready(START_TIMEOUT, Duration::from_millis(10), || ping(self.port)) {
+            Ok(process) => {
+                self.running = Some(process);
+                Ok(())
             }
-            if ping(self.port) {
-                self.running = Some((child, stdin));
-                return Ok(());
-            }
-            if Instant::now() >= deadline {
-                drop(stdin);
-                let _ = child.wait();
-                panic!(
-                    "redis-server on port {port} did not answer PING within {START_TIMEOUT:?}; its log:\n{}",
-                    self.log_text()
-                );
-            }
-            std::thread::sleep(Duration::from_millis(10));
+            Err(NotReady::Exited(status)) => Err(format!("(exited: {status})\n{}", self.log_text())),
+            Err(NotReady::TimedOut) => panic!(
+                "redis-server on port {port} did not answer PING within {START_TIMEOUT:?}; its log:\n{}",
+                self.log_text()
+            ),
         }
     }
 }
