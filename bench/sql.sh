@@ -90,8 +90,9 @@ pg_ticks() {
 insert='POST /api/notes 201 {"title":"bench {seq}","body":"A note the benchmark wrote: a sentence or two of text."}'
 for server in sqlite postgres; do
     echo "1 $insert" >"$WORK/seed.txt"
-    $PIN1 target/release/loadgen --addr "$(cat "$WORK/$server.addr")" --connections 8 --requests 1000 \
-        --mix "$WORK/seed.txt" | head -1 | grep -q "unexpected=0 io_errors=0" || { echo "bench: seeding $server failed"; exit 1; }
+    seeded="$($PIN1 target/release/loadgen --addr "$(cat "$WORK/$server.addr")" --connections 8 --requests 1000 \
+        --mix "$WORK/seed.txt")"
+    grep -q "unexpected=0 io_errors=0" <<<"$seeded" || { echo "bench: seeding $server failed: $seeded"; exit 1; }
 done
 
 # measure SERVER ROUTE ROUND: one round, appended to $RESULTS as
