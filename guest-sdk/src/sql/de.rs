@@ -75,12 +75,12 @@ struct RowDeserializer<'a> {
     values: Vec<Value>,
 }
 
-impl RowDeserializer<'_> {
+impl<'a> RowDeserializer<'a> {
     /// The one value of a one-column row, for a `T` that is a single value.
-    fn single(self, wanted: &str) -> Result<(String, ValueDeserializer), DeError> {
+    fn single(self, wanted: &str) -> Result<(&'a str, ValueDeserializer), DeError> {
         if let ([column], 1) = (self.columns, self.values.len()) {
             let value = self.values.into_iter().next().unwrap_or(Value::Null);
-            return Ok((column.clone(), ValueDeserializer(value)));
+            return Ok((column, ValueDeserializer(value)));
         }
         Err(de::Error::custom(format!(
             "a row of {} columns cannot be read as {wanted}; read it as a struct or a tuple",
@@ -88,9 +88,8 @@ impl RowDeserializer<'_> {
         )))
     }
 
-    fn entries(self) -> RowEntries {
-        let pairs: Vec<(String, Value)> = self.columns.iter().cloned().zip(self.values).collect();
-        RowEntries { entries: pairs.into_iter(), pending: None }
+    fn entries(self) -> RowEntries<'a> {
+        RowEntries { entries: self.columns.iter().zip(self.values), pending: None }
     }
 }
 
@@ -99,7 +98,7 @@ macro_rules! single_column {
     ($($method:ident => $wanted:literal),* $(,)?) => {$(
         fn $method<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
             let (column, value) = self.single($wanted)?;
-            value.$method(visitor).map_err(|e| e.in_column(&column))
+            value.$method(visitor).map_err(|e| e.in_column(column))
         }
     )*};
 }
@@ -157,7 +156,7 @@ impl<'de> Deserializer<'de> for RowDeserializer<'_> {
     fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
         if self.values.len() == 1 {
             let (column, value) = self.single("an option")?;
-            return value.deserialize_option(visitor).map_err(|e| e.in_column(&column));
+            return value.deserialize_option(visitor).map_err(|e| e.in_column(column));
         }
         visitor.visit_some(self)
     }
@@ -169,7 +168,7 @@ impl<'de> Deserializer<'de> for RowDeserializer<'_> {
         visitor: V,
     ) -> Result<V::Value, DeError> {
         let (column, value) = self.single("an enum")?;
-        value.deserialize_enum(name, variants, visitor).map_err(|e| e.in_column(&column))
+        value.deserialize_enum(name, variants, visitor).map_err(|e| e.in_column(column))
     }
 
     fn deserialize_unit_struct<V: Visitor<'de>>(self, _name: &'static str, visitor: V) -> Result<V::Value, DeError> {
@@ -205,13 +204,15 @@ impl<'de> Deserializer<'de> for RowDeserializer<'_> {
 }
 
 /// A row's columns and values, as a map (name → value) or a sequence.
-struct RowEntries {
-    entries: std::vec::IntoIter<(String, Value)>,
+struct RowEntries<'a> {
+    /// Column names are borrowed from the result: a row costs no copies of
+    /// them.
+    entries: std::iter::Zip<std::slice::Iter<'a, String>, std::vec::IntoIter<Value>>,
     /// The value whose key `next_key_seed` just gave, and its column.
-    pending: Option<(String, Value)>,
+    pending: Option<(&'a str, Value)>,
 }
 
-impl RowEntries {
+impl RowEntries<'_> {
     fn end(&mut self) -> Result<(), DeError> {
         match self.entries.len() {
             0 => Ok(()),
@@ -220,12 +221,12 @@ impl RowEntries {
     }
 }
 
-impl<'de> MapAccess<'de> for RowEntries {
+impl<'de> MapAccess<'de> for RowEntries<'_> {
     type Error = DeError;
 
     fn next_key_seed<K: DeserializeSeed<'de>>(&mut self, seed: K) -> Result<Option<K::Value>, DeError> {
         let Some((column, value)) = self.entries.next() else { return Ok(None) };
-        let key = seed.deserialize(StrDeserializer::<DeError>::new(&column))?;
+        let key = seed.deserialize(StrDeserializer::<DeError>::new(column))?;
         self.pending = Some((column, value));
         Ok(Some(key))
     }
@@ -235,7 +236,7 @@ impl<'de> MapAccess<'de> for RowEntries {
             .pending
             .take()
             .ok_or_else(|| <DeError as de::Error>::custom("a value was asked for before its key"))?;
-        seed.deserialize(ValueDeserializer(value)).map_err(|e| e.in_column(&column))
+        seed.deserialize(ValueDeserializer(value)).map_err(|e| e.in_column(column))
     }
 
     fn size_hint(&self) -> Option<usize> {
@@ -243,12 +244,12 @@ impl<'de> MapAccess<'de> for RowEntries {
     }
 }
 
-impl<'de> SeqAccess<'de> for RowEntries {
+impl<'de> SeqAccess<'de> for RowEntries<'_> {
     type Error = DeError;
 
     fn next_element_seed<S: DeserializeSeed<'de>>(&mut self, seed: S) -> Result<Option<S::Value>, DeError> {
         let Some((column, value)) = self.entries.next() else { return Ok(None) };
-        seed.deserialize(ValueDeserializer(value)).map(Some).map_err(|e| e.in_column(&column))
+        seed.deserialize(ValueDeserializer(value)).map(Some).map_err(|e| e.in_column(column))
     }
 
     fn size_hint(&self) -> Option<usize> {
