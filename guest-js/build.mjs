@@ -192,7 +192,10 @@ try {
 
   await mkdir(join(work, 'wit/deps/api'), { recursive: true });
   await mkdir(join(work, 'wit/deps/cli'), { recursive: true });
-  await copyFile(join(here, '../wit/api.wit'), join(work, 'wit/deps/api/api.wit'));
+  const apiWit = await readFile(join(here, '../wit/api.wit'), 'utf8');
+  const apiVersion = /^package wasmroutes:api@([^;]+);/m.exec(apiWit)?.[1];
+  if (!apiVersion) fail('wit/api.wit does not declare `package wasmroutes:api@<version>;`');
+  await writeFile(join(work, 'wit/deps/api/api.wit'), apiWit);
   await copyFile(join(here, 'wit/cli-environment.wit'), join(work, 'wit/deps/cli/environment.wit'));
   if (keyvalue.length) {
     await mkdir(join(work, 'wit/deps/keyvalue'), { recursive: true });
@@ -208,7 +211,7 @@ try {
     '    import wasi:cli/environment@0.2.3;',
     ...keyvalue.map((i) => `    import ${i};`),
     ...sql.map((i) => `    import ${i};`),
-    ...methods.map((m) => `    export wasmroutes:api/${m.toLowerCase()}@0.1.0;`),
+    ...methods.map((m) => `    export wasmroutes:api/${m.toLowerCase()}@${apiVersion};`),
   ];
   await writeFile(join(work, 'wit/route.wit'), `package wasmroutes:js-route;\n\nworld route {\n${lines.join('\n')}\n}\n`);
 

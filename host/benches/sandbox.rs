@@ -20,7 +20,7 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use wasmroutes::config::{Isolation, StoreConfig};
 use wasmroutes::kv::{RouteStores, Stores};
 use wasmroutes::routing::router::ParamValue;
-use wasmroutes::runtime::executor::{Answer, RoutedRequest};
+use wasmroutes::runtime::executor::{Answer, InstanceLease, RoutedRequest};
 use wasmroutes::runtime::{CallTiming, EngineConfig, Executor, RouteComponent, RouteContext, Sandbox};
 
 fn component_wasm(name: &str) -> Option<PathBuf> {
@@ -38,6 +38,7 @@ fn get(uri: &str, params: &[(&str, &str)]) -> RoutedRequest {
         body: Default::default(),
         params: params.iter().map(|(k, v)| (k.to_string(), ParamValue::Single(v.to_string()))).collect(),
         request_id: Arc::from("bench"),
+        lease: InstanceLease::standalone(),
     }
 }
 

@@ -14,6 +14,13 @@ pub struct Limits {
     pub max_body: u64,
     /// Requests of this route running at once; more get `503`.
     pub max_concurrency: u32,
+    /// How long a streamed answer may last in all (from the request).
+    pub stream_timeout: Duration,
+    /// How long a stream may go without progress: the client taking
+    /// nothing, or the guest writing nothing.
+    pub stream_idle_timeout: Duration,
+    /// Most body bytes one streamed answer may send.
+    pub max_stream_bytes: u64,
 }
 
 impl Limits {
@@ -25,6 +32,12 @@ impl Limits {
     pub const DEFAULT_MAX_BODY: u64 = 1024 * 1024;
     /// Default concurrency per route: 256.
     pub const DEFAULT_MAX_CONCURRENCY: u32 = 256;
+    /// Default length of a stream: 5 min (as a Vercel function's longest).
+    pub const DEFAULT_STREAM_TIMEOUT: Duration = Duration::from_secs(300);
+    /// Default time a stream may stall: 60 s (nginx's `proxy_read_timeout`).
+    pub const DEFAULT_STREAM_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+    /// Default bytes per stream: 1 GiB.
+    pub const DEFAULT_MAX_STREAM_BYTES: u64 = 1 << 30;
 }
 
 impl Default for Limits {
@@ -34,6 +47,9 @@ impl Default for Limits {
             timeout: Self::DEFAULT_TIMEOUT,
             max_body: Self::DEFAULT_MAX_BODY,
             max_concurrency: Self::DEFAULT_MAX_CONCURRENCY,
+            stream_timeout: Self::DEFAULT_STREAM_TIMEOUT,
+            stream_idle_timeout: Self::DEFAULT_STREAM_IDLE_TIMEOUT,
+            max_stream_bytes: Self::DEFAULT_MAX_STREAM_BYTES,
         }
     }
 }

@@ -17,7 +17,7 @@ use alloc::vec;
 use core::alloc::{GlobalAlloc, Layout};
 
 wit_bindgen::generate!({
-    inline: "package bench:floor; world floor { export wasmroutes:api/get@0.1.0; }",
+    inline: "package bench:floor; world floor { export wasmroutes:api/get@0.2.0; }",
     path: "../../wit",
     world: "bench:floor/floor",
     generate_all,

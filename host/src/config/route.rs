@@ -255,6 +255,21 @@ fn parse_limits(l: LimitsToml) -> Result<Limits, (Range<usize>, String)> {
             return Err((v.span(), "limits.max_concurrency must be at least 1".into()));
         }
     }
+    for (value, name, target) in [
+        (l.stream_timeout, "stream_timeout", &mut limits.stream_timeout),
+        (l.stream_idle_timeout, "stream_idle_timeout", &mut limits.stream_idle_timeout),
+    ] {
+        if let Some(v) = value {
+            *target = parse_duration(v.get_ref()).map_err(|m| (v.span(), format!("limits.{name}: {m}")))?;
+            if target.is_zero() {
+                return Err((v.span(), format!("limits.{name} must be more than zero")));
+            }
+        }
+    }
+    if let Some(v) = l.max_stream_bytes {
+        limits.max_stream_bytes =
+            parse_size(v.get_ref()).map_err(|m| (v.span(), format!("limits.max_stream_bytes: {m}")))?;
+    }
     Ok(limits)
 }
 

@@ -80,6 +80,9 @@ pub(super) struct LimitsToml {
     pub(super) timeout: Option<Spanned<String>>,
     pub(super) max_body: Option<Spanned<String>>,
     pub(super) max_concurrency: Option<Spanned<u32>>,
+    pub(super) stream_timeout: Option<Spanned<String>>,
+    pub(super) stream_idle_timeout: Option<Spanned<String>>,
+    pub(super) max_stream_bytes: Option<Spanned<String>>,
 }
 
 /// `cors = { origins = [...], headers = [...], max_age = "10m", credentials = true, expose = [...] }`.

@@ -10,7 +10,7 @@ mod prometheus;
 mod route_metrics;
 
 pub use prometheus::{MetricsError, install, spawn_upkeep};
-pub use route_metrics::{InFlight, RouteMetrics, compile_cache_hit, compile_cache_miss};
+pub use route_metrics::{InFlight, RouteMetrics, StreamMetrics, compile_cache_hit, compile_cache_miss};
 
 /// The metric names, with their units (Prometheus naming conventions).
 pub mod names {
@@ -26,6 +26,11 @@ pub mod names {
     pub const GUEST_MEMORY_LIMIT_HITS: &str = "wasmroutes_guest_memory_limit_hits_total";
     /// Gauge `{route}`: guest instances running a request right now.
     pub const INSTANCES_IN_FLIGHT: &str = "wasmroutes_instances_in_flight";
+    /// Counter `{route, end}`: streamed answers by how they ended
+    /// (`complete`, `cut`, `client_gone`).
+    pub const STREAMS: &str = "wasmroutes_streams_total";
+    /// Counter `{route}`: body bytes of streamed answers.
+    pub const STREAM_BYTES: &str = "wasmroutes_stream_bytes_total";
     /// Counter: components loaded from the compile cache.
     pub const COMPILE_CACHE_HITS: &str = "wasmroutes_compile_cache_hits_total";
     /// Counter: components compiled because the cache had no entry (or was off).

@@ -51,6 +51,8 @@ pub(crate) fn describe() {
     describe_counter!(names::GUEST_TIMEOUTS, Unit::Count, "Guests stopped at their time limit, by route.");
     describe_counter!(names::GUEST_MEMORY_LIMIT_HITS, Unit::Count, "Guests stopped at their memory limit, by route.");
     describe_gauge!(names::INSTANCES_IN_FLIGHT, Unit::Count, "Guest instances running a request now, by route.");
+    describe_counter!(names::STREAMS, Unit::Count, "Streamed answers by how they ended, by route.");
+    describe_counter!(names::STREAM_BYTES, Unit::Bytes, "Body bytes of streamed answers, by route.");
     describe_counter!(names::COMPILE_CACHE_HITS, Unit::Count, "Components loaded from the compile cache.");
     describe_counter!(names::COMPILE_CACHE_MISSES, Unit::Count, "Components compiled because the cache had no entry.");
 }

@@ -10,6 +10,7 @@ use metrics::{Counter, Gauge, Histogram, counter, gauge, histogram};
 
 use super::names;
 use crate::runtime::GuestError;
+use crate::runtime::response_body::StreamEnd;
 
 /// The `route` label of requests that matched no route (404s, bad paths,
 /// redirects to the normalized path).
@@ -17,6 +18,9 @@ pub const UNMATCHED_ROUTE: &str = "(unmatched)";
 
 /// Status classes counted, in order: index = status / 100 - 2.
 const STATUS_CLASSES: [&str; 4] = ["2xx", "3xx", "4xx", "5xx"];
+
+/// How a stream may end, in the order of [`StreamMetrics`]'s counters.
+const STREAM_ENDS: [&str; 3] = ["complete", "cut", "client_gone"];
 
 /// A route's metrics.
 pub struct RouteMetrics {
@@ -26,6 +30,24 @@ pub struct RouteMetrics {
     timeouts: Counter,
     memory_limit_hits: Counter,
     in_flight: Gauge,
+    streams: StreamMetrics,
+}
+
+/// A route's stream counters; cloned into a stream, which counts itself
+/// when it ends.
+#[derive(Clone)]
+pub struct StreamMetrics {
+    ends: [Counter; STREAM_ENDS.len()],
+    bytes: Counter,
+}
+
+impl StreamMetrics {
+    /// Counts a stream that ended `end` after `bytes`.
+    pub fn record(&self, end: &StreamEnd, bytes: u64) {
+        let index = STREAM_ENDS.iter().position(|e| *e == end.as_str()).unwrap_or(1);
+        self.ends[index].increment(1);
+        self.bytes.increment(bytes);
+    }
 }
 
 impl RouteMetrics {
@@ -40,7 +62,11 @@ impl RouteMetrics {
             traps: counter!(names::GUEST_TRAPS, "route" => route.clone()),
             timeouts: counter!(names::GUEST_TIMEOUTS, "route" => route.clone()),
             memory_limit_hits: counter!(names::GUEST_MEMORY_LIMIT_HITS, "route" => route.clone()),
-            in_flight: gauge!(names::INSTANCES_IN_FLIGHT, "route" => route),
+            in_flight: gauge!(names::INSTANCES_IN_FLIGHT, "route" => route.clone()),
+            streams: StreamMetrics {
+                ends: STREAM_ENDS.map(|end| counter!(names::STREAMS, "route" => route.clone(), "end" => end)),
+                bytes: counter!(names::STREAM_BYTES, "route" => route),
+            },
         }
     }
 
@@ -57,6 +83,7 @@ impl RouteMetrics {
                 timeouts: Counter::noop(),
                 memory_limit_hits: Counter::noop(),
                 in_flight: Gauge::noop(),
+                streams: StreamMetrics { ends: STREAM_ENDS.map(|_| Counter::noop()), bytes: Counter::noop() },
             }
         })
     }
@@ -83,18 +110,24 @@ impl RouteMetrics {
         }
     }
 
+    /// The route's stream counters.
+    pub fn streams(&self) -> StreamMetrics {
+        self.streams.clone()
+    }
+
     /// Marks a guest instance as running until the returned guard is dropped
     /// (also when the request is cancelled mid-call).
-    pub fn instance_started(&self) -> InFlight<'_> {
+    pub fn instance_started(&self) -> InFlight {
         self.in_flight.increment(1.0);
-        InFlight(&self.in_flight)
+        InFlight(self.in_flight.clone())
     }
 }
 
-/// An instance in flight; see [`RouteMetrics::instance_started`].
-pub struct InFlight<'a>(&'a Gauge);
+/// An instance in flight; see [`RouteMetrics::instance_started`]. Owned,
+/// so a streaming instance can carry it past its response.
+pub struct InFlight(Gauge);
 
-impl Drop for InFlight<'_> {
+impl Drop for InFlight {
     fn drop(&mut self) {
         self.0.decrement(1.0);
     }

@@ -10,7 +10,12 @@
 wasmtime::component::bindgen!({
     path: "../wit",
     world: "wasmroutes:api/any-route",
+    imports: { default: async | trappable },
     exports: { default: async },
+    with: {
+        "wasmroutes:api/types.responder": crate::runtime::streaming::Responder,
+        "wasmroutes:api/types.body-writer": crate::runtime::streaming::BodyWriter,
+    },
 });
 
 /// `wasi:keyvalue@0.2.0-draft2` (`wit/deps/keyvalue`), imported by routes

@@ -13,13 +13,14 @@
 use std::path::{Path, PathBuf};
 
 use wasmtime::component::types::ComponentItem;
-use wasmtime::component::{Component, ComponentExportIndex, InstancePre};
+use wasmtime::component::{Component, ComponentExportIndex, InstancePre, Resource};
 use wasmtime_wasi_http::p2::bindings::ProxyPre;
 
 use super::compile_cache::{CacheOutcome, ContentHash, content_hash};
 use super::describe::{self, RouteDescription};
 use super::engine::Sandbox;
 use super::guest_state::GuestState;
+use super::streaming::Responder;
 use super::{GuestRequest, GuestResponse};
 use crate::routing::method::{Method, MethodSet};
 
@@ -29,8 +30,12 @@ const API_PACKAGE: &str = "wasmroutes:api";
 /// The optional export describing the handlers ([`super::describe`]).
 const DESCRIBE: &str = "describe";
 
-/// Versions of that package this host can call (semver-compatible with 0.1.0).
-const API_VERSION_PREFIX: &str = "0.1.";
+/// Versions of that package this host can call: 0.1.x (whole answers
+/// only) and 0.2.x (which added the streaming handlers).
+const API_VERSION_PREFIXES: [&str; 2] = ["0.1.", "0.2."];
+
+/// The suffix of a streaming handler's interface (`get-streaming`).
+const STREAMING_SUFFIX: &str = "-streaming";
 
 /// The export that makes a component a `wasi:http/proxy` handler (any 0.2.x:
 /// wasmtime links a 0.2.x import or export to the host's 0.2 version).
@@ -149,9 +154,18 @@ impl ApiExports {
     }
 
     /// The handler for `method`, if it exports one.
-    pub(crate) fn handler(&self, method: Method) -> Option<ComponentExportIndex> {
+    pub(crate) fn handler(&self, method: Method) -> Option<HandlerExport> {
         self.handlers[method as usize]
     }
+}
+
+/// One method's handler export.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct HandlerExport {
+    pub(crate) index: ComponentExportIndex,
+    /// `<method>-streaming`: `handle(req, responder)`, the answer written
+    /// as it is produced; otherwise `handle(req) -> response`.
+    pub(crate) streams: bool,
 }
 
 impl RouteComponent {
@@ -273,7 +287,7 @@ impl RouteComponent {
     }
 }
 
-type Handlers = [Option<ComponentExportIndex>; Method::ALL.len()];
+type Handlers = [Option<HandlerExport>; Method::ALL.len()];
 
 /// Reads the component's exports: every `wasmroutes:api/<method>@0.1.x`
 /// instance with a `handle` function is a handler; `wasmroutes:api/describe`
@@ -302,20 +316,40 @@ fn find_handlers(
         let Some(rest) = name.strip_prefix(API_PACKAGE).and_then(|r| r.strip_prefix('/')) else { continue };
         let unsupported = || ComponentError::UnsupportedExport { path: path.to_owned(), export: name.to_owned() };
         let (interface, version) = rest.split_once('@').ok_or_else(unsupported)?;
-        if !version.starts_with(API_VERSION_PREFIX) {
+        if !API_VERSION_PREFIXES.iter().any(|prefix| version.starts_with(prefix)) {
             return Err(unsupported());
         }
         if interface == DESCRIBE {
             describe = Some(find_describe(pre, name, path)?);
             continue;
         }
+        let (interface, streams) = match interface.strip_suffix(STREAMING_SUFFIX) {
+            Some(method) => (method, true),
+            None => (interface, false),
+        };
         let method = Method::from_interface_name(interface).ok_or_else(unsupported)?;
+        // `HEAD` is `GET`'s head, and `OPTIONS` has nothing to stream.
+        if streams && matches!(method, Method::Head | Method::Options) {
+            return Err(unsupported());
+        }
         let wrong_type = |message: String| ComponentError::WrongType { path: path.to_owned(), method, message };
         let (func, index) = exported_func(component, name, "handle").map_err(wrong_type)?;
-        func.typecheck::<(&GuestRequest,), (GuestResponse,)>(&instance_type).map_err(|e| {
-            wrong_type(format!("`handle` is not `func(req: request) -> response` of {API_PACKAGE}@0.1: {e:#}"))
-        })?;
-        handlers[method as usize] = Some(index);
+        let typed = if streams {
+            func.typecheck::<(&GuestRequest, Resource<Responder>), ()>(&instance_type).map_err(|e| {
+                format!("`handle` is not `func(req: request, res: responder)` of {API_PACKAGE}@0.2: {e:#}")
+            })
+        } else {
+            func.typecheck::<(&GuestRequest,), (GuestResponse,)>(&instance_type)
+                .map_err(|e| format!("`handle` is not `func(req: request) -> response` of {API_PACKAGE}: {e:#}"))
+        };
+        typed.map_err(wrong_type)?;
+        if handlers[method as usize].is_some() {
+            return Err(wrong_type(format!(
+                "it exports both `{name}` and `{name}{STREAMING_SUFFIX}`: a method answers whole or streams, not both",
+                name = method.interface_name()
+            )));
+        }
+        handlers[method as usize] = Some(HandlerExport { index, streams });
         methods.insert(method);
     }
     if methods.is_empty() {

@@ -100,6 +100,7 @@ impl Sandbox {
         super::keyvalue::add_to_linker(&mut linker)?;
         // SQL databases: `open` refuses what the route's `databases` does not list.
         super::sql::add_to_linker(&mut linker)?;
+        super::streaming::add_to_linker(&mut linker)?;
 
         let ticker = EpochTicker::start(engine.clone());
         Ok(Sandbox { engine, linker, cache: config.cache.clone(), max_memory: config.max_memory, _ticker: ticker })

@@ -6,14 +6,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use http_body_util::Full;
 
 use super::guest_error::GuestError;
+use super::response_body::ResponseBody;
+use crate::observability::InFlight;
 use crate::routing::method::MethodSet;
 use crate::routing::router::ParamValue;
 
 /// What the server answers with.
-pub type HttpResponse = http::Response<Full<Bytes>>;
+pub type HttpResponse = http::Response<ResponseBody>;
 
 /// Largest response body a guest may send (host-wide).
 pub const MAX_RESPONSE_BODY: usize = 16 * 1024 * 1024;
@@ -38,6 +39,32 @@ pub struct RoutedRequest {
     pub params: Vec<(String, ParamValue)>,
     /// The host's id for the request.
     pub request_id: Arc<str>,
+    /// The instance's share of the route's capacity, held until it ends.
+    pub lease: InstanceLease,
+}
+
+/// What a running instance holds: one of the route's `max_concurrency`
+/// permits and its place in the in-flight gauge. The executor drops it when
+/// the instance ends, which for a streamed answer is after the response has
+/// been returned, when the stream ends.
+pub struct InstanceLease {
+    _permit: tokio::sync::OwnedSemaphorePermit,
+    _in_flight: InFlight,
+}
+
+impl InstanceLease {
+    /// The lease of an instance holding `permit`, counted in `in_flight`.
+    pub fn new(permit: tokio::sync::OwnedSemaphorePermit, in_flight: InFlight) -> InstanceLease {
+        InstanceLease { _permit: permit, _in_flight: in_flight }
+    }
+
+    /// A lease on no route's capacity, counted nowhere: for a call made
+    /// outside the server (a benchmark).
+    pub fn standalone() -> InstanceLease {
+        let permit = Arc::new(tokio::sync::Semaphore::new(1)).try_acquire_owned();
+        let permit = permit.unwrap_or_else(|_| unreachable!("a new semaphore has its permit"));
+        InstanceLease::new(permit, crate::observability::RouteMetrics::unmatched().instance_started())
+    }
 }
 
 /// How a route answers a method: with a call `C` into its guest, or by

@@ -16,6 +16,7 @@ use super::memory_limiter::MemoryLimiter;
 use super::outbound_hooks::OutboundHooks;
 use super::route_context::RouteContext;
 use super::sql::{SqlContext, SqlView};
+use super::streaming::StreamingView;
 
 /// The `T` of every `Store<T>`.
 pub struct GuestState {
@@ -108,6 +109,17 @@ impl GuestState {
     /// What the `wasmroutes:sql` host functions work on.
     pub(crate) fn sql(&mut self) -> SqlView<'_> {
         SqlView::new(&mut self.sql, &mut self.table)
+    }
+
+    /// What a streaming handler's `responder` and `body-writer` work on.
+    pub(crate) fn streaming(&mut self) -> StreamingView<'_> {
+        StreamingView::new(&mut self.table)
+    }
+
+    /// The instance's resource table (where a streaming handler's
+    /// `responder` is put before the call).
+    pub(crate) fn table(&mut self) -> &mut ResourceTable {
+        &mut self.table
     }
 }
 

@@ -20,8 +20,10 @@ mod keyvalue;
 mod memory_limiter;
 mod outbound_hooks;
 pub mod pool_tuning;
+pub mod response_body;
 mod route_context;
 mod sql;
+mod streaming;
 
 use bindings::wasmroutes::api::types::{
     Method as WitMethod, ParamValue as WitParamValue, Request as GuestRequest, Response as GuestResponse,

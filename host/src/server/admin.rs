@@ -23,9 +23,8 @@ use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use bytes::Bytes;
+use crate::runtime::response_body::ResponseBody;
 use http::{HeaderValue, Method, StatusCode, header};
-use http_body_util::Full;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use metrics_exporter_prometheus::PrometheusHandle;
@@ -35,7 +34,7 @@ use super::host_error::json_response;
 use crate::kv::Stores;
 use crate::sql::Databases;
 
-type AdminResponse = http::Response<Full<Bytes>>;
+type AdminResponse = crate::runtime::executor::HttpResponse;
 
 /// The Prometheus text exposition format.
 const METRICS_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -100,7 +99,7 @@ impl Admin {
         }
         match path {
             "/metrics" => {
-                let mut resp = http::Response::new(Full::new(Bytes::from(self.metrics.render())));
+                let mut resp = http::Response::new(ResponseBody::from(self.metrics.render()));
                 resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(METRICS_CONTENT_TYPE));
                 resp
             }

@@ -9,18 +9,19 @@ use std::time::Instant;
 
 use bytes::Bytes;
 use http::{HeaderValue, Request, StatusCode, header};
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 
 use super::host_error::HostError;
 use super::{ServerState, request_id, server_timing};
 use crate::cors::{CorsPolicy, PreflightAnswer};
-use crate::observability::RouteMetrics;
+use crate::observability::{RouteMetrics, StreamMetrics};
 use crate::route_table::{Route, RouteTable};
 use crate::routing::method::MethodSet;
 use crate::routing::request_path::{self, PathOutcome};
 use crate::runtime::CallTiming;
-use crate::runtime::executor::{Answer, HttpResponse, RoutedRequest};
+use crate::runtime::executor::{Answer, HttpResponse, InstanceLease, RoutedRequest};
+use crate::runtime::response_body::{ResponseBody, StreamEnd, StreamedBody};
 
 /// What serving a request found out, for the access log, the metrics and
 /// `Server-Timing`; [`route`] fills it in as it gets along.
@@ -86,17 +87,42 @@ pub async fn handle(state: Arc<ServerState>, req: Request<Incoming>, server_timi
     if let Ok(v) = HeaderValue::from_str(&request_id) {
         resp.headers_mut().insert(request_id::HEADER, v);
     }
+    let route_name = observed.route.map_or("-", Route::name);
     tracing::info!(
         target: "wasmroutes::access",
         request_id = %request_id,
         method = %method,
         path = %uri.path(),
-        route = %observed.route.map_or("-", Route::name),
+        route = %route_name,
         status = resp.status().as_u16(),
         total_us = elapsed.as_micros() as u64,
         guest_us = observed.guest.map_or(0, |t| t.total().as_micros() as u64),
     );
+    if let ResponseBody::Streamed(body) = resp.body_mut() {
+        report_stream_end(body, metrics.streams(), request_id, route_name.to_owned());
+    }
     resp
+}
+
+/// Logs the end of a streamed answer (the access log's line was for its
+/// head) and counts it.
+fn report_stream_end(body: &mut StreamedBody, metrics: StreamMetrics, request_id: Arc<str>, route: String) {
+    body.on_end(move |summary| {
+        metrics.record(&summary.end, summary.bytes);
+        let (bytes, duration_us) = (summary.bytes, summary.duration.as_micros() as u64);
+        match &summary.end {
+            StreamEnd::Cut(why) => tracing::error!(
+                target: "wasmroutes::access",
+                request_id = %request_id, route = %route, end = "cut", bytes, duration_us, reason = %why,
+                "stream cut off"
+            ),
+            end => tracing::info!(
+                target: "wasmroutes::access",
+                request_id = %request_id, route = %route, end = end.as_str(), bytes, duration_us,
+                "stream ended"
+            ),
+        }
+    });
 }
 
 async fn route<'t>(
@@ -131,15 +157,19 @@ async fn route<'t>(
         }
     };
 
-    let permit = route.in_flight.try_acquire().map_err(|_| HostError::Busy)?;
+    let permit = Arc::clone(&route.in_flight).try_acquire_owned().map_err(|_| HostError::Busy)?;
     let (parts, body) = req.into_parts();
     let body = read_body(route.limits().max_body, &parts.headers, body).await?;
-    let request =
-        RoutedRequest { parts, body, path: routed.path, params: found.params, request_id: Arc::clone(request_id) };
-    let in_flight = route.metrics.instance_started();
+    let lease = InstanceLease::new(permit, route.metrics.instance_started());
+    let request = RoutedRequest {
+        parts,
+        body,
+        path: routed.path,
+        params: found.params,
+        request_id: Arc::clone(request_id),
+        lease,
+    };
     let outcome = call.run(request).await;
-    drop(in_flight);
-    drop(permit);
     observed.guest = Some(outcome.timing);
     Ok(outcome.response?)
 }
@@ -194,7 +224,7 @@ fn redirect(path: String, query: Option<&str>) -> HttpResponse {
 
 /// An answer with `status` and no body.
 fn empty_response(status: StatusCode) -> HttpResponse {
-    let mut resp = http::Response::new(Full::new(Bytes::new()));
+    let mut resp = http::Response::new(ResponseBody::empty());
     *resp.status_mut() = status;
     resp
 }

@@ -2,15 +2,14 @@
 //! `{"error": "<message>"}` with `content-type: application/json`. Details
 //! (trap messages, backtraces) go to the log, never to the client.
 
-use bytes::Bytes;
 use http::{HeaderValue, StatusCode, header};
-use http_body_util::Full;
 
 use crate::cors;
 use crate::routing::method::MethodSet;
 use crate::routing::request_path::PathError;
 use crate::runtime::GuestError;
-use crate::runtime::executor::CallError;
+use crate::runtime::executor::{CallError, HttpResponse};
+use crate::runtime::response_body::ResponseBody;
 
 /// A failure the host answers for.
 #[derive(Debug, thiserror::Error)]
@@ -140,7 +139,7 @@ impl HostError {
     }
 
     /// The JSON error response, with `Allow` or `Retry-After` where they apply.
-    pub fn into_response(self) -> http::Response<Full<Bytes>> {
+    pub fn into_response(self) -> HttpResponse {
         let body = serde_json::json!({ "error": self.to_string() }).to_string();
         let mut resp = json_response(self.status(), body);
         match &self {
@@ -162,8 +161,8 @@ impl HostError {
 }
 
 /// A response with a JSON body.
-pub fn json_response(status: StatusCode, body: String) -> http::Response<Full<Bytes>> {
-    let mut resp = http::Response::new(Full::new(Bytes::from(body)));
+pub fn json_response(status: StatusCode, body: String) -> HttpResponse {
+    let mut resp = http::Response::new(ResponseBody::from(body));
     *resp.status_mut() = status;
     resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     resp

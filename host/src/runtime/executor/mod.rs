@@ -14,15 +14,20 @@ mod wasi_http;
 
 pub use api::ApiExecutor;
 use api::HandlerCall;
+pub(crate) use api::response_head;
 pub use wasi_http::WasiHttpExecutor;
 
 use super::component::{ComponentKind, RouteComponent};
 pub use super::guest_call::{
-    Answer, CallError, CallOutcome, CallTiming, HttpResponse, MAX_RESPONSE_BODY, REQUEST_ID_HEADER, RoutedRequest,
+    Answer, CallError, CallOutcome, CallTiming, HttpResponse, InstanceLease, MAX_RESPONSE_BODY, REQUEST_ID_HEADER,
+    RoutedRequest,
 };
 use super::route_context::RouteContext;
 
 /// Runs the requests of one route.
+// One per route, made at load and never moved on a request's path: its size
+// costs nothing, and boxing would add a pointer chase to every call.
+#[allow(clippy::large_enum_variant)]
 pub enum Executor {
     /// A `wasmroutes:api` component: one handler per method.
     Api(ApiExecutor),

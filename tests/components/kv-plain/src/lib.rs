@@ -34,7 +34,7 @@
 //! (`key=`, `value=`, `delta=`) or an unknown `op=` is `400` with a text body.
 
 // Only a component: natively the crate is empty (a host library exporting
-// `wasmroutes:api/get@0.1.0#handle` would not even link).
+// `wasmroutes:api/get@0.2.0#handle` would not even link).
 #![cfg(target_arch = "wasm32")]
 
 #[allow(unsafe_code, missing_docs, clippy::all)] // wit-bindgen's generated glue
@@ -49,8 +49,8 @@ mod bindings {
                 import wasi:keyvalue/store@0.2.0-draft2;
                 import wasi:keyvalue/atomics@0.2.0-draft2;
                 import wasi:keyvalue/batch@0.2.0-draft2;
-                export wasmroutes:api/get@0.1.0;
-                export wasmroutes:api/post@0.1.0;
+                export wasmroutes:api/get@0.2.0;
+                export wasmroutes:api/post@0.2.0;
             }
         ",
         world: "test:kv-plain/kv-plain",

@@ -33,8 +33,8 @@ mod bindings {
             package test:sql-plain;
             world sql-plain {
                 import wasmroutes:sql/types@0.1.0;
-                export wasmroutes:api/get@0.1.0;
-                export wasmroutes:api/post@0.1.0;
+                export wasmroutes:api/get@0.2.0;
+                export wasmroutes:api/post@0.2.0;
             }
         ",
         world: "test:sql-plain/sql-plain",

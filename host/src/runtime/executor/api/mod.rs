@@ -5,23 +5,25 @@
 //! becomes the HTTP answer.
 
 mod reuse;
+mod streaming;
 mod translate;
+
+pub(crate) use translate::response_head;
 
 use std::sync::Arc;
 use std::time::Instant;
 
-use bytes::Bytes;
 use http::{HeaderValue, header};
-use http_body_util::Full;
 use wasmtime::Store;
 use wasmtime::component::{ComponentExportIndex, Instance};
 
 use self::reuse::{ReusePool, WarmInstance};
 use crate::routing::method::{Method, MethodAnswer};
-use crate::runtime::component::ApiExports;
+use crate::runtime::component::{ApiExports, HandlerExport};
 use crate::runtime::guest_call::{Answer, CallError, CallOutcome, CallTiming, HttpResponse, RoutedRequest};
 use crate::runtime::guest_error::{GuestError, classify};
 use crate::runtime::guest_state::{GuestState, new_store};
+use crate::runtime::response_body::ResponseBody;
 use crate::runtime::route_context::RouteContext;
 use crate::runtime::{GuestRequest, GuestResponse};
 
@@ -35,7 +37,7 @@ pub struct ApiExecutor {
 
 /// The handler one request calls, picked from its method.
 pub(in crate::runtime) struct HandlerCall {
-    index: ComponentExportIndex,
+    export: HandlerExport,
     /// The method the guest is told (`HEAD` when `get` serves a `HEAD`).
     method: Method,
     /// `HEAD` served by `get`: the answer goes out without its body.
@@ -60,7 +62,9 @@ impl ApiExecutor {
             MethodAnswer::Call { export, strip_body } => match self.exports.handler(export) {
                 // `Call` is only ever the answer to a method a route can
                 // export, so `requested` is set.
-                Some(index) => Answer::Call(HandlerCall { index, method: requested.unwrap_or(export), strip_body }),
+                Some(handler) => {
+                    Answer::Call(HandlerCall { export: handler, method: requested.unwrap_or(export), strip_body })
+                }
                 // The set is read from the same exports as the handlers.
                 None => Answer::NotAllowed(exported.allowed()),
             },
@@ -70,7 +74,7 @@ impl ApiExecutor {
     }
 
     pub(super) async fn call(&self, handler: HandlerCall, request: RoutedRequest) -> CallOutcome {
-        let RoutedRequest { parts, body, path, params, request_id } = request;
+        let RoutedRequest { parts, body, path, params, request_id, lease } = request;
         let guest_request = translate::guest_request(
             handler.method,
             path,
@@ -80,11 +84,16 @@ impl ApiExecutor {
             &request_id,
             body,
         );
+        if handler.export.streams {
+            return self.call_streaming(handler, guest_request, request_id, lease).await;
+        }
         let mut timing = CallTiming::default();
+        let index = handler.export.index;
         let answer = match &self.reuse {
-            None => self.call_fresh(handler.index, &guest_request, request_id, &mut timing).await,
-            Some(pool) => self.call_reused(pool, handler.index, &guest_request, request_id, &mut timing).await,
+            None => self.call_fresh(index, &guest_request, request_id, &mut timing).await,
+            Some(pool) => self.call_reused(pool, index, &guest_request, request_id, &mut timing).await,
         };
+        drop(lease);
         let response = answer.map_err(CallError::Guest).and_then(|answer| {
             let mut response = translate::http_response(answer).map_err(CallError::InvalidResponse)?;
             if handler.strip_body {
@@ -185,6 +194,6 @@ impl ApiExecutor {
 fn strip_body_for_head(resp: &mut HttpResponse) {
     use hyper::body::Body as _;
     let len = resp.body().size_hint().exact().unwrap_or(0);
-    *resp.body_mut() = Full::new(Bytes::new());
+    *resp.body_mut() = ResponseBody::empty();
     resp.headers_mut().insert(header::CONTENT_LENGTH, HeaderValue::from(len));
 }

@@ -6,11 +6,11 @@
 use bytes::Bytes;
 use http::StatusCode;
 use http::header::{HeaderMap, HeaderName, HeaderValue};
-use http_body_util::Full;
 
 use crate::routing::method::Method;
 use crate::routing::router::ParamValue;
 use crate::runtime::guest_call::{HOST_OWNED_HEADERS, HttpResponse, MAX_RESPONSE_BODY, REQUEST_ID_HEADER};
+use crate::runtime::response_body::ResponseBody;
 use crate::runtime::{GuestRequest, GuestResponse, WitMethod, WitParamValue};
 
 /// Builds the record the guest receives. Its `x-request-id` header is always
@@ -68,15 +68,29 @@ fn wit_method(method: Method) -> WitMethod {
 /// Checks and converts the guest's answer. The error says what was wrong,
 /// for the log.
 pub(super) fn http_response(resp: GuestResponse) -> Result<HttpResponse, String> {
-    let status = StatusCode::from_u16(resp.status)
-        .ok()
-        .filter(|s| (200..=599).contains(&s.as_u16()))
-        .ok_or_else(|| format!("invalid status {} (must be 200-599)", resp.status))?;
     if resp.body.len() > MAX_RESPONSE_BODY {
         return Err(format!("response body of {} bytes exceeds the {MAX_RESPONSE_BODY}-byte cap", resp.body.len()));
     }
-    let mut headers = HeaderMap::with_capacity(resp.headers.len());
-    for (name, value) in resp.headers {
+    let (status, headers) = response_head(resp.status, resp.headers)?;
+    let mut out = http::Response::new(ResponseBody::from(resp.body));
+    *out.status_mut() = status;
+    *out.headers_mut() = headers;
+    Ok(out)
+}
+
+/// Checks and converts a guest's status and headers (a whole answer's, or
+/// a streamed one's head). Framing and hop-by-hop headers are the host's
+/// and are dropped.
+pub(crate) fn response_head(
+    status: u16,
+    guest_headers: Vec<(String, String)>,
+) -> Result<(StatusCode, HeaderMap), String> {
+    let status = StatusCode::from_u16(status)
+        .ok()
+        .filter(|s| (200..=599).contains(&s.as_u16()))
+        .ok_or_else(|| format!("invalid status {status} (must be 200-599)"))?;
+    let mut headers = HeaderMap::with_capacity(guest_headers.len());
+    for (name, value) in guest_headers {
         let name = HeaderName::from_bytes(name.as_bytes()).map_err(|_| format!("invalid header name {name:?}"))?;
         let value = HeaderValue::from_str(&value).map_err(|_| format!("invalid value for header {name}: {value:?}"))?;
         if HOST_OWNED_HEADERS.contains(&name.as_str()) {
@@ -84,10 +98,7 @@ pub(super) fn http_response(resp: GuestResponse) -> Result<HttpResponse, String>
         }
         headers.append(name, value);
     }
-    let mut out = http::Response::new(Full::new(Bytes::from(resp.body)));
-    *out.status_mut() = status;
-    *out.headers_mut() = headers;
-    Ok(out)
+    Ok((status, headers))
 }
 
 #[cfg(test)]

@@ -36,7 +36,7 @@ impl WasiHttpExecutor {
     }
 
     pub(super) async fn call(&self, request: RoutedRequest) -> CallOutcome {
-        let RoutedRequest { parts, body, path, params, request_id } = request;
+        let RoutedRequest { parts, body, path, params, request_id, lease: _lease } = request;
         let matched = translate::Matched { route: &self.context.name, params: &params };
         let request = translate::component_request(parts, &path, &matched, &request_id, body);
         let mut timing = CallTiming::default();

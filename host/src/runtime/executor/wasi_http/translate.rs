@@ -21,6 +21,7 @@ use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
 
 use crate::routing::router::ParamValue;
 use crate::runtime::guest_call::{HOST_OWNED_HEADERS, HttpResponse, REQUEST_ID_HEADER};
+use crate::runtime::response_body::ResponseBody;
 
 /// Bytes of a decoded param that are encoded again for a header: what a
 /// header value cannot hold, and `/` and `%` so that the value is lossless.
@@ -112,7 +113,7 @@ pub(super) fn sent_response(mut response: http::Response<Bytes>) -> HttpResponse
     for name in HOST_OWNED_HEADERS {
         response.headers_mut().remove(name);
     }
-    response.map(http_body_util::Full::new)
+    response.map(ResponseBody::from)
 }
 
 #[cfg(test)]
