@@ -43,6 +43,44 @@
 //! With the `schema` feature, `#[schema(request = T, response = U)]` on a
 //! handler puts its body schemas (from `schemars` derives) and its doc
 //! comment into the host's OpenAPI document; see [`describe`].
+//!
+//! A handler that returns [`Streaming`] (or `Result<Streaming>`) streams:
+//! the status and headers go out first, then the body while its closure
+//! writes it, at the pace the client reads. [`Response::stream`] takes the
+//! closure; [`Response::sse`] sends server-sent events ([`sse`]). Outside
+//! `wasm32` a test reads such a body chunk by chunk with
+//! [`Streaming::chunks`], and may stop reading, as a client that goes away
+//! does:
+//!
+//! ```
+//! use std::time::Duration;
+//! use wasmroutes_sdk::sse::Event;
+//! use wasmroutes_sdk::{Response, StreamError, Streaming, route};
+//!
+//! struct Ticker;
+//!
+//! #[route]
+//! impl Ticker {
+//!     /// A `tick` event every second, until the client leaves.
+//!     fn get() -> Streaming {
+//!         Response::sse(|events| {
+//!             for n in 1.. {
+//!                 events.send(Event::new().event("tick").id(n.to_string()).data(n.to_string()))?;
+//!                 std::thread::sleep(Duration::from_millis(10));
+//!             }
+//!             Ok(())
+//!         })
+//!     }
+//! }
+//!
+//! let streaming = Ticker::get();
+//! assert_eq!(streaming.header_value("content-type"), Some("text/event-stream"));
+//! let mut chunks = streaming.chunks();
+//! assert_eq!(chunks.next().unwrap(), b"event: tick\nid: 1\ndata: 1\n\n");
+//! assert_eq!(chunks.next().unwrap(), b"event: tick\nid: 2\ndata: 2\n\n");
+//! // Hanging up: the handler's next `send` fails, and its `?` ends it.
+//! assert_eq!(chunks.close(), Err(StreamError::Closed));
+//! ```
 
 #[cfg(feature = "schema")]
 pub mod describe;
@@ -54,11 +92,16 @@ mod request;
 mod response;
 #[cfg(feature = "sql")]
 pub mod sql;
+pub mod sse;
+mod stream;
 
 pub use error::Error;
 pub use method::Method;
 pub use request::{ParamValue, Request, RequestBuilder};
 pub use response::{IntoResponse, Response};
+#[cfg(not(target_arch = "wasm32"))]
+pub use stream::Chunks;
+pub use stream::{BodyWriter, StreamError, Streaming};
 pub use wasmroutes_sdk_macros::route;
 
 /// What a handler returns: a response, or an [`Error`] that becomes a JSON
@@ -92,6 +135,7 @@ macro_rules! __require_schema_feature {
 pub mod __rt {
     pub use wit_bindgen;
 
+    pub use crate::stream::{BodySink, IntoStreaming, serve as serve_stream};
     use crate::{Method, ParamValue, Request, Response};
 
     /// Builds the SDK request from the fields of the WIT record.

@@ -2,7 +2,8 @@
 
 use serde::Serialize;
 
-use crate::Error;
+use crate::sse::EventWriter;
+use crate::{BodyWriter, Error, StreamError, Streaming};
 
 /// An HTTP response: status, headers, body.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -45,6 +46,29 @@ impl Response {
     /// `200` with a `text/plain; charset=utf-8` body.
     pub fn text(text: impl Into<String>) -> Self {
         Response::new().header("content-type", "text/plain; charset=utf-8").body(text.into().into_bytes())
+    }
+
+    /// A streamed `200` whose body `body` writes while it is sent; set the
+    /// status and headers on the [`Streaming`] it returns. See [`Streaming`].
+    pub fn stream<F>(body: F) -> Streaming
+    where
+        F: FnOnce(&mut BodyWriter) -> Result<(), StreamError> + Send + 'static,
+    {
+        Streaming::new(body)
+    }
+
+    /// Server-sent events: a streamed `200` with `content-type:
+    /// text/event-stream`, `cache-control: no-cache` and `x-accel-buffering:
+    /// no` (which tells nginx not to hold the events back), whose closure
+    /// sends [`Event`](crate::sse::Event)s. See [`sse`](crate::sse).
+    pub fn sse<F>(events: F) -> Streaming
+    where
+        F: FnOnce(&mut EventWriter<'_>) -> Result<(), StreamError> + Send + 'static,
+    {
+        Streaming::new(move |body| events(&mut EventWriter::new(body)))
+            .header("content-type", "text/event-stream")
+            .header("cache-control", "no-cache")
+            .header("x-accel-buffering", "no")
     }
 
     /// Sets the status: `200..=599` (docs/behaviour.md §5); the host answers
@@ -105,6 +129,10 @@ impl Response {
 }
 
 /// Anything a handler may return.
+#[diagnostic::on_unimplemented(
+    note = "a streaming handler's return type is spelled `Streaming` or `Result<Streaming, …>`: \
+            `#[route]` sees only the name, so an alias of `Streaming` makes it a whole handler"
+)]
 pub trait IntoResponse {
     /// Converts into the response sent to the client.
     fn into_response(self) -> Response;

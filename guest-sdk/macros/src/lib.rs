@@ -7,6 +7,12 @@
 //! what the author wrote is what makes `405` + `Allow` and automatic
 //! `HEAD`/`OPTIONS` work without instantiating the guest.
 //!
+//! A handler whose return type is spelled `Streaming` (or `Result<Streaming,
+//! …>`) streams: the component exports `<method>-streaming` for it instead of
+//! `<method>`, and the generated export sends the status and headers, then
+//! runs the body closure against the host's `body-writer`. The macro sees
+//! only syntax, so the return type's name is what decides.
+//!
 //! A handler may carry `#[schema(request = T, response = U, status = 201)]`
 //! (wasmroutes-sdk feature `schema`). Then the component also exports
 //! `wasmroutes:api/describe`, which returns every handler's doc comment and
@@ -56,6 +62,8 @@ pub fn route(attr: TokenStream, item: TokenStream) -> TokenStream {
 struct Handler {
     method: &'static str,
     takes_request: bool,
+    /// Returns `Streaming`: exported as `<method>-streaming`.
+    streams: bool,
     /// Its doc comment, line by line.
     doc: Vec<String>,
     /// Its `#[schema(..)]`, if any.
@@ -87,6 +95,10 @@ fn expand(block: &mut ItemImpl) -> syn::Result<TokenStream2> {
     let described = handlers.iter().any(|h| h.schema.is_some());
     let wit = inline_wit(&handlers, described);
     let guest_impls = handlers.iter().map(|h| guest_impl(self_ty, h));
+    // Only the glue some handler uses, so a route crate builds without
+    // dead-code warnings.
+    let whole_glue = handlers.iter().any(|h| !h.streams).then(whole_glue);
+    let stream_glue = handlers.iter().any(|h| h.streams).then(stream_glue);
     let describe_impl = described.then(|| describe_impl(self_ty, &handlers));
     let require_feature = described.then(|| quote! { ::wasmroutes_sdk::__require_schema_feature!(); });
     Ok(quote! {
@@ -133,19 +145,65 @@ fn expand(block: &mut ItemImpl) -> syn::Result<TokenStream2> {
                 )
             }
 
-            fn __into_wit_response(resp: impl ::wasmroutes_sdk::IntoResponse) -> __wit::Response {
-                let (status, headers, body) = ::wasmroutes_sdk::__rt::response_into_parts(
-                    ::wasmroutes_sdk::IntoResponse::into_response(resp),
-                );
-                __wit::Response { status, headers, body }
-            }
-
+            #whole_glue
+            #stream_glue
             #(#guest_impls)*
             #describe_impl
 
             __wasmroutes_bindings::export!(#self_ty with_types_in __wasmroutes_bindings);
         };
     })
+}
+
+/// Turns what a whole handler returns into the WIT `response`.
+fn whole_glue() -> TokenStream2 {
+    quote! {
+        fn __into_wit_response(resp: impl ::wasmroutes_sdk::IntoResponse) -> __wit::Response {
+            let (status, headers, body) = ::wasmroutes_sdk::__rt::response_into_parts(
+                ::wasmroutes_sdk::IntoResponse::into_response(resp),
+            );
+            __wit::Response { status, headers, body }
+        }
+    }
+}
+
+/// The SDK's body writer on top of the host's `body-writer` resource, which
+/// only exists in the bindings generated here.
+fn stream_glue() -> TokenStream2 {
+    quote! {
+        fn __into_sdk_stream_error(err: __wit::StreamError) -> ::wasmroutes_sdk::StreamError {
+            match err {
+                __wit::StreamError::Closed => ::wasmroutes_sdk::StreamError::Closed,
+                __wit::StreamError::TimedOut(why) => ::wasmroutes_sdk::StreamError::TimedOut(why),
+                __wit::StreamError::TooLarge(why) => ::wasmroutes_sdk::StreamError::TooLarge(why),
+                __wit::StreamError::Invalid(why) => ::wasmroutes_sdk::StreamError::Invalid(why),
+            }
+        }
+
+        struct __HostBody(__wit::BodyWriter);
+
+        impl ::wasmroutes_sdk::__rt::BodySink for __HostBody {
+            fn write(&mut self, chunk: &[u8]) -> ::core::result::Result<(), ::wasmroutes_sdk::StreamError> {
+                self.0.write(chunk).map_err(__into_sdk_stream_error)
+            }
+            fn flush(&mut self) -> ::core::result::Result<(), ::wasmroutes_sdk::StreamError> {
+                self.0.flush().map_err(__into_sdk_stream_error)
+            }
+            fn finish(self: ::std::boxed::Box<Self>) -> ::core::result::Result<(), ::wasmroutes_sdk::StreamError> {
+                __wit::BodyWriter::finish(self.0).map_err(__into_sdk_stream_error)
+            }
+        }
+
+        fn __serve_stream(streaming: impl ::wasmroutes_sdk::__rt::IntoStreaming, res: __wit::Responder) {
+            ::wasmroutes_sdk::__rt::serve_stream(
+                ::wasmroutes_sdk::__rt::IntoStreaming::into_streaming(streaming),
+                move |status, headers| {
+                    let body = __wit::Responder::start(res, status, &headers).map_err(__into_sdk_stream_error)?;
+                    ::core::result::Result::Ok(::std::boxed::Box::new(__HostBody(body)))
+                },
+            )
+        }
+    }
 }
 
 /// Finds the handlers, and takes their `#[schema(..)]` attributes off the
@@ -190,11 +248,53 @@ fn find_handlers(block: &mut ItemImpl) -> syn::Result<Vec<Handler>> {
                 ));
             }
         };
+        let streams = returns_streaming(&func.sig.output);
+        if let (true, syn::ReturnType::Type(_, output)) = (streams, &func.sig.output)
+            && matches!(*method, "head" | "options")
+        {
+            let why = if *method == "head" {
+                "without a `head` handler, a HEAD request to a streaming `get` gets its status and headers"
+            } else {
+                "without an `options` handler, the host answers OPTIONS by itself"
+            };
+            return Err(syn::Error::new(
+                output.span(),
+                format!("`{method}` cannot stream: return a whole `Response` ({why})"),
+            ));
+        }
         let doc = doc_lines(&func.attrs);
-        handlers.push(Handler { method, takes_request, doc, schema: schema.map(|(_, s)| s) });
+        handlers.push(Handler { method, takes_request, streams, doc, schema: schema.map(|(_, s)| s) });
     }
     handlers.sort_by_key(|h| METHODS.iter().position(|m| *m == h.method));
     Ok(handlers)
+}
+
+/// Whether a handler returning `output` streams: its type is `Streaming` or
+/// `Result<Streaming, …>`, by the last segment of the path.
+fn returns_streaming(output: &syn::ReturnType) -> bool {
+    match output {
+        syn::ReturnType::Default => false,
+        syn::ReturnType::Type(_, ty) => is_streaming(ty),
+    }
+}
+
+fn is_streaming(ty: &Type) -> bool {
+    match ty {
+        Type::Paren(inner) => is_streaming(&inner.elem),
+        Type::Group(inner) => is_streaming(&inner.elem),
+        Type::Path(path) => {
+            let Some(last) = path.path.segments.last() else { return false };
+            if last.ident == "Streaming" {
+                return true;
+            }
+            if last.ident != "Result" {
+                return false;
+            }
+            let syn::PathArguments::AngleBracketed(args) = &last.arguments else { return false };
+            matches!(args.args.first(), Some(syn::GenericArgument::Type(ok)) if is_streaming(ok))
+        }
+        _ => false,
+    }
 }
 
 /// Removes `#[schema(..)]` from `attrs` and parses it.
@@ -310,8 +410,8 @@ fn inline_wit(handlers: &[Handler], described: bool) -> String {
     let version = package_version(package_line);
     let exports: String = handlers
         .iter()
-        .map(|h| h.method)
-        .chain(described.then_some("describe"))
+        .map(|h| if h.streams { format!("{}-streaming", h.method) } else { h.method.to_owned() })
+        .chain(described.then(|| "describe".to_owned()))
         .map(|interface| format!("  export wasmroutes:api/{interface}@{version};\n"))
         .collect();
     format!("package wasmroutes:guest;\nworld route {{\n{exports}}}\n{package_line} {{\n{body}\n}}\n",)
@@ -333,13 +433,23 @@ fn package_version(package_line: &str) -> &str {
 }
 
 fn guest_impl(self_ty: &Type, handler: &Handler) -> TokenStream2 {
-    let module = format_ident!("{}", handler.method);
     let func = syn::Ident::new(handler.method, Span::call_site());
     let call = if handler.takes_request {
         quote! { <#self_ty>::#func(__into_sdk_request(req)) }
     } else {
         quote! {{ let _ = req; <#self_ty>::#func() }}
     };
+    if handler.streams {
+        let module = format_ident!("{}_streaming", handler.method);
+        return quote! {
+            impl __wasmroutes_bindings::exports::wasmroutes::api::#module::Guest for #self_ty {
+                fn handle(req: __wit::Request, res: __wit::Responder) {
+                    __serve_stream(#call, res)
+                }
+            }
+        };
+    }
+    let module = format_ident!("{}", handler.method);
     quote! {
         impl __wasmroutes_bindings::exports::wasmroutes::api::#module::Guest for #self_ty {
             fn handle(req: __wit::Request) -> __wit::Response {
@@ -351,7 +461,56 @@ fn guest_impl(self_ty: &Type, handler: &Handler) -> TokenStream2 {
 
 #[cfg(test)]
 mod tests {
-    use super::{API_WIT, summary_and_description};
+    use super::{API_WIT, expand, find_handlers, inline_wit, returns_streaming, summary_and_description};
+
+    fn returns(sig: &str) -> bool {
+        let func: syn::TraitItemFn = syn::parse_str(&format!("fn get() -> {sig};")).expect("a signature");
+        returns_streaming(&func.sig.output)
+    }
+
+    #[test]
+    fn a_handler_streams_when_it_returns_streaming() {
+        for streams in ["Streaming", "wasmroutes_sdk::Streaming", "Result<Streaming>", "Result<Streaming, Error>"] {
+            assert!(returns(streams), "{streams}");
+        }
+        assert!(returns("std::result::Result<(Streaming), MyError>"));
+        for whole in
+            ["Response", "Result", "Result<Response>", "Result<Response, Streaming>", "Error", "Vec<Streaming>"]
+        {
+            assert!(!returns(whole), "{whole}");
+        }
+    }
+
+    #[test]
+    fn a_streaming_handler_exports_the_streaming_interface() {
+        let mut block: syn::ItemImpl = syn::parse_quote! {
+            impl Clock {
+                fn get(req: Request) -> Result<Streaming> { todo!() }
+                fn post() -> Response { todo!() }
+            }
+        };
+        let handlers = find_handlers(&mut block).expect("handlers");
+        let wit = inline_wit(&handlers, false);
+        let version = API_WIT.lines().find_map(|l| l.strip_prefix("package wasmroutes:api@")).expect("a version");
+        let version = version.trim_end_matches(';');
+        assert!(wit.contains(&format!("export wasmroutes:api/get-streaming@{version};")), "{wit}");
+        assert!(wit.contains(&format!("export wasmroutes:api/post@{version};")), "{wit}");
+        assert!(!wit.contains("export wasmroutes:api/get@"), "{wit}");
+    }
+
+    #[test]
+    fn head_and_options_cannot_stream() {
+        for method in ["head", "options"] {
+            let method = syn::Ident::new(method, proc_macro2::Span::call_site());
+            let mut block: syn::ItemImpl = syn::parse_quote! {
+                impl Clock {
+                    fn #method() -> Streaming { todo!() }
+                }
+            };
+            let err = expand(&mut block).expect_err("a compile error").to_string();
+            assert!(err.contains(&format!("`{method}` cannot stream")), "{err}");
+        }
+    }
 
     #[test]
     fn doc_comments_become_summary_and_description() {
