@@ -30,4 +30,5 @@ mod scaffold;
 mod settings_from_env;
 mod sql;
 mod startup;
+mod streaming;
 mod wasi_http;
