@@ -345,3 +345,19 @@ fn shutdown_lets_open_streams_finish() {
     assert!(arrived.complete, "the stream ran to its end within the grace period");
     assert_eq!(arrived.chunks.len(), 8);
 }
+
+#[test]
+fn shutdown_cuts_the_streams_that_outlast_the_grace() {
+    let a = artifacts();
+    let mut toml = String::new();
+    route(&mut toml, "/stream", &a.component("stream-plain"), "");
+    let mut host = TestHost::routes(&toml).args(&["--shutdown-grace", "1s"]).start();
+    let addr = host.addr;
+    let reader = std::thread::spawn(move || stream_get(addr, "GET", "/stream?chunks=0&interval_ms=50", usize::MAX));
+    std::thread::sleep(Duration::from_millis(300));
+    let status = host.terminate();
+    assert!(status.success(), "{status}");
+    let arrived = reader.join().expect("reader");
+    assert!(!arrived.chunks.is_empty());
+    assert!(!arrived.complete, "an endless stream is cut when the grace is over, not ended as if complete");
+}
