@@ -14,7 +14,10 @@
 //    are ours);
 // 3. writes a WIT world exporting exactly those methods' `wasmroutes:api`
 //    interfaces, so the host learns the methods from the component's type
-//    at load, and importing the `wasi:keyvalue` and `wasmroutes:sql`
+//    at load (the streaming ones, `get-streaming` …, for every method but
+//    HEAD and OPTIONS: whether a `Response` streams is known only when the
+//    handler returns it; shim.js answers whole through the same export),
+//    and importing the `wasi:keyvalue` and `wasmroutes:sql`
 //    interfaces the bundle uses (and no other: a route that opens no
 //    database imports no database interface);
 // 4. runs componentize-js (its bundled engine) so that the same sources and
@@ -45,6 +48,11 @@ import { rolldown } from 'rolldown';
 import { deterministicEngine, relocated } from './reproducible.mjs';
 
 const METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS'];
+// Methods whose answer can stream; HEAD and OPTIONS answers are whole.
+const STREAMING = new Set(['GET', 'POST', 'PUT', 'PATCH', 'DELETE']);
+// The interface of `responder` and `body-writer`, which shim.js imports;
+// the version must be wit/api.wit's.
+const API_TYPES = /^wasmroutes:api\/types@(.+)$/;
 const here = dirname(fileURLToPath(import.meta.url));
 // componentize-js's default engine (the release build of StarlingMonkey).
 const ENGINE = fileURLToPath(
@@ -169,18 +177,26 @@ if (methods.length === 0) {
 
 const work = await mkdtemp(join(tmpdir(), 'wasmroutes-js-'));
 try {
+  const exportName = (m) => (STREAMING.has(m) ? `${m.toLowerCase()}Streaming` : m.toLowerCase());
   const entry = [
+    // First, so that the route's own modules see the watched `Response`.
+    `import ${JSON.stringify(join(here, 'streams.js'))};`,
     `import * as route from ${JSON.stringify(routePath)};`,
-    `import { adapt } from ${JSON.stringify(join(here, 'shim.js'))};`,
+    `import { adapt, adaptStreaming } from ${JSON.stringify(join(here, 'shim.js'))};`,
     // `export { … as delete }`: `delete` is a reserved word, so no binding
     // can have the interface's name; an export name can.
-    ...methods.map((m) => `const handle${m} = adapt(route.${m});\nexport { handle${m} as ${m.toLowerCase()} };`),
+    ...methods.map(
+      (m) =>
+        `const handle${m} = ${STREAMING.has(m) ? 'adaptStreaming' : 'adapt'}(route.${m});\nexport { handle${m} as ${exportName(m)} };`,
+    ),
   ].join('\n');
   await writeFile(join(work, 'entry.js'), `${entry}\n`);
   const chunk = await bundle(join(work, 'entry.js'));
   await writeFile(join(work, 'bundle.js'), chunk.code);
 
-  const unknown = chunk.imports.filter((i) => EXTERNAL.some((e) => e.test(i)) && !i.startsWith('wasi:cli/environment@'));
+  const unknown = chunk.imports.filter(
+    (i) => EXTERNAL.some((e) => e.test(i)) && !i.startsWith('wasi:cli/environment@') && !API_TYPES.test(i),
+  );
   const keyvalue = unknown.filter((i) => KEYVALUE.test(i));
   const sql = unknown.filter((i) => i === SQL);
   const other = unknown.filter((i) => !KEYVALUE.test(i) && i !== SQL);
@@ -195,6 +211,10 @@ try {
   const apiWit = await readFile(join(here, '../wit/api.wit'), 'utf8');
   const apiVersion = /^package wasmroutes:api@([^;]+);/m.exec(apiWit)?.[1];
   if (!apiVersion) fail('wit/api.wit does not declare `package wasmroutes:api@<version>;`');
+  const shimVersion = chunk.imports.map((i) => API_TYPES.exec(i)?.[1]).find(Boolean);
+  if (shimVersion && shimVersion !== apiVersion) {
+    fail(`shim.js imports wasmroutes:api/types@${shimVersion}, but wit/api.wit is @${apiVersion}: make them agree`);
+  }
   await writeFile(join(work, 'wit/deps/api/api.wit'), apiWit);
   await copyFile(join(here, 'wit/cli-environment.wit'), join(work, 'wit/deps/cli/environment.wit'));
   if (keyvalue.length) {
@@ -211,7 +231,9 @@ try {
     '    import wasi:cli/environment@0.2.3;',
     ...keyvalue.map((i) => `    import ${i};`),
     ...sql.map((i) => `    import ${i};`),
-    ...methods.map((m) => `    export wasmroutes:api/${m.toLowerCase()}@${apiVersion};`),
+    ...methods.map(
+      (m) => `    export wasmroutes:api/${m.toLowerCase()}${STREAMING.has(m) ? '-streaming' : ''}@${apiVersion};`,
+    ),
   ];
   await writeFile(join(work, 'wit/route.wit'), `package wasmroutes:js-route;\n\nworld route {\n${lines.join('\n')}\n}\n`);
 

@@ -5,6 +5,9 @@
 // engine's own (StarlingMonkey); this file adds only what Next.js has and a
 // WebAssembly component does not.
 import { getEnvironment } from 'wasi:cli/environment@0.2.3';
+import { BodyWriter, Responder } from 'wasmroutes:api/types@0.2.0';
+
+import { isStreamed } from './streams.js';
 
 // `process.env`: the route's `env`, nothing else (the host gives a guest no
 // other variables). Read on first use: at build time the module is
@@ -111,13 +114,14 @@ export function currentRequest() {
   return current;
 }
 
-function toRequest(req) {
+function toRequest(req, signal) {
   const headers = new Headers();
   for (const [name, value] of req.headers) headers.append(name, value);
   const host = headers.get('host') || 'localhost';
   const query = req.query.length ? `?${new URLSearchParams(req.query)}` : '';
   const method = req.method.toUpperCase();
   const init = { method, headers };
+  if (signal) init.signal = signal;
   if (method !== 'GET' && method !== 'HEAD' && req.body.length) init.body = req.body;
   const request = new Request(`http://${host}${req.path}${query}`, init);
   // Next.js's NextRequest has `nextUrl`; its searchParams are what most
@@ -147,10 +151,55 @@ async function toRecord(response) {
   return { status: response.status, headers, body: new Uint8Array(await response.arrayBuffer()) };
 }
 
+// Why a write to the client failed: the host's `stream-error`.
+function streamError(error) {
+  const payload = error && error.payload;
+  if (!payload || typeof payload.tag !== 'string') return undefined;
+  return payload.val ? `${payload.tag}: ${payload.val}` : payload.tag;
+}
+
+// Sends a streamed `response`: the head now, then each chunk as its stream
+// produces it. When the client goes away (or a stream limit passes) the
+// write fails: the request's signal aborts and the stream is cancelled, so
+// the route's `cancel()` and abort listeners can stop their work. A stream
+// that errors ends the answer cut off (the exception traps the instance),
+// as Next.js aborts the response.
+async function pump(response, res, controller) {
+  const headers = [];
+  for (const [name, value] of response.headers) headers.push([name, value]);
+  let writer;
+  try {
+    writer = Responder.start(res, response.status, headers);
+  } catch (error) {
+    // An invalid status or header: the host answers 500 and logs why.
+    if (streamError(error) === undefined) throw error;
+    return;
+  }
+  const reader = response.body.getReader();
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    if (!(value instanceof Uint8Array)) {
+      throw new TypeError(`a streamed Response body yielded ${typeof value}, not a Uint8Array (use TextEncoder or TextEncoderStream)`);
+    }
+    try {
+      writer.write(value);
+    } catch (error) {
+      const why = streamError(error);
+      if (why === undefined) throw error;
+      controller.abort(new DOMException(`the client went away or a stream limit passed (${why})`, 'AbortError'));
+      await reader.cancel(why).catch(() => {});
+      return;
+    }
+  }
+  BodyWriter.finish(writer);
+}
+
 /// One handler export: `{ handle(req) }`, as componentize-js expects for an
 /// exported interface. An async handler is awaited (componentize-js runs the
 /// event loop until the export's promise settles); a throw or a rejection
-/// is a 500, like a panic in a Rust route.
+/// is a 500, like a panic in a Rust route. For `HEAD` and `OPTIONS`, which
+/// never stream.
 export function adapt(handler) {
   return {
     async handle(req) {
@@ -161,6 +210,44 @@ export function adapt(handler) {
         return failure(error);
       } finally {
         current = undefined;
+      }
+    },
+  };
+}
+
+/// One streaming handler export: `{ handle(req, res) }`. A `Response` made
+/// from a `ReadableStream` streams through `res`; any other is sent whole
+/// (`Responder.send`), exactly as `adapt` would answer it.
+export function adaptStreaming(handler) {
+  return {
+    async handle(req, res) {
+      const controller = new AbortController();
+      let response;
+      let whole;
+      try {
+        current = toRequest(req, controller.signal);
+        response = await handler(current, { params: toParams(req) });
+        if (!isStreamed(response)) whole = await toRecord(response);
+      } catch (error) {
+        whole = failure(error);
+      } finally {
+        current = undefined;
+      }
+      if (whole) {
+        try {
+          Responder.send(res, whole);
+        } catch (error) {
+          // An invalid status or header: the host answers 500 and logs why.
+          if (streamError(error) === undefined) throw error;
+        }
+        return;
+      }
+      try {
+        await pump(response, res, controller);
+      } catch (error) {
+        // After the head: nothing to answer with but a cut stream.
+        console.error(`streamed response failed: ${error && error.stack ? `${error}\n${error.stack}` : error}`);
+        throw error;
       }
     },
   };

@@ -44,6 +44,7 @@ const FILES: &[Embedded] = embed!(
     "guest-js/build.mjs",
     "guest-js/reproducible.mjs",
     "guest-js/shim.js",
+    "guest-js/streams.js",
     "guest-js/next-server.js",
     "guest-js/next-headers.js",
     "guest-js/kv.js",

@@ -43,20 +43,22 @@ pub(crate) fn serve_js_samples() -> (TestHost, tempfile::TempDir) {
 /// `tests/js/next-example/route.js` built into a component, once.
 fn next_example() -> PathBuf {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
-    BUILT
-        .get_or_init(|| {
-            let a = artifacts();
-            let out = a.target_dir.join("js/next_example.wasm");
-            let status = std::process::Command::new("node")
-                .arg(a.root.join("guest-js/build.mjs"))
-                .arg(a.root.join("tests/js/next-example/route.js"))
-                .arg(&out)
-                .status()
-                .expect("run node (scripts/setup.sh installs the JS toolchain)");
-            assert!(status.success(), "guest-js/build.mjs failed: {status}");
-            out
-        })
-        .clone()
+    BUILT.get_or_init(|| build_js_route("tests/js/next-example/route.js", "next_example")).clone()
+}
+
+/// Builds the route file at `source` (from the checkout's root) with
+/// `guest-js/build.mjs` into `target/js/<name>.wasm`.
+pub(crate) fn build_js_route(source: &str, name: &str) -> PathBuf {
+    let a = artifacts();
+    let out = a.target_dir.join(format!("js/{name}.wasm"));
+    let status = std::process::Command::new("node")
+        .arg(a.root.join("guest-js/build.mjs"))
+        .arg(a.root.join(source))
+        .arg(&out)
+        .status()
+        .expect("run node (scripts/setup.sh installs the JS toolchain)");
+    assert!(status.success(), "guest-js/build.mjs failed: {status}");
+    out
 }
 
 #[test]

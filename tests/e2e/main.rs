@@ -14,6 +14,7 @@ mod http_protocol;
 mod js_build;
 mod js_routes;
 mod js_sql;
+mod js_streaming;
 mod kv;
 mod many_hosts;
 mod methods;

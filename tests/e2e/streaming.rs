@@ -4,10 +4,11 @@
 //! when the client goes away; whole answers and components built before
 //! streaming are served as before.
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
+use e2e_support::streamed::{Arrived, stream_get};
 use e2e_support::{TestHost, artifacts, eventually, route};
 
 /// The streaming test route under a few limits, the SSE sample, a 0.1
@@ -28,88 +29,6 @@ fn host() -> TestHost {
     route(&mut toml, "/legacy", &a.component("api-0-1"), "");
     route(&mut toml, "/api/hello", &a.component("hello"), "");
     TestHost::routes(&toml).start()
-}
-
-/// A streamed HTTP/1.1 answer as the client saw it arrive.
-struct Arrived {
-    status: u16,
-    head: String,
-    /// Each chunk and when it arrived.
-    chunks: Vec<(Instant, Vec<u8>)>,
-    /// The terminating zero-length chunk came: the answer is complete.
-    complete: bool,
-    /// When the head arrived.
-    head_at: Instant,
-}
-
-impl Arrived {
-    fn body(&self) -> Vec<u8> {
-        self.chunks.iter().flat_map(|(_, c)| c.clone()).collect()
-    }
-}
-
-/// Sends `GET target` and reads the chunked answer as it arrives, until it
-/// ends or the connection does (at most `max_chunks` chunks, then hangs up).
-fn stream_get(addr: SocketAddr, method: &str, target: &str, max_chunks: usize) -> Arrived {
-    let mut stream = TcpStream::connect(addr).expect("connect");
-    stream.set_read_timeout(Some(Duration::from_secs(30))).expect("timeout");
-    write!(stream, "{method} {target} HTTP/1.1\r\nhost: {addr}\r\nconnection: close\r\n\r\n").expect("request");
-    let mut reader = Reader { stream, buf: Vec::new() };
-    let head = reader.until(b"\r\n\r\n").expect("a head");
-    let head_at = Instant::now();
-    let head = String::from_utf8_lossy(&head).into_owned();
-    let status = head.split(' ').nth(1).and_then(|s| s.parse().ok()).expect("a status");
-    let mut arrived = Arrived { status, head, chunks: Vec::new(), complete: false, head_at };
-    if method == "HEAD" || !arrived.head.to_ascii_lowercase().contains("transfer-encoding: chunked") {
-        return arrived;
-    }
-    while arrived.chunks.len() < max_chunks {
-        let Some(size_line) = reader.until(b"\r\n") else { break };
-        let size = usize::from_str_radix(String::from_utf8_lossy(&size_line[..size_line.len() - 2]).trim(), 16)
-            .expect("a chunk size");
-        if size == 0 {
-            arrived.complete = reader.until(b"\r\n").is_some();
-            break;
-        }
-        let Some(chunk) = reader.exactly(size + 2) else { break };
-        arrived.chunks.push((Instant::now(), chunk[..size].to_vec()));
-    }
-    arrived
-}
-
-struct Reader {
-    stream: TcpStream,
-    buf: Vec<u8>,
-}
-
-impl Reader {
-    /// Bytes up to and including `end`; `None` if the connection ends first.
-    fn until(&mut self, end: &[u8]) -> Option<Vec<u8>> {
-        loop {
-            if let Some(at) = self.buf.windows(end.len()).position(|w| w == end) {
-                return Some(self.buf.drain(..at + end.len()).collect());
-            }
-            self.fill()?;
-        }
-    }
-
-    fn exactly(&mut self, n: usize) -> Option<Vec<u8>> {
-        while self.buf.len() < n {
-            self.fill()?;
-        }
-        Some(self.buf.drain(..n).collect())
-    }
-
-    fn fill(&mut self) -> Option<()> {
-        let mut block = [0u8; 65536];
-        match self.stream.read(&mut block) {
-            Ok(0) | Err(_) => None,
-            Ok(n) => {
-                self.buf.extend_from_slice(&block[..n]);
-                Some(())
-            }
-        }
-    }
 }
 
 /// The first log line holding `needle` and `request_id`, once it is there.
@@ -208,7 +127,7 @@ fn a_stream_cut_over_h2c_is_a_reset_not_an_end() {
             .await
             .expect("h2c handshake");
         tokio::spawn(conn);
-        let req = hyper::Request::get(format!("http://{}/stream?chunks=5&trap_after=2", host.addr))
+        let req = hyper::Request::get(format!("http://{}/stream?chunks=5&interval_ms=50&trap_after=2", host.addr))
             .body(http_body_util::Empty::<bytes::Bytes>::new())
             .expect("request");
         let resp = sender.send_request(req).await.expect("response");
@@ -226,6 +145,9 @@ fn a_handler_that_does_not_start_or_starts_badly_is_a_500() {
     let id = resp.header("x-request-id").expect("id").to_owned();
     let line = log_line(&host, &id, "invalid guest response");
     assert!(line.contains("invalid status 99"), "{line}");
+    // Started, wrote, then trapped before it ever waited: the head was
+    // never sent, so the answer is still an error, not a cut stream.
+    host.get("/stream?chunks=5&abort_after=2").assert_error(500, "Internal server error");
     let resp = host.get("/stream?delay_ms=20000");
     assert_eq!(resp.status, 504, "no head within the route's timeout (10 s): {}", resp.text());
 }
@@ -360,4 +282,161 @@ fn shutdown_cuts_the_streams_that_outlast_the_grace() {
     let arrived = reader.join().expect("reader");
     assert!(!arrived.chunks.is_empty());
     assert!(!arrived.complete, "an endless stream is cut when the grace is over, not ended as if complete");
+}
+
+/// 1,000 clients hold an SSE stream of the clock open at once on one host,
+/// as many as the host's instance pool has slots (`runtime/engine.rs`,
+/// `max_instances`, which no setting changes: one more stream is a 503; the
+/// route allows 1,000 at a time): every stream gets
+/// all its events and ends complete, and the host's memory grows by a
+/// bounded amount per open stream (`bench/streaming.sh` measures it).
+#[test]
+fn a_thousand_sse_streams_at_once_all_complete() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+    const STREAMS: usize = 1000;
+    const EVENTS: u32 = 20;
+    let a = artifacts();
+    let mut toml = String::new();
+    route(&mut toml, "/api/clock", &a.component("clock"), &format!("limits = {{ max_concurrency = {STREAMS} }}\n"));
+    let host = TestHost::routes(&toml).start();
+    // One stream first: what the first instance sets up once counts as idle.
+    assert!(stream_get(host.addr, "GET", "/api/clock?count=2&interval_ms=10", usize::MAX).complete);
+    let pid = host.pid();
+    let idle_kib = proc_status_kib(pid, "VmRSS");
+    // 20 events 200 ms apart: each stream lasts ~3.8 s, long enough for
+    // all 1,000 to be open at once.
+    let target = format!("/api/clock?count={EVENTS}&interval_ms=200");
+
+    let open = Arc::new(AtomicUsize::new(0));
+    let most_open = Arc::new(AtomicUsize::new(0));
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+    let (outcomes, peak_kib, kib_with_all_open) = runtime.block_on(async {
+        let done = Arc::new(AtomicBool::new(false));
+        // RSS every 20 ms while the streams run: the largest, and the one
+        // seen when the most streams were open.
+        let sampler = {
+            let (done, open) = (Arc::clone(&done), Arc::clone(&open));
+            tokio::spawn(async move {
+                let (mut peak, mut most, mut at_most) = (0, 0, 0);
+                while !done.load(Ordering::Relaxed) {
+                    let now_open = open.load(Ordering::Relaxed);
+                    let kib = proc_status_kib(pid, "VmRSS");
+                    peak = peak.max(kib);
+                    if now_open > most {
+                        (most, at_most) = (now_open, kib);
+                    } else if now_open == most {
+                        at_most = at_most.max(kib);
+                    }
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+                (peak, at_most)
+            })
+        };
+        let mut clients = tokio::task::JoinSet::new();
+        for _ in 0..STREAMS {
+            clients.spawn(sse_client(host.addr, target.clone(), Arc::clone(&open), Arc::clone(&most_open)));
+        }
+        let mut outcomes = Vec::new();
+        while let Some(outcome) = clients.join_next().await {
+            outcomes.push(outcome.expect("client task"));
+        }
+        done.store(true, Ordering::Relaxed);
+        let (peak, at_most) = sampler.await.expect("sampler");
+        (outcomes, peak, at_most)
+    });
+
+    let most_open = most_open.load(Ordering::Relaxed);
+    let hwm_kib = proc_status_kib(pid, "VmHWM");
+    let per_stream = kib_with_all_open.saturating_sub(idle_kib) as f64 / most_open.max(1) as f64;
+    // The peak comes after the streams: a slot's reset keeps its first
+    // pages resident for the next instance (`runtime/pool_tuning.rs`).
+    eprintln!(
+        "{STREAMS} SSE streams, at most {most_open} open at once: host RSS idle {idle_kib} KiB, \
+         {kib_with_all_open} KiB with the most open ({per_stream:.0} KiB per open stream); \
+         peak {peak_kib} KiB sampled, {hwm_kib} KiB VmHWM (after the streams: reset pool slots stay resident)"
+    );
+    let expected: Vec<u32> = (1..=EVENTS).collect();
+    let failed: Vec<String> = outcomes
+        .iter()
+        .enumerate()
+        .filter_map(|(i, outcome)| match outcome {
+            Ok(ids) if *ids == expected => None,
+            Ok(ids) => Some(format!("stream {i}: ids {ids:?}")),
+            Err(e) => Some(format!("stream {i}: {e}")),
+        })
+        .collect();
+    assert!(
+        failed.is_empty(),
+        "{} of {STREAMS} streams failed; the first: {:#?}",
+        failed.len(),
+        &failed[..failed.len().min(10)]
+    );
+    // A generous bound, not a measurement: 1 MiB per stream beyond idle.
+    let growth = peak_kib.max(hwm_kib).saturating_sub(idle_kib);
+    assert!(growth < STREAMS as u64 * 1024, "the host grew by {growth} KiB for {STREAMS} streams");
+}
+
+/// A field of `/proc/PID/status` given in KiB (`VmRSS`, `VmHWM`).
+fn proc_status_kib(pid: u32, field: &str) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("status");
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap_or_else(|| panic!("no {field} in /proc/{pid}/status"))
+}
+
+/// One SSE client among many: `GET target` over HTTP/1.1, the ids of the
+/// events in the order they came, once the answer ends complete (an error
+/// if it does not: hyper refuses a chunked body without its last chunk).
+/// Counts itself in `open` from its head to its end.
+async fn sse_client(
+    addr: SocketAddr,
+    target: String,
+    open: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    most_open: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+) -> Result<Vec<u32>, String> {
+    use std::sync::atomic::Ordering;
+
+    use http_body_util::BodyExt;
+    // A stalled stream fails the test instead of hanging it.
+    const STALL: Duration = Duration::from_secs(30);
+    let stream = tokio::net::TcpStream::connect(addr).await.map_err(|e| format!("connect: {e}"))?;
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+        .await
+        .map_err(|e| format!("handshake: {e}"))?;
+    tokio::spawn(conn);
+    let req = hyper::Request::get(&target)
+        .header("host", addr.to_string())
+        .body(http_body_util::Empty::<bytes::Bytes>::new())
+        .map_err(|e| e.to_string())?;
+    let resp = tokio::time::timeout(STALL, sender.send_request(req))
+        .await
+        .map_err(|_| "no head".to_owned())?
+        .map_err(|e| format!("request: {e}"))?;
+    if resp.status() != 200 {
+        return Err(format!("status {}", resp.status()));
+    }
+    let now_open = open.fetch_add(1, Ordering::Relaxed) + 1;
+    most_open.fetch_max(now_open, Ordering::Relaxed);
+    let mut body = resp.into_body();
+    let mut text = Vec::new();
+    let ended = loop {
+        match tokio::time::timeout(STALL, body.frame()).await {
+            Err(_) => break Err(format!("stalled after {} bytes", text.len())),
+            Ok(None) => break Ok(()),
+            Ok(Some(Err(e))) => break Err(format!("cut after {} bytes: {e}", text.len())),
+            Ok(Some(Ok(frame))) => {
+                if let Ok(data) = frame.into_data() {
+                    text.extend_from_slice(&data);
+                }
+            }
+        }
+    };
+    open.fetch_sub(1, Ordering::Relaxed);
+    ended?;
+    let text = String::from_utf8(text).map_err(|e| e.to_string())?;
+    Ok(text.lines().filter_map(|l| l.strip_prefix("id: ")?.parse().ok()).collect())
 }

@@ -10,6 +10,7 @@ pub mod guarded_process;
 pub mod keep_alive;
 pub mod postgres_server;
 pub mod redis_server;
+pub mod streamed;
 
 use std::fmt::Write as _;
 use std::io::{Read, Write};
@@ -392,6 +393,13 @@ impl TestHost {
     /// The server's process id.
     pub fn pid(&self) -> u32 {
         self.child.id()
+    }
+
+    /// The server's resident memory now (`VmRSS`), in KiB.
+    pub fn rss_kib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).expect("/proc status");
+        let line = status.lines().find(|l| l.starts_with("VmRSS:")).expect("VmRSS");
+        line.split_whitespace().nth(1).and_then(|kib| kib.parse().ok()).expect("VmRSS in KiB")
     }
 }
 

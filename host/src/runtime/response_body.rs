@@ -145,6 +145,8 @@ pub struct StreamedBody {
     started: Instant,
     bytes: u64,
     ended: Option<StreamEnd>,
+    /// A cut held back for one poll: see [`StreamedBody::poll_next`].
+    held_cut: Option<String>,
     on_end: Option<Box<dyn FnOnce(StreamSummary) + Send + Sync>>,
 }
 
@@ -154,38 +156,42 @@ impl StreamedBody {
         self.on_end = Some(Box::new(report));
     }
 
+    /// A cut reaches hyper one poll after it is read, through a `Pending`
+    /// that wakes at once: hyper flushes what it holds when the body is
+    /// pending, but drops it when the body fails, so without that pause the
+    /// chunks written just before a trap would never reach the client.
     fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, StreamCut>>> {
         if self.ended.is_some() {
             return Poll::Ready(None);
+        }
+        if let Some(why) = self.held_cut.take() {
+            self.end(StreamEnd::Cut(why.clone()));
+            return Poll::Ready(Some(Err(StreamCut(why))));
         }
         let item = match self.items.poll_recv(cx) {
             Poll::Pending => return Poll::Pending,
             Poll::Ready(item) => item,
         };
-        match item {
+        let why = match item {
             Some(Item::Data(bytes)) => {
                 self.bytes += bytes.len() as u64;
-                Poll::Ready(Some(Ok(Frame::data(bytes))))
+                return Poll::Ready(Some(Ok(Frame::data(bytes))));
             }
             Some(Item::End) => {
                 self.end(StreamEnd::Complete);
-                Poll::Ready(None)
+                return Poll::Ready(None);
             }
-            Some(Item::Cut(why)) => {
-                self.end(StreamEnd::Cut(why.clone()));
-                Poll::Ready(Some(Err(StreamCut(why))))
-            }
-            None => {
-                let why = self
-                    .cut
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .take()
-                    .unwrap_or_else(|| "the writer stopped without finishing the body".to_owned());
-                self.end(StreamEnd::Cut(why.clone()));
-                Poll::Ready(Some(Err(StreamCut(why))))
-            }
-        }
+            Some(Item::Cut(why)) => why,
+            None => self
+                .cut
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .take()
+                .unwrap_or_else(|| "the writer stopped without finishing the body".to_owned()),
+        };
+        self.held_cut = Some(why);
+        cx.waker().wake_by_ref();
+        Poll::Pending
     }
 
     fn end(&mut self, end: StreamEnd) {
@@ -223,7 +229,15 @@ pub fn stream() -> (BodySender, StreamedBody) {
     let (items, receiver) = mpsc::channel(QUEUED_FRAMES);
     let cut = Arc::new(Mutex::new(None));
     let sender = BodySender { items, written: Arc::new(AtomicU64::new(0)), cut: Arc::clone(&cut) };
-    let body = StreamedBody { items: receiver, cut, started: Instant::now(), bytes: 0, ended: None, on_end: None };
+    let body = StreamedBody {
+        items: receiver,
+        cut,
+        started: Instant::now(),
+        bytes: 0,
+        ended: None,
+        held_cut: None,
+        on_end: None,
+    };
     (sender, body)
 }
 
@@ -273,5 +287,41 @@ impl BodySender {
     /// Whether the body has ended or the client has gone.
     pub fn is_closed(&self) -> bool {
         self.items.is_closed()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::task::Waker;
+
+    use super::*;
+
+    fn poll(body: &mut StreamedBody) -> Poll<Option<Result<Frame<Bytes>, StreamCut>>> {
+        body.poll_next(&mut Context::from_waker(Waker::noop()))
+    }
+
+    #[tokio::test]
+    async fn a_cut_comes_after_the_chunks_before_it_and_a_pending_between() {
+        let (sender, mut body) = stream();
+        let ended = Arc::new(Mutex::new(None));
+        let report = Arc::clone(&ended);
+        body.on_end(move |summary| *report.lock().unwrap() = Some(summary));
+        sender.send(Bytes::from_static(b"chunk 0\n")).await.unwrap();
+        sender.cut("trapped".into());
+        let Poll::Ready(Some(Ok(frame))) = poll(&mut body) else { panic!("the chunk first") };
+        assert_eq!(frame.into_data().unwrap(), "chunk 0\n");
+        assert!(poll(&mut body).is_pending(), "hyper gets to flush the chunk");
+        assert!(matches!(poll(&mut body), Poll::Ready(Some(Err(StreamCut(why)))) if why == "trapped"));
+        assert!(matches!(poll(&mut body), Poll::Ready(None)));
+        let summary = ended.lock().unwrap().clone().expect("reported");
+        assert_eq!((summary.end, summary.bytes), (StreamEnd::Cut("trapped".into()), 8));
+    }
+
+    #[tokio::test]
+    async fn a_writer_dropped_unfinished_is_a_cut() {
+        let (sender, mut body) = stream();
+        drop(sender);
+        assert!(poll(&mut body).is_pending());
+        assert!(matches!(poll(&mut body), Poll::Ready(Some(Err(StreamCut(why)))) if why.contains("without finishing")));
     }
 }

@@ -1,7 +1,8 @@
 //! The host side of a streaming handler's `responder` and `body-writer`
 //! (`wasmroutes:api/types`): `start` hands the status and headers to the
-//! executor waiting for them, and each `write` goes into the response's
-//! bounded queue ([`super::response_body`]), waiting while it is full.
+//! executor waiting for them (`send`, a whole answer), and each `write` goes
+//! into the response's bounded queue ([`super::response_body`]), waiting
+//! while it is full.
 //!
 //! A write that cannot go on within the route's limits fails with a
 //! `stream-error` the guest can act on: the client went away, nothing was
@@ -61,20 +62,27 @@ impl Default for Progress {
     }
 }
 
-/// What `start` sends the waiting executor: the head, or why the one the
-/// guest gave is not a valid answer.
-pub type HeadOrRefusal = Result<StreamHead, String>;
+/// What the guest's responder sends the waiting executor.
+pub enum GuestAnswer {
+    /// `start`: the head; the body follows through the queue.
+    Streamed(StreamHead),
+    /// `send`: the whole answer, checked by the executor as a whole
+    /// handler's.
+    Whole(wit::Response),
+    /// `start` with a status or headers that are not a valid answer: why.
+    Refused(String),
+}
 
 /// The guest's `responder`: where its answer's head goes.
 pub struct Responder {
-    head: tokio::sync::oneshot::Sender<HeadOrRefusal>,
+    head: tokio::sync::oneshot::Sender<GuestAnswer>,
     body: BodyWriter,
 }
 
 impl Responder {
     /// A responder whose head goes to `head` and whose body to `body`.
     pub fn new(
-        head: tokio::sync::oneshot::Sender<HeadOrRefusal>,
+        head: tokio::sync::oneshot::Sender<GuestAnswer>,
         body: BodySender,
         limits: StreamLimits,
         progress: Progress,
@@ -146,15 +154,29 @@ impl wit::HostResponder for StreamingView<'_> {
             Ok((status, headers)) => StreamHead { status, headers },
             Err(why) => {
                 // The executor answers 500 and logs why; the guest hears it too.
-                let _ = responder.head.send(Err(why.clone()));
+                let _ = responder.head.send(GuestAnswer::Refused(why.clone()));
                 return Ok(Err(wit::StreamError::Invalid(why)));
             }
         };
-        if responder.head.send(Ok(head)).is_err() {
+        if responder.head.send(GuestAnswer::Streamed(head)).is_err() {
             return Ok(Err(wit::StreamError::Closed));
         }
         responder.body.progress.touch();
         Ok(Ok(self.table.push(responder.body)?))
+    }
+
+    async fn send(
+        &mut self,
+        this: Resource<Responder>,
+        answer: wit::Response,
+    ) -> wasmtime::Result<Result<(), wit::StreamError>> {
+        let responder = self.table.delete(this)?;
+        // The executor checks the answer as it checks a whole handler's and
+        // answers 500 if it is not valid; the guest's part is done either way.
+        if responder.head.send(GuestAnswer::Whole(answer)).is_err() {
+            return Ok(Err(wit::StreamError::Closed));
+        }
+        Ok(Ok(()))
     }
 
     async fn drop(&mut self, this: Resource<Responder>) -> wasmtime::Result<()> {

@@ -13,6 +13,7 @@
 //! | `status=X` | start with status X (default 200) |
 //! | `no_start=1` | return without calling `start` |
 //! | `trap_after=K` | panic after K chunks |
+//! | `abort_after=K` | abort after K chunks, silently (a panic prints first, and printing may wait) |
 //! | `keep_going=1` | ignore write errors and go on writing (a guest that does not listen) |
 //! | `flush=1` | flush after each chunk |
 //! | `finish_then_ms=F` | after the chunks, `finish` the body, then sleep F ms |
@@ -91,12 +92,16 @@ impl get_streaming::Guest for StreamPlain {
         let interval = number(&req, "interval_ms", 0);
         let size = query(&req, "size").and_then(|v| v.parse::<usize>().ok());
         let trap_after = query(&req, "trap_after").and_then(|v| v.parse::<u64>().ok());
+        let abort_after = query(&req, "abort_after").and_then(|v| v.parse::<u64>().ok());
         let keep_going = query(&req, "keep_going").is_some();
         let flush = query(&req, "flush").is_some();
         let mut i = 0;
         while chunks == 0 || i < chunks {
             if trap_after == Some(i) {
                 panic!("stream-plain: trapping after {i} chunks");
+            }
+            if abort_after == Some(i) {
+                std::process::abort();
             }
             if i > 0 {
                 sleep_ms(interval);

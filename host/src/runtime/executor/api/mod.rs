@@ -31,8 +31,9 @@ use crate::runtime::{GuestRequest, GuestResponse};
 pub struct ApiExecutor {
     context: RouteContext,
     exports: ApiExports,
-    /// Idle instances, for a route with `isolation = "reuse"`.
-    reuse: Option<ReusePool>,
+    /// Idle instances, for a route with `isolation = "reuse"` (shared with
+    /// streaming calls' tasks).
+    reuse: Option<Arc<ReusePool>>,
 }
 
 /// The handler one request calls, picked from its method.
@@ -46,7 +47,7 @@ pub(in crate::runtime) struct HandlerCall {
 
 impl ApiExecutor {
     pub(super) fn new(exports: ApiExports, context: RouteContext, reuse: Option<u32>) -> ApiExecutor {
-        ApiExecutor { context, exports, reuse: reuse.map(ReusePool::new) }
+        ApiExecutor { context, exports, reuse: reuse.map(|max| Arc::new(ReusePool::new(max))) }
     }
 
     pub(super) fn context(&self) -> &RouteContext {
@@ -91,7 +92,7 @@ impl ApiExecutor {
         let index = handler.export.index;
         let answer = match &self.reuse {
             None => self.call_fresh(index, &guest_request, request_id, &mut timing).await,
-            Some(pool) => self.call_reused(pool, index, &guest_request, request_id, &mut timing).await,
+            Some(pool) => self.call_reused(pool.as_ref(), index, &guest_request, request_id, &mut timing).await,
         };
         drop(lease);
         let response = answer.map_err(CallError::Guest).and_then(|answer| {
