@@ -33,3 +33,4 @@ mod sql;
 mod startup;
 mod streaming;
 mod wasi_http;
+mod wasi_http_streaming;

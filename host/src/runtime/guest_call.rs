@@ -5,9 +5,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
-
 use super::guest_error::GuestError;
+use super::request_body::{RequestBody, RequestBodyError};
 use super::response_body::ResponseBody;
 use crate::observability::InFlight;
 use crate::routing::method::MethodSet;
@@ -16,7 +15,8 @@ use crate::routing::router::ParamValue;
 /// What the server answers with.
 pub type HttpResponse = http::Response<ResponseBody>;
 
-/// Largest response body a guest may send (host-wide).
+/// Largest whole response body a guest may send (host-wide); a streamed
+/// one is held to the route's `max_stream_bytes` instead.
 pub const MAX_RESPONSE_BODY: usize = 16 * 1024 * 1024;
 
 /// The header that carries the request id, both ways and to the guest.
@@ -27,12 +27,13 @@ pub const REQUEST_ID_HEADER: &str = "x-request-id";
 pub(crate) const HOST_OWNED_HEADERS: [&str; 8] =
     ["connection", "content-length", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade"];
 
-/// A request the router matched, its body read within the route's limit.
+/// A request the router matched, its body within the route's limit.
 pub struct RoutedRequest {
     /// Method, URI, headers as the client sent them.
     pub parts: http::request::Parts,
-    /// The whole body.
-    pub body: Bytes,
+    /// The body: whole, or streamed if the call takes it so
+    /// ([`crate::runtime::executor::Call::streams_request_body`]).
+    pub body: RequestBody,
     /// The normalized path the route matched.
     pub path: String,
     /// The decoded params, in pattern order.
@@ -107,6 +108,10 @@ pub enum CallError {
     /// The guest answered with something that is not valid HTTP.
     #[error("invalid guest response: {0}")]
     InvalidResponse(String),
+    /// The request body failed before the guest answered: over the route's
+    /// `max_body`, or cut off by the client.
+    #[error(transparent)]
+    Body(#[from] RequestBodyError),
 }
 
 /// Where one guest call spent its time, for the access log and

@@ -20,6 +20,7 @@ mod keyvalue;
 mod memory_limiter;
 mod outbound_hooks;
 pub mod pool_tuning;
+pub mod request_body;
 pub mod response_body;
 mod route_context;
 mod sql;

@@ -1,7 +1,8 @@
 //! One request's way through the host: normalize the path, look the route
 //! up, answer a CORS preflight, let the route's executor pick the call for
 //! the method, take a permit and read the body within the limit (once, for
-//! every kind of route), and run the call. Every failure becomes a
+//! every kind of route: whole, or counted as a `wasi:http` guest streams
+//! it), and run the call. Every failure becomes a
 //! [`HostError`] here, at one edge.
 
 use std::sync::Arc;
@@ -21,6 +22,7 @@ use crate::routing::method::MethodSet;
 use crate::routing::request_path::{self, PathOutcome};
 use crate::runtime::CallTiming;
 use crate::runtime::executor::{Answer, HttpResponse, InstanceLease, RoutedRequest};
+use crate::runtime::request_body::{RequestBody, StreamedRequestBody};
 use crate::runtime::response_body::{ResponseBody, StreamEnd, StreamedBody};
 
 /// What serving a request found out, for the access log, the metrics and
@@ -159,7 +161,15 @@ async fn route<'t>(
 
     let permit = Arc::clone(&route.in_flight).try_acquire_owned().map_err(|_| HostError::Busy)?;
     let (parts, body) = req.into_parts();
-    let body = read_body(route.limits().max_body, &parts.headers, body).await?;
+    let max_body = route.limits().max_body;
+    let body = if call.streams_request_body() {
+        // Counted against the limit as the guest reads it; only a declared
+        // length can be refused up front.
+        refuse_declared_over(max_body, &parts.headers)?;
+        RequestBody::Streamed(StreamedRequestBody::new(body, max_body))
+    } else {
+        RequestBody::Whole(read_body(max_body, &parts.headers, body).await?)
+    };
     let lease = InstanceLease::new(permit, route.metrics.instance_started());
     let request = RoutedRequest {
         parts,
@@ -178,16 +188,22 @@ async fn route<'t>(
 /// declared `Content-Length` over it is refused before reading a byte, and a
 /// chunked body is cut off as soon as it passes the limit.
 async fn read_body(limit: u64, headers: &http::HeaderMap, body: Incoming) -> Result<Bytes, HostError> {
-    let declared =
-        headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|len| len > limit) {
-        return Err(HostError::BodyTooLarge(limit));
-    }
+    refuse_declared_over(limit, headers)?;
     let limited = Limited::new(body, usize::try_from(limit).unwrap_or(usize::MAX));
     match limited.collect().await {
         Ok(collected) => Ok(collected.to_bytes()),
         Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(HostError::BodyTooLarge(limit)),
         Err(_) => Err(HostError::BodyRead),
+    }
+}
+
+/// A `Content-Length` over the route's limit is refused before reading a byte.
+fn refuse_declared_over(limit: u64, headers: &http::HeaderMap) -> Result<(), HostError> {
+    let declared =
+        headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
+    match declared {
+        Some(len) if len > limit => Err(HostError::BodyTooLarge(limit)),
+        _ => Ok(()),
     }
 }
 

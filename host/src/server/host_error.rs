@@ -9,6 +9,7 @@ use crate::routing::method::MethodSet;
 use crate::routing::request_path::PathError;
 use crate::runtime::GuestError;
 use crate::runtime::executor::{CallError, HttpResponse};
+use crate::runtime::request_body::RequestBodyError;
 use crate::runtime::response_body::ResponseBody;
 
 /// A failure the host answers for.
@@ -54,6 +55,8 @@ impl From<CallError> for HostError {
         match err {
             CallError::Guest(guest) => HostError::Guest(guest),
             CallError::InvalidResponse(why) => HostError::InvalidResponse(why),
+            CallError::Body(RequestBodyError::TooLarge { limit }) => HostError::BodyTooLarge(limit),
+            CallError::Body(RequestBodyError::Read(_)) => HostError::BodyRead,
         }
     }
 }

@@ -87,6 +87,13 @@ enum CallKind<'e> {
 }
 
 impl Call<'_> {
+    /// Whether the guest reads the request body as it arrives
+    /// ([`RequestBody::Streamed`](super::request_body::RequestBody)): a
+    /// `wasi:http` component does, a `wasmroutes:api` handler takes it whole.
+    pub fn streams_request_body(&self) -> bool {
+        matches!(self.0, CallKind::WasiHttp(_))
+    }
+
     /// Runs the guest for `request` and translates its answer.
     pub async fn run(self, request: RoutedRequest) -> CallOutcome {
         match self.0 {

@@ -7,6 +7,12 @@
 //! - `no-response`: returns without setting a response;
 //! - `fetch?url=URL`: GETs URL through `wasi:http/outgoing-handler` and
 //!   reports the status or the error;
+//! - `stream-echo`: answers 200 at once, then writes back each piece of the
+//!   request body as it reads it; a body that fails to read is logged and
+//!   the response body dropped unfinished;
+//! - `chunks?count=N&interval_ms=M&trap_after=K`: writes `chunk I\n` N
+//!   times, M ms apart, logging each on stdout; with `trap_after`, panics
+//!   after K chunks;
 //! - anything else: echoes the request as JSON (method, URL, the routing
 //!   headers, body, and the env var `GREETING`).
 
@@ -39,6 +45,8 @@ impl wasip2::exports::http::incoming_handler::Guest for Proxy {
                 }
             }
             "no-response" => {}
+            "stream-echo" => stream_echo(request, out),
+            "chunks" => chunks(&path_with_query, out),
             "print" => {
                 println!("proxy says hello on stdout");
                 eprintln!("proxy says hello on stderr");
@@ -107,6 +115,74 @@ fn respond(out: ResponseOutparam, status: u16, content_type: &str, body: Vec<u8>
         let _ = stream.flush();
     }
     let _ = OutgoingBody::finish(outgoing, None);
+}
+
+/// Sets a 200 answer with `content_type` and returns its body, unwritten.
+fn start(out: ResponseOutparam, content_type: &str) -> Option<OutgoingBody> {
+    let headers = Fields::new();
+    let _ = headers.append("content-type", content_type.as_bytes());
+    let response = OutgoingResponse::new(headers);
+    let body = response.body().ok()?;
+    ResponseOutparam::set(out, Ok(response));
+    Some(body)
+}
+
+fn stream_echo(request: IncomingRequest, out: ResponseOutparam) {
+    let Some(outgoing) = start(out, "application/octet-stream") else { return };
+    let (Ok(incoming), Ok(mut writer)) = (request.consume(), outgoing.write()) else { return };
+    let Ok(reader) = incoming.stream() else { return };
+    loop {
+        match reader.blocking_read(64 * 1024) {
+            Ok(piece) => {
+                if writer.write_all(&piece).and_then(|()| std::io::Write::flush(&mut writer)).is_err() {
+                    eprintln!("stream-echo: the client went away");
+                    return;
+                }
+            }
+            Err(wasip2::io::streams::StreamError::Closed) => break,
+            Err(wasip2::io::streams::StreamError::LastOperationFailed(e)) => {
+                // Unfinished, the body is cut off: the client must not take
+                // a part for the whole.
+                eprintln!("stream-echo: read failed: {}", e.to_debug_string());
+                return;
+            }
+        }
+    }
+    drop(writer);
+    drop(reader);
+    let _ = OutgoingBody::finish(outgoing, None);
+}
+
+fn chunks(path_with_query: &str, out: ResponseOutparam) {
+    let count = query(path_with_query, "count").unwrap_or(5);
+    let interval = query(path_with_query, "interval_ms").unwrap_or(0);
+    let trap_after = query(path_with_query, "trap_after");
+    let Some(outgoing) = start(out, "text/plain") else { return };
+    let Ok(mut writer) = outgoing.write() else { return };
+    for i in 0..count {
+        if trap_after == Some(i) {
+            panic!("the proxy component panics mid-body on purpose");
+        }
+        if i > 0 {
+            std::thread::sleep(std::time::Duration::from_millis(interval));
+        }
+        if writer
+            .write_all(format!("chunk {i}\n").as_bytes())
+            .and_then(|()| std::io::Write::flush(&mut writer))
+            .is_err()
+        {
+            return;
+        }
+        println!("chunks: wrote chunk {i}");
+    }
+    drop(writer);
+    let _ = OutgoingBody::finish(outgoing, None);
+}
+
+/// The number `name=N` in the query, if there is one.
+fn query(path_with_query: &str, name: &str) -> Option<u64> {
+    let (_, query) = path_with_query.split_once('?')?;
+    query.split('&').find_map(|pair| pair.strip_prefix(name)?.strip_prefix('=')?.parse().ok())
 }
 
 /// `GET url` (plain http), its status or the error.

@@ -23,6 +23,7 @@ use crate::runtime::component::{ApiExports, HandlerExport};
 use crate::runtime::guest_call::{Answer, CallError, CallOutcome, CallTiming, HttpResponse, RoutedRequest};
 use crate::runtime::guest_error::{GuestError, classify};
 use crate::runtime::guest_state::{GuestState, new_store};
+use crate::runtime::request_body::RequestBody;
 use crate::runtime::response_body::ResponseBody;
 use crate::runtime::route_context::RouteContext;
 use crate::runtime::{GuestRequest, GuestResponse};
@@ -76,6 +77,15 @@ impl ApiExecutor {
 
     pub(super) async fn call(&self, handler: HandlerCall, request: RoutedRequest) -> CallOutcome {
         let RoutedRequest { parts, body, path, params, request_id, lease } = request;
+        let body = match body {
+            RequestBody::Whole(bytes) => bytes,
+            // The server reads a handler's body whole (`Call::streams_request_body`);
+            // anyone else's streamed body is read here, before the guest runs.
+            RequestBody::Streamed(streamed) => match streamed.read_whole().await {
+                Ok(bytes) => bytes,
+                Err(e) => return CallOutcome { response: Err(e.into()), timing: CallTiming::default() },
+            },
+        };
         let guest_request = translate::guest_request(
             handler.method,
             path,

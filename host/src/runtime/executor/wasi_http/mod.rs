@@ -1,24 +1,38 @@
 //! Runs a request through a standard `wasi:http/proxy` component (one built
 //! for `wasmtime serve` or Spin): the request, with the host's routing as
 //! headers ([`translate`]), goes to its `incoming-handler` in a fresh
-//! instance, and its response and body are read back, all under the route's
-//! time limit, the way `wasmtime serve` drives such a component.
+//! instance, the way `wasmtime serve` drives such a component.
+//!
+//! Both bodies stream. The request body reaches the component as the client
+//! sends it, counted against the route's `max_body`. The instance
+//! ([`instance`]) moves to a task of its own once it has set its head,
+//! because it goes on writing its response body after the head has been
+//! returned to hyper; the call waits only for the head, within the route's
+//! `timeout`.
 
+mod instance;
 mod translate;
 
-use std::sync::Arc;
-use std::time::Instant;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
+use tokio::sync::oneshot;
 use wasmtime_wasi_http::WasiHttpView;
 use wasmtime_wasi_http::p2::bindings::ProxyPre;
-use wasmtime_wasi_http::p2::bindings::http::types::{ErrorCode, Scheme};
+use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
+use wasmtime_wasi_http::p2::body::HyperIncomingBody;
 
-use crate::runtime::guest_call::{CallError, CallOutcome, CallTiming, MAX_RESPONSE_BODY, RoutedRequest};
-use crate::runtime::guest_error::{GuestError, classify};
+use self::instance::{Ended, ProxyInstance};
+use crate::runtime::guest_call::{CallError, CallOutcome, CallTiming, RoutedRequest};
+use crate::runtime::guest_error::GuestError;
 use crate::runtime::guest_state::{GuestState, new_store};
+use crate::runtime::request_body::{Overflow, RequestBody, RequestBodyError};
+use crate::runtime::response_body::{self, ResponseBody};
 use crate::runtime::route_context::RouteContext;
+use crate::runtime::streaming::Progress;
 
 /// The executor of a `wasi:http/proxy` route.
 pub struct WasiHttpExecutor {
@@ -36,96 +50,133 @@ impl WasiHttpExecutor {
     }
 
     pub(super) async fn call(&self, request: RoutedRequest) -> CallOutcome {
-        let RoutedRequest { parts, body, path, params, request_id, lease: _lease } = request;
+        let RoutedRequest { parts, body, path, params, request_id, lease } = request;
+        let limits = self.context.limits;
+        let mut timing = CallTiming::default();
+        // The request body moving counts as progress too: a component that
+        // answers as it reads is not idle while the client is sending.
+        let progress = Progress::new();
+        let (body, overflow) = incoming_body(body, &progress);
         let matched = translate::Matched { route: &self.context.name, params: &params };
         let request = translate::component_request(parts, &path, &matched, &request_id, body);
-        let mut timing = CallTiming::default();
-        let response = self.run(request, request_id, &mut timing).await;
-        CallOutcome { response: response.map(translate::sent_response).map_err(CallError::Guest), timing }
-    }
 
-    /// Hands `request` to the component's `incoming-handler` in a fresh
-    /// instance and waits for the whole response: at most
-    /// [`MAX_RESPONSE_BODY`] bytes, everything within the route's timeout.
-    ///
-    /// The guest runs on this task, beside the read of its response: it sets
-    /// the response first and writes the body after, and the body's pipe is
-    /// bounded, so the two must make progress together.
-    async fn run(
-        &self,
-        request: http::Request<Bytes>,
-        request_id: Arc<str>,
-        timing: &mut CallTiming,
-    ) -> Result<http::Response<Bytes>, GuestError> {
-        let timeout = self.context.limits.timeout;
         let mut store = new_store(self.proxy.engine(), &self.context, request_id);
-        let (sender, receiver) = tokio::sync::oneshot::channel();
-        let request =
-            request.map(|bytes| Full::new(bytes).map_err(|never| -> wasmtime_wasi_http::Error { match never {} }));
+        let (answer_sender, answer) = oneshot::channel();
         let (incoming, outparam) = {
             let mut http = store.data_mut().http();
-            let incoming = http.new_incoming_request(Scheme::Http, request);
-            let outparam = http.new_response_outparam(sender);
-            (incoming, outparam)
+            (http.new_incoming_request(Scheme::Http, request), http.new_response_outparam(answer_sender))
         };
-        let incoming = incoming.map_err(|e| GuestError::Instantiate(format!("{e:#}")))?;
-        let outparam = outparam.map_err(|e| GuestError::Instantiate(format!("{e:#}")))?;
+        let (incoming, outparam) = match (incoming, outparam) {
+            (Ok(incoming), Ok(outparam)) => (incoming, outparam),
+            (Err(e), _) | (_, Err(e)) => {
+                let error = GuestError::Instantiate(format!("{e:#}"));
+                return CallOutcome { response: Err(CallError::Guest(error)), timing };
+            }
+        };
 
-        store.set_epoch_deadline(1);
+        let (sender, streamed) = response_body::stream();
+        let (head_sender, mut head) = oneshot::channel();
+        let instantiated = Arc::new(Mutex::new(Duration::ZERO));
+        let instance = ProxyInstance {
+            proxy: self.proxy.clone(),
+            store,
+            lease,
+            sender,
+            progress,
+            limits,
+            instantiated: Arc::clone(&instantiated),
+        };
         let started = Instant::now();
-        let instantiated = &mut timing.instantiate;
-        let guest = async {
-            let instance =
-                self.proxy.instantiate_async(&mut store).await.map_err(|e| classify(e, GuestError::Instantiate))?;
-            *instantiated = started.elapsed();
-            instance
-                .wasi_http_incoming_handler()
-                .call_handle(&mut store, incoming, outparam)
-                .await
-                .map_err(|e| classify(e, GuestError::Trap))
-        };
-        let response = async {
-            match receiver.await {
-                Ok(answer) => read_response(answer, MAX_RESPONSE_BODY).await,
-                // Dropped unset: the guest returned or trapped without an
-                // answer.
-                Err(_) => Err(GuestError::Trap("the handler returned without setting a response".into())),
+        // On this task until the head is there (what the component writes
+        // at once then goes out with it), then on a task of its own.
+        let mut run: Pin<Box<dyn Future<Output = Ended> + Send>> =
+            Box::pin(instance.run(incoming, outparam, answer, head_sender));
+        let mut ended = None;
+        let head = tokio::time::timeout(limits.timeout, async {
+            loop {
+                tokio::select! {
+                    biased;
+                    result = &mut run, if ended.is_none() => ended = Some(result),
+                    head = &mut head => return head,
+                }
             }
-        };
-        tokio::pin!(response);
-        // The answer is complete once its body is; whatever the guest still
-        // does after that is cut off with its store. A guest that fails
-        // first fails the request, even mid-body.
-        let run = async {
-            tokio::select! {
-                finished = guest => match finished {
-                    Err(e) => Err(e),
-                    Ok(()) => (&mut response).await,
-                },
-                answered = &mut response => answered,
-            }
-        };
-        let result = tokio::time::timeout(timeout, run).await;
+        })
+        .await;
+        timing.instantiate = *instantiated.lock().unwrap_or_else(PoisonError::into_inner);
         timing.handler = started.elapsed().saturating_sub(timing.instantiate);
-        store.data().end_request();
-        result.unwrap_or(Err(GuestError::Timeout(timeout)))
+        // Failed before anything could be sent: still a `500` (or the `413`
+        // below, when the body was why).
+        if let (Ok(Ok(_)), Some(Ended::Failed(_)), None) = (&head, &ended, over_limit(overflow.as_ref()))
+            && let Some(Ended::Failed(error)) = ended
+        {
+            return CallOutcome { response: Err(CallError::Guest(error)), timing };
+        }
+        let response = match head {
+            // What the component answered to a body that failed is not the
+            // answer: the body was too large.
+            Ok(Ok(head)) => match over_limit(overflow.as_ref()) {
+                Some(limit) => Err(CallError::Body(RequestBodyError::TooLarge { limit })),
+                None => {
+                    if ended.is_none() {
+                        tokio::spawn(run);
+                    }
+                    Ok(translate::sent_response(head, ResponseBody::Streamed(streamed)))
+                }
+            },
+            // The instance ended without a head.
+            Ok(Err(_)) => {
+                let ended = match ended {
+                    Some(ended) => ended,
+                    None => run.await,
+                };
+                match (over_limit(overflow.as_ref()), ended) {
+                    (Some(limit), _) => Err(CallError::Body(RequestBodyError::TooLarge { limit })),
+                    (None, Ended::Failed(error)) => Err(CallError::Guest(error)),
+                    (None, _) => Err(CallError::Guest(GuestError::Trap("the instance ended without an answer".into()))),
+                }
+            }
+            // Dropping the instance's run stops it.
+            Err(_) => Err(CallError::Guest(GuestError::Timeout(limits.timeout))),
+        };
+        CallOutcome { response, timing }
     }
 }
 
-/// The guest's response with its whole body, or why there is none.
-async fn read_response(
-    answer: Result<hyper::Response<wasmtime_wasi_http::p2::body::HyperOutgoingBody>, ErrorCode>,
-    max_response: usize,
-) -> Result<http::Response<Bytes>, GuestError> {
-    let response = answer.map_err(|code| GuestError::Trap(format!("the handler answered with an error: {code:?}")))?;
-    let (parts, body) = response.into_parts();
-    let limited = http_body_util::Limited::new(body, max_response);
-    let bytes = match limited.collect().await {
-        Ok(collected) => collected.to_bytes(),
-        Err(e) if e.is::<http_body_util::LengthLimitError>() => {
-            return Err(GuestError::Trap(format!("the response body is larger than {max_response} bytes")));
+/// The body the component reads, and for a streamed one the handle that
+/// tells whether it went over `max_body`.
+fn incoming_body(body: RequestBody, progress: &Progress) -> (HyperIncomingBody, Option<Overflow>) {
+    match body {
+        RequestBody::Whole(bytes) => {
+            let body = Full::new(bytes).map_err(|never| -> wasmtime_wasi_http::Error { match never {} });
+            (body.boxed_unsync(), None)
         }
-        Err(e) => return Err(GuestError::Trap(format!("the response body failed: {e}"))),
-    };
-    Ok(http::Response::from_parts(parts, bytes))
+        RequestBody::Streamed(streamed) => {
+            let overflow = streamed.overflow();
+            let progress = progress.clone();
+            let body = streamed
+                .map_frame(move |frame: hyper::body::Frame<Bytes>| {
+                    progress.touch();
+                    frame
+                })
+                .map_err(wasi_http_error);
+            (body.boxed_unsync(), Some(overflow))
+        }
+    }
+}
+
+/// A failed request body as the component hears of it: the `error-code`
+/// its `incoming-body` stream fails with.
+fn wasi_http_error(error: RequestBodyError) -> wasmtime_wasi_http::Error {
+    match error {
+        RequestBodyError::TooLarge { limit } => wasmtime_wasi_http::Error::HttpRequestBodySize(Some(limit)),
+        RequestBodyError::Read(e) => match e.downcast::<hyper::Error>() {
+            Ok(e) => wasmtime_wasi_http::Error::Hyper(*e),
+            Err(_) => wasmtime_wasi_http::Error::HttpProtocolError,
+        },
+    }
+}
+
+/// The limit a streamed body went over, if it did.
+fn over_limit(overflow: Option<&Overflow>) -> Option<u64> {
+    overflow.filter(|o| o.exceeded()).map(Overflow::limit)
 }

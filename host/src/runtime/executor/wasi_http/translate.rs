@@ -15,7 +15,6 @@
 //! | `x-wasmroutes-full-url`, `spin-full-url` | `http://HOST/PATH?QUERY` |
 //! | `x-request-id` | the host's request id (exactly one) |
 
-use bytes::Bytes;
 use http::header::{HeaderMap, HeaderName, HeaderValue};
 use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
 
@@ -39,14 +38,14 @@ pub(super) struct Matched<'a> {
 }
 
 /// The request the component gets: `parts` with the routed `path` and an
-/// absolute URI, the host's headers, and the body already read.
-pub(super) fn component_request(
+/// absolute URI, the host's headers, and `body`.
+pub(super) fn component_request<B>(
     mut parts: http::request::Parts,
     path: &str,
     matched: &Matched<'_>,
     request_id: &str,
-    body: Bytes,
-) -> http::Request<Bytes> {
+    body: B,
+) -> http::Request<B> {
     let host = parts
         .headers
         .get(http::header::HOST)
@@ -107,17 +106,19 @@ fn set(headers: &mut HeaderMap, name: &str, value: &str) {
     headers.insert(name, value);
 }
 
-/// The component's response as the host sends it: framing and hop-by-hop
-/// headers are the host's (hyper computes them).
-pub(super) fn sent_response(mut response: http::Response<Bytes>) -> HttpResponse {
+/// The component's response head as the host sends it, with `body`:
+/// framing and hop-by-hop headers are the host's (hyper computes them).
+pub(super) fn sent_response(mut head: http::response::Parts, body: ResponseBody) -> HttpResponse {
     for name in HOST_OWNED_HEADERS {
-        response.headers_mut().remove(name);
+        head.headers.remove(name);
     }
-    response.map(ResponseBody::from)
+    http::Response::from_parts(head, body)
 }
 
 #[cfg(test)]
 mod tests {
+    use bytes::Bytes;
+
     use super::*;
 
     fn parts(uri: &str, headers: &[(&str, &str)]) -> http::request::Parts {
@@ -166,13 +167,14 @@ mod tests {
 
     #[test]
     fn framing_headers_of_the_answer_are_the_hosts() {
-        let response = http::Response::builder()
+        let (head, ()) = http::Response::builder()
             .header("content-length", "999")
             .header("transfer-encoding", "chunked")
             .header("x-a", "1")
-            .body(Bytes::from_static(b"hi"))
-            .unwrap();
-        let out = sent_response(response);
+            .body(())
+            .unwrap()
+            .into_parts();
+        let out = sent_response(head, ResponseBody::from(Bytes::from_static(b"hi")));
         assert!(out.headers().get("content-length").is_none());
         assert!(out.headers().get("transfer-encoding").is_none());
         assert_eq!(out.headers()["x-a"], "1");
