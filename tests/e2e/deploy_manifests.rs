@@ -244,6 +244,52 @@ fn termination_grace_covers_pre_stop_and_the_shutdown_grace() {
     );
 }
 
+/// The host's `stream_idle_timeout` when a route sets none
+/// (`Limits::DEFAULT_STREAM_IDLE_TIMEOUT`, host/src/limits.rs).
+const DEFAULT_STREAM_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The longest `stream_idle_timeout` a route of deploy/kubernetes/routes.toml
+/// has: the default, or a longer one its `limits` set.
+fn longest_stream_idle_timeout() -> Duration {
+    let routes = std::fs::read_to_string(manifests_dir().join("routes.toml")).expect("read routes.toml");
+    // Values hold no `#`: what follows one is a comment.
+    let code = routes.lines().map(|l| l.split('#').next().unwrap_or_default());
+    let set = code.flat_map(|line| {
+        line.match_indices("stream_idle_timeout").map(move |(at, _)| {
+            let value = line[at..].split('"').nth(1).expect("stream_idle_timeout = \"…\"");
+            parse_duration(value)
+        })
+    });
+    set.fold(DEFAULT_STREAM_IDLE_TIMEOUT, Duration::max)
+}
+
+/// The example Ingress sends every path to the Service's http port, and its
+/// nginx waits longer between two reads than a route's stream may stay
+/// quiet: otherwise the controller, not the host, cuts a quiet stream.
+#[test]
+fn the_example_ingress_reaches_the_service_and_outwaits_a_quiet_stream() {
+    let ingress = object("Ingress/wasmroutes");
+    let service = object("Service/wasmroutes");
+    let paths = at(&ingress, "/spec/rules/0/http/paths").as_array().expect("paths");
+    assert_eq!(paths.len(), 1, "one path for every route");
+    assert_eq!((text(&paths[0], "/path"), text(&paths[0], "/pathType")), ("/", "Prefix"));
+    let backend = at(&paths[0], "/backend/service");
+    assert_eq!(text(backend, "/name"), text(&service, "/metadata/name"));
+    let port = at(backend, "/port");
+    let ports = at(&service, "/spec/ports").as_array().expect("ports");
+    let (key, wanted) = match port.get("name") {
+        Some(name) => ("name", name),
+        None => ("port", at(port, "/number")),
+    };
+    assert!(ports.iter().any(|p| p.get(key) == Some(wanted)), "the Ingress names a port the Service has: {port}");
+    let idle = longest_stream_idle_timeout();
+    for name in ["proxy-read-timeout", "proxy-send-timeout"] {
+        let annotation = format!("/metadata/annotations/nginx.ingress.kubernetes.io~1{name}");
+        let seconds: u64 = text(&ingress, &annotation).parse().expect("whole seconds");
+        assert!(Duration::from_secs(seconds) > idle, "{name} {seconds}s must exceed stream_idle_timeout {idle:?}");
+    }
+}
+
 #[test]
 fn probes_and_ports_match_the_hosts_addresses() {
     let deployment = object("Deployment/wasmroutes");

@@ -7,7 +7,9 @@
 //! (the SQL database, in PostgreSQL). It opens a new connection per request,
 //! so a keep-alive connection nginx closes during a reload is never counted
 //! as a failure; what is counted is what the hosts and nginx answered. Every
-//! acknowledged write (a `201` with an id) is read back afterwards.
+//! acknowledged write (a `201` with an id) is read back afterwards. A
+//! streamed answer (the clock's server-sent events) passes through nginx as
+//! it is written.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
@@ -18,6 +20,7 @@ use std::time::{Duration, Instant};
 
 use e2e_support::cluster::Cluster;
 use e2e_support::keep_alive::Connection;
+use e2e_support::streamed::{Arrived, stream_get};
 use e2e_support::{TestResponse, try_send};
 
 /// What a route answers when its store or database is down.
@@ -536,4 +539,58 @@ fn a_postgres_crash_gives_503_on_database_routes_only_and_they_recover_without_l
     // answered with a 201, before the crash or after, is still there.
     assert_all_listed(cluster.nginx, Api::Notes, &acked);
     assert_all_readable(cluster.nginx, &acked, "nginx");
+}
+
+/// Each server-sent event of a streamed answer (its lines, without the
+/// blank line that ends it), with when the chunk that completed it arrived:
+/// nginx may cut the body into chunks of its own.
+fn sse_events(arrived: &Arrived) -> Vec<(Instant, String)> {
+    let mut events = Vec::new();
+    let mut pending = String::new();
+    for (at, chunk) in &arrived.chunks {
+        pending.push_str(std::str::from_utf8(chunk).expect("an event stream is UTF-8"));
+        while let Some(end) = pending.find("\n\n") {
+            events.push((*at, pending[..end].to_owned()));
+            pending.drain(..end + 2);
+        }
+    }
+    assert!(pending.is_empty(), "a partial event at the end: {pending:?}");
+    events
+}
+
+/// nginx passes a stream on as the host writes it (deploy/local/nginx.conf):
+/// the clock's first event reaches the client long before the last one is
+/// sent, not all of them at the end, and the answer ends complete.
+#[test]
+fn a_stream_through_nginx_arrives_as_it_is_written() {
+    let cluster = Cluster::up();
+    let requested = Instant::now();
+    // Five ticks 300 ms apart: the clock sends the last one 1.2 s after the first.
+    let arrived = stream_get(cluster.nginx, "GET", "/api/clock?count=5&interval_ms=300", usize::MAX);
+    assert_eq!(arrived.status, 200, "{}", arrived.head);
+    let header = |name: &str| {
+        arrived.head.lines().find_map(|l| {
+            let (n, v) = l.split_once(':')?;
+            n.eq_ignore_ascii_case(name).then(|| v.trim().to_owned())
+        })
+    };
+    assert_eq!(header("content-type").as_deref(), Some("text/event-stream"), "{}", arrived.head);
+    let upstream = header("x-upstream").unwrap_or_else(|| panic!("nginx names the host:\n{}", arrived.head));
+    assert!(cluster.hosts.iter().any(|h| h.to_string() == upstream), "{upstream} is one of the hosts");
+    assert!(arrived.complete, "the stream ends with its last chunk");
+
+    let events = sse_events(&arrived);
+    let expected: Vec<String> =
+        (1..=5).map(|i| format!("event: tick\nid: {i}\ndata: {{\"tick\":{i},\"of\":5}}")).collect();
+    assert_eq!(events.iter().map(|(_, e)| e.clone()).collect::<Vec<_>>(), expected);
+    let first = events[0].0.duration_since(requested);
+    let last = events[4].0.duration_since(requested);
+    eprintln!("through nginx ({upstream}): first event after {first:?}, last after {last:?}");
+    // Held anywhere on the way (say, buffered to be compressed), the events
+    // would arrive together at the end.
+    assert!(first < Duration::from_secs(1), "the first event came at once, not with the rest: {first:?}");
+    assert!(
+        last - first >= Duration::from_millis(900),
+        "the events came spread out as sent (1.2 s from the first to the last): first {first:?}, last {last:?}"
+    );
 }

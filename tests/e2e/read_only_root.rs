@@ -74,7 +74,7 @@ fn the_staged_image_serves_as_a_non_root_user_from_a_read_only_root_with_its_pre
     let (child, addr, started) =
         serve_read_only(&redis, &postgres, &staged().join("cache"), &dir.path().join("host.log"));
     assert_pod_like(child.0.id());
-    assert!(started.contains("(0 compiled, 13 from cache)"), "every component from the image's cache:\n{started}");
+    assert!(started.contains("(0 compiled, 14 from cache)"), "every component from the image's cache:\n{started}");
 
     let created = send(addr, "POST", "/api/tasks", &[], br#"{"title":"read-only root"}"#);
     assert_eq!(created.status, 201, "{}", created.text());
@@ -105,7 +105,7 @@ fn a_cache_miss_on_a_read_only_root_compiles_in_memory_and_warns_once() {
     let cache = dir.path().join("cache-not-in-the-image");
     let (child, addr, started) = serve_read_only(&redis, &postgres, &cache, &dir.path().join("host.log"));
     assert_pod_like(child.0.id());
-    assert!(started.contains("(13 compiled, 0 from cache)"), "{started}");
+    assert!(started.contains("(14 compiled, 0 from cache)"), "{started}");
     assert_eq!(
         started.matches("compile cache: cannot write").count(),
         1,
