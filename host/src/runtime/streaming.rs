@@ -54,6 +54,17 @@ impl Progress {
     pub fn last(&self) -> Instant {
         *self.0.lock().unwrap_or_else(PoisonError::into_inner)
     }
+
+    /// Resolves once nothing has moved for `limit`.
+    pub async fn stalled_for(&self, limit: Duration) {
+        loop {
+            let deadline = self.last() + limit;
+            if Instant::now() >= deadline {
+                return;
+            }
+            tokio::time::sleep_until(deadline.into()).await;
+        }
+    }
 }
 
 impl Default for Progress {

@@ -10,6 +10,7 @@
 //! so a `405` or an `OPTIONS` answer costs no permit and no body.
 
 mod api;
+mod until_head;
 mod wasi_http;
 
 pub use api::ApiExecutor;

@@ -11,7 +11,6 @@
 //! On a route with `isolation = "reuse"` the instance goes back to the pool
 //! only once its handler has returned and its answer is complete.
 
-use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
@@ -24,6 +23,7 @@ use wasmtime::component::{ComponentExportIndex, Instance, InstancePre, Resource}
 use super::reuse::{ReusePool, WarmInstance};
 use super::{ApiExecutor, HandlerCall, strip_body_for_head, translate};
 use crate::runtime::GuestRequest;
+use crate::runtime::executor::until_head::{HeadWait, until_head};
 use crate::runtime::guest_call::{CallError, CallOutcome, CallTiming, InstanceLease};
 use crate::runtime::guest_error::{GuestError, classify};
 use crate::runtime::guest_state::{GuestState, new_store};
@@ -59,7 +59,7 @@ impl ApiExecutor {
         let limits = self.context.limits;
         let mut timing = CallTiming::default();
         let (sender, body) = response_body::stream();
-        let (head_sender, mut head) = oneshot::channel();
+        let (head_sender, head) = oneshot::channel();
         let progress = Progress::new();
         let stream_limits =
             StreamLimits { idle_timeout: limits.stream_idle_timeout, max_bytes: limits.max_stream_bytes };
@@ -96,34 +96,17 @@ impl ApiExecutor {
             _lease: lease,
         };
         let started = Instant::now();
-        // The instance runs on this task until the head is there, so that
-        // what the handler writes right after `start` (or the whole answer
-        // it `send`s) is ready when hyper gets the response; only a handler
-        // still going then moves to a task of its own.
-        let mut run: Pin<Box<dyn Future<Output = Ended> + Send>> = Box::pin(instance.run(request, responder));
-        let mut ended = None;
-        let head = tokio::time::timeout(limits.timeout, async {
-            loop {
-                tokio::select! {
-                    biased;
-                    result = &mut run, if ended.is_none() => ended = Some(result),
-                    head = &mut head => return head,
-                }
-            }
-        })
-        .await;
+        let run = Box::pin(instance.run(request, responder));
+        let (waited, rest) = until_head(run, head, limits.timeout).await;
+        if let Some(rest) = rest {
+            tokio::spawn(rest);
+        }
         timing.instantiate = *instantiated.lock().unwrap_or_else(PoisonError::into_inner);
         timing.handler = started.elapsed().saturating_sub(timing.instantiate);
-        // Whether the instance's run is still to be finished on a task.
-        let mut going = ended.is_none();
-        // Failed before anything could be sent: still a `500`.
-        if let (Ok(Ok(_)), Some(Ended::Failed(_))) = (&head, &ended)
-            && let Some(Ended::Failed(error)) = ended
-        {
-            return CallOutcome { response: Err(CallError::Guest(error)), timing };
-        }
-        let response = match head {
-            Ok(Ok(GuestAnswer::Streamed(StreamHead { status, headers }))) => {
+        let response = match waited {
+            // Failed before anything could be sent: still a `500`.
+            HeadWait::Head(_, Some(Ended::Failed(error))) => Err(CallError::Guest(error)),
+            HeadWait::Head(GuestAnswer::Streamed(StreamHead { status, headers }), _) => {
                 let mut response = http::Response::new(ResponseBody::Streamed(body));
                 *response.status_mut() = status;
                 *response.headers_mut() = headers;
@@ -137,7 +120,7 @@ impl ApiExecutor {
                 response.headers_mut().entry("x-accel-buffering").or_insert(HeaderValue::from_static("no"));
                 Ok(response)
             }
-            Ok(Ok(GuestAnswer::Whole(answer))) => {
+            HeadWait::Head(GuestAnswer::Whole(answer), _) => {
                 answered_whole.store(true, Ordering::Release);
                 translate::http_response(answer).map_err(CallError::InvalidResponse).map(|mut response| {
                     if handler.strip_body {
@@ -146,31 +129,15 @@ impl ApiExecutor {
                     response
                 })
             }
-            Ok(Ok(GuestAnswer::Refused(invalid))) => Err(CallError::InvalidResponse(invalid)),
+            HeadWait::Head(GuestAnswer::Refused(invalid), _) => Err(CallError::InvalidResponse(invalid)),
             // The responder went without a head: the handler returned or
             // failed before `start`.
-            Ok(Err(_)) => {
-                let ended = match ended.take() {
-                    Some(ended) => ended,
-                    None => {
-                        going = false;
-                        (&mut run).await
-                    }
-                };
-                Err(CallError::Guest(match ended {
-                    Ended::Failed(error) => error,
-                    _ => GuestError::Trap("the streaming handler returned without calling `start` or `send`".into()),
-                }))
-            }
-            Err(_) => {
-                // Dropping the instance's run stops it.
-                going = false;
-                Err(CallError::Guest(GuestError::Timeout(limits.timeout)))
-            }
+            HeadWait::NoHead(ended) => Err(CallError::Guest(match ended {
+                Ended::Failed(error) => error,
+                _ => GuestError::Trap("the streaming handler returned without calling `start` or `send`".into()),
+            })),
+            HeadWait::TimedOut => Err(CallError::Guest(GuestError::Timeout(limits.timeout))),
         };
-        if going {
-            tokio::spawn(run);
-        }
         CallOutcome { response, timing }
     }
 }
@@ -230,7 +197,7 @@ impl StreamingInstance {
                     Ended::Limit(format!("the stream ran past {:?} (the route's stream_timeout)", self.stream_timeout)),
                     None,
                 ),
-                () = idle(&self.progress, self.idle_timeout + STOP_GRACE) => (
+                () = self.progress.stalled_for(self.idle_timeout + STOP_GRACE) => (
                     Ended::Limit(format!(
                         "the stream made no progress for {:?} (the route's stream_idle_timeout)",
                         self.idle_timeout
@@ -281,16 +248,5 @@ async fn client_gone(sender: &BodySender, answered_whole: &AtomicBool) {
     sender.closed().await;
     if answered_whole.load(Ordering::Acquire) {
         std::future::pending::<()>().await;
-    }
-}
-
-/// Resolves once `progress` has not moved for `limit`.
-async fn idle(progress: &Progress, limit: Duration) {
-    loop {
-        let deadline = progress.last() + limit;
-        if Instant::now() >= deadline {
-            return;
-        }
-        tokio::time::sleep_until(deadline.into()).await;
     }
 }

@@ -116,7 +116,7 @@ impl ProxyInstance {
                         "the stream ran past {:?} (the route's stream_timeout)",
                         limits.stream_timeout
                     )),
-                    () = stalled(&progress, limits.stream_idle_timeout) => break Ended::Limit(format!(
+                    () = progress.stalled_for(limits.stream_idle_timeout) => break Ended::Limit(format!(
                         "the stream made no progress for {:?} (the route's stream_idle_timeout)",
                         limits.stream_idle_timeout
                     )),
@@ -234,15 +234,4 @@ async fn forward(mut body: HyperOutgoingBody, sender: &BodySender, progress: &Pr
         progress.touch();
     }
     Ended::Complete
-}
-
-/// Resolves once `progress` has not moved for `limit`.
-async fn stalled(progress: &Progress, limit: Duration) {
-    loop {
-        let deadline = progress.last() + limit;
-        if Instant::now() >= deadline {
-            return;
-        }
-        tokio::time::sleep_until(deadline.into()).await;
-    }
 }

@@ -13,7 +13,6 @@
 mod instance;
 mod translate;
 
-use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -26,6 +25,7 @@ use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
 use wasmtime_wasi_http::p2::body::HyperIncomingBody;
 
 use self::instance::{Ended, ProxyInstance};
+use super::until_head::{HeadWait, until_head};
 use crate::runtime::guest_call::{CallError, CallOutcome, CallTiming, RoutedRequest};
 use crate::runtime::guest_error::GuestError;
 use crate::runtime::guest_state::{GuestState, new_store};
@@ -75,7 +75,7 @@ impl WasiHttpExecutor {
         };
 
         let (sender, streamed) = response_body::stream();
-        let (head_sender, mut head) = oneshot::channel();
+        let (head_sender, head) = oneshot::channel();
         let instantiated = Arc::new(Mutex::new(Duration::ZERO));
         let instance = ProxyInstance {
             proxy: self.proxy.clone(),
@@ -87,56 +87,30 @@ impl WasiHttpExecutor {
             instantiated: Arc::clone(&instantiated),
         };
         let started = Instant::now();
-        // On this task until the head is there (what the component writes
-        // at once then goes out with it), then on a task of its own.
-        let mut run: Pin<Box<dyn Future<Output = Ended> + Send>> =
-            Box::pin(instance.run(incoming, outparam, answer, head_sender));
-        let mut ended = None;
-        let head = tokio::time::timeout(limits.timeout, async {
-            loop {
-                tokio::select! {
-                    biased;
-                    result = &mut run, if ended.is_none() => ended = Some(result),
-                    head = &mut head => return head,
-                }
-            }
-        })
-        .await;
+        let run = Box::pin(instance.run(incoming, outparam, answer, head_sender));
+        let (waited, rest) = until_head(run, head, limits.timeout).await;
         timing.instantiate = *instantiated.lock().unwrap_or_else(PoisonError::into_inner);
         timing.handler = started.elapsed().saturating_sub(timing.instantiate);
-        // Failed before anything could be sent: still a `500` (or the `413`
-        // below, when the body was why).
-        if let (Ok(Ok(_)), Some(Ended::Failed(_)), None) = (&head, &ended, over_limit(overflow.as_ref()))
-            && let Some(Ended::Failed(error)) = ended
-        {
-            return CallOutcome { response: Err(CallError::Guest(error)), timing };
-        }
-        let response = match head {
-            // What the component answered to a body that failed is not the
-            // answer: the body was too large.
-            Ok(Ok(head)) => match over_limit(overflow.as_ref()) {
-                Some(limit) => Err(CallError::Body(RequestBodyError::TooLarge { limit })),
-                None => {
-                    if ended.is_none() {
-                        tokio::spawn(run);
-                    }
-                    Ok(translate::sent_response(head, ResponseBody::Streamed(streamed)))
-                }
-            },
-            // The instance ended without a head.
-            Ok(Err(_)) => {
-                let ended = match ended {
-                    Some(ended) => ended,
-                    None => run.await,
-                };
-                match (over_limit(overflow.as_ref()), ended) {
-                    (Some(limit), _) => Err(CallError::Body(RequestBodyError::TooLarge { limit })),
-                    (None, Ended::Failed(error)) => Err(CallError::Guest(error)),
-                    (None, _) => Err(CallError::Guest(GuestError::Trap("the instance ended without an answer".into()))),
-                }
+        let response = match (waited, over_limit(overflow.as_ref())) {
+            // Whatever the component made of a body that failed, the body
+            // was too large.
+            (HeadWait::Head(..) | HeadWait::NoHead(_), Some(limit)) => {
+                Err(CallError::Body(RequestBodyError::TooLarge { limit }))
             }
-            // Dropping the instance's run stops it.
-            Err(_) => Err(CallError::Guest(GuestError::Timeout(limits.timeout))),
+            // Failed before anything could be sent: still a `500`.
+            (HeadWait::Head(_, Some(Ended::Failed(error))) | HeadWait::NoHead(Ended::Failed(error)), None) => {
+                Err(CallError::Guest(error))
+            }
+            (HeadWait::Head(head, _), None) => {
+                if let Some(rest) = rest {
+                    tokio::spawn(rest);
+                }
+                Ok(translate::sent_response(head, ResponseBody::Streamed(streamed)))
+            }
+            (HeadWait::NoHead(_), None) => {
+                Err(CallError::Guest(GuestError::Trap("the instance ended without an answer".into())))
+            }
+            (HeadWait::TimedOut, _) => Err(CallError::Guest(GuestError::Timeout(limits.timeout))),
         };
         CallOutcome { response, timing }
     }
