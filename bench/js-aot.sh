@@ -32,16 +32,7 @@ for kind in "${SERVERS[@]}"; do
 done
 ROUTES=("GET /api/hello 200" "GET /api/search?q=rust&limit=5 200" "GET /api/report?n=2000 200" "GET /api/report 200")
 
-: >"$RESULTS"
-for round in $(seq "$ROUNDS"); do
-    for route in "${ROUTES[@]}"; do
-        for i in 0 1; do
-            server="${SERVERS[$(((i + round - 1) % 2))]}"
-            echo "load $(cut -d' ' -f1-3 /proc/loadavg) | $server | $route | round $round/$ROUNDS"
-            measure_round "$server" "$CONNS" "$route" "$round" "$SECONDS_PER_ROUND"
-        done
-    done
-done
+ab_rounds "${SERVERS[@]}" "${ROUTES[@]}"
 
 this="$(git rev-parse --short HEAD)"; git diff --quiet HEAD || this="$this with uncommitted changes"
 built=bench/js-aot/.wasmroutes/build/report

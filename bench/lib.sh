@@ -62,3 +62,22 @@ measure_round() {
         "$rps" "$p50" "$p99" "$(rss_kib "$server")" "$((user1 - user0))" "$((sys1 - sys0))" "$requests" \
         "$seconds" >>"$RESULTS"
 }
+
+# ab_rounds A B ROUTE...: ROUNDS rounds, each measuring every ROUTE on
+# server A and on server B (measure_round, at CONNS connections for
+# SECONDS_PER_ROUND), which goes first alternating by round; into a fresh
+# $RESULTS.
+ab_rounds() {
+    local servers=("$1" "$2") round route i server
+    shift 2
+    : >"$RESULTS"
+    for round in $(seq "$ROUNDS"); do
+        for route in "$@"; do
+            for i in 0 1; do
+                server="${servers[$(((i + round - 1) % 2))]}"
+                echo "load $(cut -d' ' -f1-3 /proc/loadavg) | $server | $route | round $round/$ROUNDS"
+                measure_round "$server" "$CONNS" "$route" "$round" "$SECONDS_PER_ROUND"
+            done
+        done
+    done
+}

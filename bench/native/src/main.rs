@@ -2,16 +2,23 @@
 //! plain hyper with the same JSON as the sample components, on the same kind
 //! of tokio runtime. Usage: `native-baseline ADDR` (prints `listening on ...`).
 //!
+//! `GET /stream?chunks=N&size=S` streams N chunks (default 3) of S bytes of
+//! `x` each (default: the text `chunk <i>\n`), as `tests/components/stream-plain`
+//! does: written by a task of its own through a queue of 4 chunks, as the
+//! host's streamed answers are (`bench/streaming.sh`).
+//!
 //! HTTP/1.1 only (`http1::Builder`): the load generator speaks nothing else,
 //! and hyper-util's auto builder first sniffs every connection for the h2
 //! preface, which makes the baseline slower than the physical limit it is
 //! meant to be (bench/README.md, "A native row that fills its core").
 
 use std::convert::Infallible;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
-use hyper::body::Incoming;
+use http_body_util::{BodyExt, Either, Full};
+use hyper::body::{Frame, Incoming};
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use serde::{Deserialize, Serialize};
@@ -90,6 +97,50 @@ async fn handle(req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infalli
     Ok(resp)
 }
 
+/// A body whose chunks come from a task of its own through a bounded queue.
+struct Streamed(tokio::sync::mpsc::Receiver<Bytes>);
+
+impl hyper::body::Body for Streamed {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+        self.0.poll_recv(cx).map(|chunk| chunk.map(|c| Ok(Frame::data(c))))
+    }
+}
+
+/// `GET /stream?chunks=&size=`: a `text/plain` body written by a task.
+fn stream(query: Option<&str>) -> Response<Streamed> {
+    let pairs: Vec<(String, String)> =
+        query.map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect()).unwrap_or_default();
+    let number = |key: &str| pairs.iter().find(|(k, _)| k == key).and_then(|(_, v)| v.parse::<usize>().ok());
+    let (chunks, size) = (number("chunks").unwrap_or(3), number("size"));
+    let (sender, receiver) = tokio::sync::mpsc::channel(4);
+    tokio::spawn(async move {
+        for i in 0..chunks {
+            let chunk = match size {
+                Some(size) => vec![b'x'; size],
+                None => format!("chunk {i}\n").into_bytes(),
+            };
+            if sender.send(Bytes::from(chunk)).await.is_err() {
+                return;
+            }
+        }
+    });
+    let mut resp = Response::new(Streamed(receiver));
+    resp.headers_mut().insert("content-type", hyper::header::HeaderValue::from_static("text/plain; charset=utf-8"));
+    resp
+}
+
+type AnyBody = Either<Full<Bytes>, Streamed>;
+
+async fn serve(req: Request<Incoming>) -> Result<Response<AnyBody>, Infallible> {
+    if req.method() == hyper::Method::GET && req.uri().path() == "/stream" {
+        return Ok(stream(req.uri().query()).map(Either::Right));
+    }
+    handle(req).await.map(|resp| resp.map(Either::Left))
+}
+
 fn main() -> std::io::Result<()> {
     let addr = std::env::args().nth(1).unwrap_or_else(|| "127.0.0.1:0".into());
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
@@ -100,7 +151,7 @@ fn main() -> std::io::Result<()> {
             let (stream, _) = listener.accept().await?;
             let _ = stream.set_nodelay(true);
             tokio::spawn(async move {
-                let service = hyper::service::service_fn(handle);
+                let service = hyper::service::service_fn(serve);
                 let _ =
                     hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
             });
