@@ -80,9 +80,7 @@ impl Response {
 
     /// Sets header `name`, replacing any earlier value of it.
     pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
-        let name = name.into();
-        self.headers.retain(|(k, _)| !k.eq_ignore_ascii_case(&name));
-        self.headers.push((name, value.into()));
+        replace_header(&mut self.headers, name.into(), value.into());
         self
     }
 
@@ -157,6 +155,13 @@ impl<T: IntoResponse, E: IntoResponse> IntoResponse for Result<T, E> {
             Err(err) => err.into_response(),
         }
     }
+}
+
+/// Sets header `name` in `headers`, in place of any value it had (names
+/// compare without case, as HTTP's do).
+pub(crate) fn replace_header(headers: &mut Vec<(String, String)>, name: String, value: String) {
+    headers.retain(|(k, _)| !k.eq_ignore_ascii_case(&name));
+    headers.push((name, value));
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@
 use std::fmt;
 use std::io;
 
+use crate::response::replace_header;
 use crate::{IntoResponse, Response};
 
 /// What a streamed body runs: it writes the body, and its `Err` ends it early.
@@ -90,9 +91,7 @@ impl Streaming {
 
     /// Sets header `name`, replacing any earlier value of it.
     pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
-        let name = name.into();
-        self.headers.retain(|(k, _)| !k.eq_ignore_ascii_case(&name));
-        self.headers.push((name, value.into()));
+        replace_header(&mut self.headers, name.into(), value.into());
         self
     }
 

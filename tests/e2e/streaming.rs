@@ -69,22 +69,27 @@ fn chunks_arrive_when_written_not_at_the_end() {
     assert!(line.contains("end=\"complete\"") && line.contains("bytes=40"), "{line}");
 }
 
+/// `GET target` over a new h2c connection (prior knowledge): the answer's
+/// head, its body still to be read.
+async fn h2c_get(addr: std::net::SocketAddr, target: &str) -> hyper::Response<hyper::body::Incoming> {
+    let stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let io = hyper_util::rt::TokioIo::new(stream);
+    let (mut sender, conn) =
+        hyper::client::conn::http2::handshake(hyper_util::rt::TokioExecutor::new(), io).await.expect("h2c handshake");
+    tokio::spawn(conn);
+    let req = hyper::Request::get(format!("http://{addr}{target}"))
+        .body(http_body_util::Empty::<bytes::Bytes>::new())
+        .expect("request");
+    sender.send_request(req).await.expect("response")
+}
+
 #[test]
 fn chunks_arrive_when_written_over_h2c() {
     use http_body_util::BodyExt;
     let host = host();
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
     runtime.block_on(async {
-        let stream = tokio::net::TcpStream::connect(host.addr).await.expect("connect");
-        let io = hyper_util::rt::TokioIo::new(stream);
-        let (mut sender, conn) = hyper::client::conn::http2::handshake(hyper_util::rt::TokioExecutor::new(), io)
-            .await
-            .expect("h2c handshake");
-        tokio::spawn(conn);
-        let req = hyper::Request::get(format!("http://{}/stream?chunks=4&interval_ms=150", host.addr))
-            .body(http_body_util::Empty::<bytes::Bytes>::new())
-            .expect("request");
-        let resp = sender.send_request(req).await.expect("response");
+        let resp = h2c_get(host.addr, "/stream?chunks=4&interval_ms=150").await;
         assert_eq!(resp.version(), hyper::Version::HTTP_2);
         let started = Instant::now();
         let mut body = resp.into_body();
@@ -121,16 +126,7 @@ fn a_stream_cut_over_h2c_is_a_reset_not_an_end() {
     let host = host();
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
     runtime.block_on(async {
-        let stream = tokio::net::TcpStream::connect(host.addr).await.expect("connect");
-        let io = hyper_util::rt::TokioIo::new(stream);
-        let (mut sender, conn) = hyper::client::conn::http2::handshake(hyper_util::rt::TokioExecutor::new(), io)
-            .await
-            .expect("h2c handshake");
-        tokio::spawn(conn);
-        let req = hyper::Request::get(format!("http://{}/stream?chunks=5&interval_ms=50&trap_after=2", host.addr))
-            .body(http_body_util::Empty::<bytes::Bytes>::new())
-            .expect("request");
-        let resp = sender.send_request(req).await.expect("response");
+        let resp = h2c_get(host.addr, "/stream?chunks=5&interval_ms=50&trap_after=2").await;
         let collected = resp.into_body().collect().await;
         assert!(collected.is_err(), "the body ends in an error (RST_STREAM), not a clean end");
     });
