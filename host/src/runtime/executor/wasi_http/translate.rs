@@ -15,7 +15,7 @@
 //! | `x-wasmroutes-full-url`, `spin-full-url` | `http://HOST/PATH?QUERY` |
 //! | `x-request-id` | the host's request id (exactly one) |
 
-use http::header::{HeaderMap, HeaderName, HeaderValue};
+use http::header::{CONTENT_LENGTH, HeaderMap, HeaderName, HeaderValue};
 use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
 
 use crate::routing::router::ParamValue;
@@ -107,10 +107,18 @@ fn set(headers: &mut HeaderMap, name: &str, value: &str) {
 }
 
 /// The component's response head as the host sends it, with `body`:
-/// framing and hop-by-hop headers are the host's (hyper computes them).
+/// framing and hop-by-hop headers are the host's (hyper computes them),
+/// except a valid `content-length`, kept as `wasmtime serve` keeps it:
+/// wasmtime-wasi-http fails a body of any other length, and the answer is
+/// then cut.
 pub(super) fn sent_response(mut head: http::response::Parts, body: ResponseBody) -> HttpResponse {
+    let length =
+        head.headers.get(CONTENT_LENGTH).filter(|v| v.to_str().is_ok_and(|v| v.parse::<u64>().is_ok())).cloned();
     for name in HOST_OWNED_HEADERS {
         head.headers.remove(name);
+    }
+    if let Some(length) = length {
+        head.headers.insert(CONTENT_LENGTH, length);
     }
     http::Response::from_parts(head, body)
 }
@@ -175,8 +183,11 @@ mod tests {
             .unwrap()
             .into_parts();
         let out = sent_response(head, ResponseBody::from(Bytes::from_static(b"hi")));
-        assert!(out.headers().get("content-length").is_none());
+        assert_eq!(out.headers()["content-length"], "999", "a declared length the component must keep");
         assert!(out.headers().get("transfer-encoding").is_none());
         assert_eq!(out.headers()["x-a"], "1");
+        let (head, ()) = http::Response::builder().header("content-length", "lots").body(()).unwrap().into_parts();
+        let out = sent_response(head, ResponseBody::from(Bytes::from_static(b"hi")));
+        assert!(out.headers().get("content-length").is_none(), "not a length: hyper frames it");
     }
 }
