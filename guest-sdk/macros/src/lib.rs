@@ -485,8 +485,8 @@ mod tests {
     fn a_streaming_handler_exports_the_streaming_interface() {
         let mut block: syn::ItemImpl = syn::parse_quote! {
             impl Clock {
-                fn get(req: Request) -> Result<Streaming> { todo!() }
-                fn post() -> Response { todo!() }
+                fn get(req: Request) -> Result<Streaming> { Ok(Response::sse(|events| events.comment("tick"))) }
+                fn post() -> Response { Response::json(&"posted") }
             }
         };
         let handlers = find_handlers(&mut block).expect("handlers");
@@ -504,7 +504,7 @@ mod tests {
             let method = syn::Ident::new(method, proc_macro2::Span::call_site());
             let mut block: syn::ItemImpl = syn::parse_quote! {
                 impl Clock {
-                    fn #method() -> Streaming { todo!() }
+                    fn #method() -> Streaming { Response::stream(|body| body.write(b"never")) }
                 }
             };
             let err = expand(&mut block).expect_err("a compile error").to_string();
